@@ -1,0 +1,57 @@
+# The README's two commands: `make run` and `make test`. Everything is installed into .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/python -m pip
+STAMP_CORE := $(VENV)/.installed-core
+STAMP_TEST := $(VENV)/.installed-test
+PO_FILES := $(wildcard locales/*/LC_MESSAGES/messages.po)
+MO_FILES := $(PO_FILES:.po=.mo)
+
+.PHONY: run test install install-test migrate demo serve compile-catalogs i18n-check lint clean
+
+run: install compile-catalogs migrate demo serve
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade "pip>=24"
+
+$(STAMP_CORE): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet -e .
+	touch $@
+
+$(STAMP_TEST): pyproject.toml $(STAMP_CORE)
+	$(PIP) install --quiet -e ".[test]"
+	touch $@
+
+install: $(STAMP_CORE)
+
+install-test: $(STAMP_TEST)
+
+locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po | $(STAMP_CORE)
+	$(BIN)/witaj i18n compile
+
+compile-catalogs: $(MO_FILES)
+
+migrate: install
+	$(BIN)/witaj db upgrade
+
+demo: install
+	$(BIN)/witaj demo load
+
+serve: install
+	$(BIN)/witaj serve
+
+test: install-test compile-catalogs
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+i18n-check: install compile-catalogs
+	$(BIN)/witaj i18n check
+
+lint: install
+	$(PIP) install --quiet -e ".[dev]"
+	$(BIN)/ruff check app tests bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache
+	find . -name '*.mo' -delete

@@ -1,0 +1,3 @@
+"""Witaj: helps a city welcome foreigners."""
+
+__version__ = "0.1.0"

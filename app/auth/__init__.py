@@ -1,0 +1,1 @@
+"""Organisations, staff accounts, sessions, CSRF and the permission module."""

@@ -1,0 +1,43 @@
+"""Roles and organisation kinds."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class OrgKind(StrEnum):
+    """What an organisation is to the city."""
+
+    office = "office"
+    partner = "partner"
+
+
+class Role(StrEnum):
+    """What a staff user may do; see app.auth.permissions for the rules."""
+
+    caseworker = "caseworker"
+    supervisor = "supervisor"
+    partner_staff = "partner_staff"
+    partner_admin = "partner_admin"
+    admin = "admin"
+
+
+#: Which roles belong to which kind of organisation.
+ROLES_FOR_KIND: dict[OrgKind, frozenset[Role]] = {
+    OrgKind.office: frozenset({Role.caseworker, Role.supervisor, Role.admin}),
+    OrgKind.partner: frozenset({Role.partner_staff, Role.partner_admin}),
+}
+
+
+def role_label(role: Role) -> str:
+    """Return the role's name in the current locale."""
+    from app.i18n import _
+
+    labels = {
+        Role.caseworker: _("Caseworker"),
+        Role.supervisor: _("Supervisor"),
+        Role.partner_staff: _("Partner organisation staff"),
+        Role.partner_admin: _("Partner organisation administrator"),
+        Role.admin: _("City administrator"),
+    }
+    return labels[role]

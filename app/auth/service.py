@@ -1,0 +1,192 @@
+"""Accounts and sessions: password hashing, sign-in with lockout, session tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.auth.enums import ROLES_FOR_KIND, OrgKind, Role
+from app.auth.exceptions import AccountLocked, LoginFailed
+from app.auth.models import Organisation, User, UserSession
+from app.auth.permissions import Principal
+from app.config import Settings
+from app.db import utcnow
+from app.errors import InvalidInput
+from app.i18n import _
+
+_hasher = PasswordHasher()
+# Verified against when the e-mail is unknown, so a miss costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+MIN_PASSWORD_LENGTH = 12
+#: How often a session's last_seen_at is written (not on every request).
+_TOUCH_EVERY = timedelta(minutes=1)
+
+
+def hash_password(password: str) -> str:
+    """Return an argon2id hash of password."""
+    return _hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    """Return whether password matches password_hash."""
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    """Return a random password that people can type (about 120 bits)."""
+    return "-".join(secrets.token_urlsafe(6) for _ in range(4))
+
+
+def normalise_email(email: str) -> str:
+    """Return email trimmed and lower-cased, the form stored and looked up."""
+    return email.strip().lower()
+
+
+def principal_of(user: User) -> Principal:
+    """Return the Principal of a user."""
+    return Principal(
+        user_id=user.id,
+        role=user.role,
+        organisation_id=user.organisation_id,
+        organisation_kind=user.organisation.kind,
+        display_name=user.display_name,
+        is_active=user.is_active,
+    )
+
+
+def get_organisation(*, db: Session, slug: str) -> Organisation | None:
+    """Return the organisation with slug, or None."""
+    return db.scalar(select(Organisation).where(Organisation.slug == slug))
+
+
+def ensure_organisation(*, db: Session, slug: str, name: str, kind: OrgKind, is_demo: bool = False) -> Organisation:
+    """Return the organisation with slug, creating it (or updating its name) as needed; flushes."""
+    org = get_organisation(db=db, slug=slug)
+    if org is None:
+        org = Organisation(slug=slug, name=name, kind=kind, is_demo=is_demo)
+        db.add(org)
+    else:
+        org.name = name
+    db.flush()
+    return org
+
+
+def create_user(
+    *,
+    db: Session,
+    email: str,
+    display_name: str,
+    password: str,
+    role: Role,
+    organisation: Organisation,
+) -> User:
+    """Return a new user; raise InvalidInput with field messages when a value breaks a rule."""
+    email = normalise_email(email)
+    errors: dict[str, str] = {}
+    if not _EMAIL.match(email):
+        errors["email"] = _("Enter a valid e-mail address.")
+    elif db.scalar(select(User.id).where(User.email == email)) is not None:
+        errors["email"] = _("An account with this e-mail address already exists.")
+    if not display_name.strip():
+        errors["display_name"] = _("This field is required.")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        errors["password"] = _("The password must have at least %(min)s characters.", min=MIN_PASSWORD_LENGTH)
+    if role not in ROLES_FOR_KIND[organisation.kind]:
+        errors["role"] = _("This role does not fit this kind of organisation.")
+    if errors:
+        raise InvalidInput(errors)
+    user = User(
+        email=email,
+        display_name=display_name.strip(),
+        password_hash=hash_password(password),
+        role=role,
+        organisation=organisation,
+    )
+    db.add(user)
+    db.flush()
+    return user
+
+
+def authenticate(*, db: Session, email: str, password: str, settings: Settings, now: datetime | None = None) -> User:
+    """Return the user for these credentials; raise LoginFailed or AccountLocked. Commits counters."""
+    now = now or utcnow()
+    user = db.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.is_active:
+        verify_password(_DUMMY_HASH, password)
+        raise LoginFailed()
+    if user.locked_until is not None and user.locked_until > now:
+        raise AccountLocked(user.locked_until, now)
+    if not verify_password(user.password_hash, password):
+        user.failed_logins += 1
+        if user.failed_logins >= settings.login_max_failures:
+            user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
+            user.failed_logins = 0
+            db.commit()
+            raise AccountLocked(user.locked_until, now)
+        db.commit()
+        raise LoginFailed()
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.failed_logins = 0
+    user.locked_until = None
+    user.last_login_at = now
+    db.commit()
+    return user
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def start_session(*, db: Session, user: User, settings: Settings, now: datetime | None = None) -> str:
+    """Return the token of a new session for user (only its hash is stored). Commits."""
+    now = now or utcnow()
+    token = secrets.token_urlsafe(32)
+    db.add(
+        UserSession(
+            token_hash=_token_hash(token),
+            user_id=user.id,
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=settings.session_max_hours),
+        )
+    )
+    db.commit()
+    return token
+
+
+def session_user(*, db: Session, token: str, settings: Settings, now: datetime | None = None) -> User | None:
+    """Return the user of a live session token, or None when unknown, revoked, idle or expired."""
+    if not token:
+        return None
+    now = now or utcnow()
+    found = db.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    if found is None or found.revoked_at is not None or found.expires_at <= now:
+        return None
+    if found.last_seen_at + timedelta(minutes=settings.session_idle_minutes) <= now:
+        return None
+    if not found.user.is_active:
+        return None
+    if now - found.last_seen_at >= _TOUCH_EVERY:
+        found.last_seen_at = now
+        db.commit()
+    return found.user
+
+
+def end_session(*, db: Session, token: str, now: datetime | None = None) -> None:
+    """Revoke the session of token, if any. Commits."""
+    found = db.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
+    if found is not None and found.revoked_at is None:
+        found.revoked_at = now or utcnow()
+        db.commit()

@@ -1,0 +1,274 @@
+"""The `witaj` command: serve, db, i18n, users, demo."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from app.auth.enums import Role
+from app.config import KNOWN_LOCALES, ConfigError, Settings, load_settings
+
+
+def _fail(message: str) -> None:
+    click.echo(f"witaj: {message}", err=True)
+    sys.exit(2)
+
+
+def _settings() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn configuration and database errors into one clear line and exit status 2."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ConfigError as exc:
+            _fail(str(exc))
+
+    return wrapper
+
+
+@click.group()
+@click.version_option(package_name="witaj")
+def main() -> None:
+    """Witaj: the city's assistant, case tracker and forms for newcomers."""
+
+
+# --- serve -------------------------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: WITAJ_HOST).")
+@click.option("--port", default=None, type=int, help="Port (default: WITAJ_PORT).")
+@click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+@clear_errors
+def serve(host: str | None, port: int | None, reload: bool) -> None:
+    """Check configuration and database, then serve the app."""
+    import uvicorn
+
+    from app.db import check_connection, get_engine
+    from app.migrations_check import pending_migrations
+
+    settings = _settings()
+    engine = get_engine(settings)
+    check_connection(engine)
+    pending = pending_migrations(engine)
+    if pending:
+        _fail(f"the database is not up to date ({len(pending)} migration(s) pending): run `witaj db upgrade`")
+    click.echo(f"Witaj serves on http://{host or settings.host}:{port or settings.port}")
+    uvicorn.run(
+        "app.main:app_factory",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        reload=reload,
+        proxy_headers=True,
+    )
+
+
+# --- db ----------------------------------------------------------------------------------------
+
+
+@main.group()
+def db() -> None:
+    """Database migrations."""
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@clear_errors
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    from alembic import command
+
+    from app.db import check_connection, get_engine, safe_url
+    from app.migrations import alembic_config
+
+    settings = _settings()
+    engine = get_engine(settings)
+    check_connection(engine)
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), revision)
+    click.echo(f"database {safe_url(settings.database_url)} is at {revision}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@clear_errors
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (use 'base' for empty)."""
+    from alembic import command
+
+    from app.db import check_connection, get_engine
+    from app.migrations import alembic_config
+
+    engine = get_engine(_settings())
+    check_connection(engine)
+    with engine.begin() as conn:
+        command.downgrade(alembic_config(connection=conn), revision)
+
+
+@db.command("current")
+@clear_errors
+def db_current() -> None:
+    """Print the database's migration revision."""
+    from app.db import check_connection, get_engine
+    from app.migrations_check import current_revision, pending_migrations
+
+    engine = get_engine(_settings())
+    check_connection(engine)
+    click.echo(current_revision(engine) or "empty")
+    pending = pending_migrations(engine)
+    if pending:
+        click.echo(f"pending: {', '.join(pending)}")
+
+
+# --- i18n --------------------------------------------------------------------------------------
+
+
+@main.group()
+def i18n() -> None:
+    """Translation catalogs in locales/."""
+
+
+def _locales_dir() -> Path:
+    return _settings().locale_path
+
+
+@i18n.command("extract")
+@clear_errors
+def i18n_extract() -> None:
+    """Extract every translatable string into locales/messages.pot."""
+    from app import i18n_tools
+
+    settings = _settings()
+    template = i18n_tools.extract(settings.content_dir, settings.locale_path)
+    click.echo(f"{len(template)} messages written to {settings.locale_path / 'messages.pot'}")
+
+
+@i18n.command("update")
+@click.option("--locale", "locales", multiple=True, help="Only this locale (repeatable).")
+@clear_errors
+def i18n_update(locales: tuple[str, ...]) -> None:
+    """Merge messages.pot into every locale's .po file."""
+    from app import i18n_tools
+
+    for path in i18n_tools.update(_locales_dir(), locales or KNOWN_LOCALES):
+        click.echo(f"updated {path}")
+
+
+@i18n.command("compile")
+@clear_errors
+def i18n_compile() -> None:
+    """Build the .mo files from the .po files."""
+    from app import i18n_tools
+
+    written = i18n_tools.compile_catalogs(_locales_dir())
+    click.echo(f"compiled {len(written)} catalogs")
+
+
+@i18n.command("check")
+@click.option("--locale", "locales", multiple=True, help="Only this locale (repeatable).")
+@clear_errors
+def i18n_check(locales: tuple[str, ...]) -> None:
+    """Fail on untranslated or fuzzy messages, differing placeholders or missing plural forms."""
+    from app import i18n_tools
+
+    settings = _settings()
+    chosen = locales or tuple(settings.locales)
+    problems = i18n_tools.check(settings.locale_path, chosen)
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s) in {', '.join(chosen)}", err=True)
+        sys.exit(1)
+    click.echo(f"complete: {', '.join(chosen)}")
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+@main.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True, help="Display name.")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--org", "org_slug", default=None, help="Organisation slug (default: the city office).")
+@click.option("--password", default=None, help="Password; a random one is generated and printed when left out.")
+@clear_errors
+def users_create(email: str, display_name: str, role: str, org_slug: str | None, password: str | None) -> None:
+    """Create a staff user."""
+    from app.auth import service
+    from app.auth.enums import OrgKind
+    from app.db import check_connection, get_engine, session_factory
+    from app.errors import InvalidInput
+
+    settings = _settings()
+    engine = get_engine(settings)
+    check_connection(engine)
+    generated = password is None
+    password = password or service.generate_password()
+    with session_factory(engine)() as session:
+        if org_slug is None:
+            org = service.ensure_organisation(
+                db=session, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office
+            )
+        else:
+            org = service.get_organisation(db=session, slug=org_slug)
+            if org is None:
+                _fail(f"no organisation with slug {org_slug!r} (load partners with `witaj demo load` first)")
+        try:
+            user = service.create_user(
+                db=session, email=email, display_name=display_name, password=password, role=Role(role), organisation=org
+            )
+        except InvalidInput as exc:
+            _fail("; ".join(f"{k}: {v}" for k, v in exc.field_errors.items()))
+        session.commit()
+        click.echo(f"created {user.email} ({user.role.value}) in {org.name}")
+        if generated:
+            click.echo(f"password (shown once): {password}")
+
+
+# --- demo --------------------------------------------------------------------------------------
+
+
+@main.group()
+def demo() -> None:
+    """Demo content for trying Witaj out."""
+
+
+@demo.command("load")
+@clear_errors
+def demo_load() -> None:
+    """Create the city office, the demo partners and demo staff users (passwords printed once)."""
+    from app.db import check_connection, get_engine, session_factory
+    from app.demo import load_demo
+
+    settings = _settings()
+    engine = get_engine(settings)
+    check_connection(engine)
+    with session_factory(engine)() as session:
+        report = load_demo(db=session, settings=settings)
+        session.commit()
+    for line in report:
+        click.echo(line)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,132 @@
+"""Settings from WITAJ_* environment variables (and an optional .env file), with laptop defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The development secret. Refused by `Settings` outside development.
+DEV_SECRET_KEY = "dev-insecure-change-me"
+
+#: The repository root: the default place of the content folders and of var/.
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+#: Locales we ship catalogs for; WITAJ_LOCALES picks the enabled ones among them.
+KNOWN_LOCALES = ("pl", "uk", "ru", "en", "be")
+
+#: Scripts written right to left; the base layout sets dir="rtl" for these.
+RTL_LOCALES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb"})
+
+
+class ConfigError(Exception):
+    """Configuration that cannot work; the message says what to fix."""
+
+
+class Settings(BaseSettings):
+    """Everything Witaj reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WITAJ_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'witaj.db'}",
+        description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
+    )
+    secret_key: str = DEV_SECRET_KEY
+    locales: list[str] = Field(default_factory=lambda: list(KNOWN_LOCALES))
+    default_locale: str = "pl"
+    content_dir: Path = PROJECT_ROOT
+    locales_dir: Path | None = None
+    templates_dir: Path | None = None
+    time_zone: str = "Europe/Warsaw"
+    city_name: str = "Kraków"
+    office_name: str = "Grodzki Urząd Pracy w Krakowie"
+    office_slug: str = "gup-krakow"
+    case_reference_prefix: str = "KRK"
+    session_idle_minutes: int = Field(default=120, ge=5)
+    session_max_hours: int = Field(default=12, ge=1)
+    login_max_failures: int = Field(default=5, ge=1)
+    login_lockout_minutes: int = Field(default=15, ge=1)
+    secure_cookies: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+
+    @field_validator("locales", mode="before")
+    @classmethod
+    def _split_locales(cls, value: object) -> object:
+        if isinstance(value, str):
+            stripped = value.strip()
+            if not stripped.startswith("["):
+                return [part.strip() for part in stripped.split(",") if part.strip()]
+        return value
+
+    @field_validator("time_zone")
+    @classmethod
+    def _valid_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (use an IANA name such as Europe/Warsaw)") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _coherent(self) -> Settings:
+        unknown = [code for code in self.locales if code not in KNOWN_LOCALES]
+        if unknown:
+            raise ValueError(f"locales {unknown} have no catalog; choose from {list(KNOWN_LOCALES)}")
+        if not self.locales:
+            raise ValueError("at least one locale must be enabled")
+        if self.default_locale not in self.locales:
+            raise ValueError(f"default_locale {self.default_locale!r} is not among locales {self.locales}")
+        if self.environment != "development" and self.secret_key == DEV_SECRET_KEY:
+            raise ValueError(
+                "the development secret key is refused outside development: set WITAJ_SECRET_KEY "
+                "to a long random value (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.environment == "production" and len(self.secret_key) < 32:
+            raise ValueError("WITAJ_SECRET_KEY must be at least 32 characters in production")
+        return self
+
+    @property
+    def locale_path(self) -> Path:
+        """Folder of the gettext catalogs."""
+        return self.locales_dir or self.content_dir / "locales"
+
+    @property
+    def template_path(self) -> Path:
+        """Folder of the Jinja2 templates."""
+        return self.templates_dir or self.content_dir / "templates"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The office's time zone."""
+        return ZoneInfo(self.time_zone)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Return validated settings or raise ConfigError with one line that says what to fix."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            field = ".".join(str(part) for part in err["loc"])
+            name = f"WITAJ_{field.upper()}" if field else "settings"
+            message = err["msg"].removeprefix("Value error, ")
+            problems.append(f"{name}: {message}")
+        raise ConfigError("configuration error: " + "; ".join(problems)) from None
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (cached)."""
+    return load_settings()

@@ -1,0 +1,75 @@
+"""Annotated dependencies: DbSession, Settings, CurrentPrincipal, StaffPrincipal, require_role(...)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.auth import service as auth_service
+from app.auth.enums import Role
+from app.auth.exceptions import LoginRequired
+from app.auth.permissions import Principal
+from app.config import Settings as SettingsModel
+from app.errors import PermissionDenied
+from app.i18n import get_locale
+
+SESSION_COOKIE = "witaj_session"
+
+
+def get_settings_dep(request: Request) -> SettingsModel:
+    """Return the settings the app was created with."""
+    return request.app.state.settings
+
+
+def get_db(request: Request) -> Iterator[Session]:
+    """Yield a database session for one request; closed (and rolled back if uncommitted) afterwards."""
+    with request.app.state.session_factory() as session:
+        yield session
+
+
+Settings = Annotated[SettingsModel, Depends(get_settings_dep)]
+DbSession = Annotated[Session, Depends(get_db)]
+
+
+def current_principal(request: Request, db: DbSession, settings: Settings) -> Principal | None:
+    """Return the signed-in staff principal, or None for a visitor."""
+    cached = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    user = auth_service.session_user(db=db, token=request.cookies.get(SESSION_COOKIE, ""), settings=settings)
+    principal = auth_service.principal_of(user) if user else None
+    request.state.principal = principal
+    return principal
+
+
+def staff_principal(principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
+    """Return the signed-in staff principal; raise LoginRequired for a visitor."""
+    if principal is None:
+        raise LoginRequired()
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal | None, Depends(current_principal)]
+StaffPrincipal = Annotated[Principal, Depends(staff_principal)]
+
+
+def require_role(*roles: Role) -> Callable[[Principal], Principal]:
+    """Return a dependency that lets through only principals with one of roles."""
+
+    def check(principal: StaffPrincipal) -> Principal:
+        if principal.role not in roles:
+            raise PermissionDenied("role")
+        return principal
+
+    return check
+
+
+def locale_dep() -> str:
+    """Return the request's locale."""
+    return get_locale()
+
+
+Locale = Annotated[str, Depends(locale_dep)]

@@ -1,0 +1,195 @@
+"""Domain exceptions, and their mapping to pages, htmx fragments or JSON.
+
+Services raise these and never see HTTP; `install(app)` turns them into responses in the user's
+language: JSON under /api/, a fragment for htmx, a full page otherwise.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.i18n import _
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """Base of the errors a service may raise; status is the HTTP status it maps to."""
+
+    status = 400
+
+    def public_message(self) -> str:
+        """Return a message for the user, in the current locale."""
+        return _("The request could not be completed.")
+
+
+class NotFound(DomainError):
+    """The thing does not exist, or the caller may not know that it exists."""
+
+    status = 404
+
+    def public_message(self) -> str:
+        return _("We could not find that page.")
+
+
+class PermissionDenied(DomainError):
+    """The caller may not do this."""
+
+    status = 403
+
+    def public_message(self) -> str:
+        return _("You do not have permission to do this.")
+
+
+class CsrfError(DomainError):
+    """A state-changing request came without a valid CSRF token."""
+
+    status = 403
+
+    def public_message(self) -> str:
+        return _(
+            "Your form has expired or was sent from another site. Go back, reload the page and send it again."
+        )
+
+
+class Conflict(DomainError):
+    """The record changed meanwhile; details says what changed."""
+
+    status = 409
+
+    def __init__(self, message: str | None = None, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def public_message(self) -> str:
+        return self.message or _("This record was changed meanwhile by someone else.")
+
+
+class InvalidInput(DomainError):
+    """Input that breaks a rule; field_errors maps field names to messages in the user's language."""
+
+    status = 422
+
+    def __init__(self, field_errors: dict[str, str]) -> None:
+        super().__init__(", ".join(field_errors))
+        self.field_errors = field_errors
+
+    def public_message(self) -> str:
+        return _("Please correct the marked fields.")
+
+
+def pydantic_message(error: dict[str, Any]) -> str:
+    """Return a pydantic validation error as a sentence in the current locale."""
+    kind = error.get("type", "")
+    ctx = error.get("ctx") or {}
+    if kind == "missing":
+        return _("This field is required.")
+    if kind == "string_too_short":
+        return _("Enter at least %(min)s characters.", min=ctx.get("min_length", ""))
+    if kind == "string_too_long":
+        return _("Enter at most %(max)s characters.", max=ctx.get("max_length", ""))
+    if kind in {"int_parsing", "int_type", "int_from_float"}:
+        return _("Enter a whole number.")
+    if kind in {"float_parsing", "float_type", "decimal_parsing"}:
+        return _("Enter a number.")
+    if kind in {"greater_than_equal", "greater_than"}:
+        return _("Enter a number of at least %(min)s.", min=ctx.get("ge", ctx.get("gt", "")))
+    if kind in {"less_than_equal", "less_than"}:
+        return _("Enter a number of at most %(max)s.", max=ctx.get("le", ctx.get("lt", "")))
+    if kind in {"date_parsing", "date_from_datetime_parsing", "date_type"}:
+        return _("Enter a date as YYYY-MM-DD.")
+    if kind in {"enum", "literal_error"}:
+        return _("Choose one of the offered options.")
+    if kind == "string_pattern_mismatch":
+        return _("This value does not have the expected format.")
+    if kind in {"json_invalid", "model_attributes_type", "dict_type"}:
+        return _("The request body is not valid JSON of the expected shape.")
+    return _("This value is not valid.")
+
+
+def field_errors_of(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Return validation errors as {field, message, type} with messages in the current locale."""
+    out = []
+    for err in errors:
+        loc = [str(part) for part in err.get("loc", ()) if part not in ("body", "query", "path", "form")]
+        out.append({"field": ".".join(loc) or None, "message": pydantic_message(err), "type": err.get("type")})
+    return out
+
+
+def wants_json(request: Request) -> bool:
+    """Return True for API requests, which get JSON errors."""
+    route_path = request.scope.get("witaj_route_path", request.url.path)
+    return route_path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json")
+
+
+def _error_response(request: Request, status: int, message: str, extra: dict[str, Any] | None = None) -> Response:
+    if wants_json(request):
+        return JSONResponse({"detail": message, **(extra or {})}, status_code=status)
+    from app.web import render
+
+    try:
+        return render(
+            request,
+            "errors/error.html",
+            {"status": status, "message": message, "errors": [], **(extra or {})},
+            status_code=status,
+            block="content",
+        )
+    except Exception:  # noqa: BLE001 - a broken template must not hide the original error
+        log.error("error page could not be rendered for status %s", status)
+        return PlainTextResponse(message, status_code=status)
+
+
+def install(app: FastAPI) -> None:
+    """Register the handlers that turn exceptions into responses."""
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, exc: DomainError) -> Response:
+        from app.auth.exceptions import LoginRequired
+
+        if isinstance(exc, LoginRequired) and not wants_json(request):
+            from app.web import url_for
+
+            target = url_for(request, "login_form", query={"next": request.url.path})
+            if request.headers.get("HX-Request") == "true":
+                return Response(status_code=204, headers={"HX-Redirect": target})
+            return RedirectResponse(target, status_code=303)
+        extra: dict[str, Any] = {}
+        if isinstance(exc, InvalidInput):
+            extra["errors"] = [{"field": k, "message": v} for k, v in exc.field_errors.items()]
+        if isinstance(exc, Conflict) and exc.details:
+            extra["changes"] = exc.details
+        return _error_response(request, exc.status, exc.public_message(), extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        errors = field_errors_of(list(exc.errors()))
+        return _error_response(request, 422, _("Please correct the marked fields."), {"errors": errors})
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {
+            404: _("We could not find that page."),
+            405: _("This address does not accept that kind of request."),
+            403: _("You do not have permission to do this."),
+        }
+        response = _error_response(
+            request, exc.status_code, messages.get(exc.status_code, _("The request could not be completed."))
+        )
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> Response:
+        # Log the type and route only: exception text may carry personal data from user input.
+        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        log.debug("unhandled exception", exc_info=exc)
+        return _error_response(request, 500, _("Something went wrong on our side. Please try again in a moment."))

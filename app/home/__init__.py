@@ -1,0 +1,1 @@
+"""The newcomers' landing page, the staff dashboard and the health check."""

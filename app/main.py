@@ -1,0 +1,67 @@
+"""create_app(): routers, static files, middleware and exception handlers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from app import __version__, errors
+from app.config import Settings, get_settings
+from app.db import check_connection, get_engine, session_factory
+from app.middleware import CsrfMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
+from app.web import STATIC_DIR
+
+log = logging.getLogger("witaj")
+
+#: Paths that take state-changing requests from other sites by design (a channel with its own
+#: authentication); everything else needs the CSRF token.
+CSRF_EXEMPT: tuple[str, ...] = ()
+
+
+def create_app(settings: Settings | None = None, engine: Engine | None = None, *, check_db: bool = True) -> FastAPI:
+    """Return the Witaj ASGI app for settings (the environment's by default)."""
+    settings = settings or get_settings()
+    engine = engine or get_engine(settings)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if check_db:
+            check_connection(engine)
+        yield
+
+    app = FastAPI(
+        title="Witaj",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = session_factory(engine)
+
+    from app.auth.routes import router as auth_router
+    from app.home.routes import router as home_router
+
+    app.include_router(home_router)
+    app.include_router(auth_router)
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+
+    errors.install(app)
+    # Starlette runs the last added middleware first: headers wrap everything, the locale is
+    # known before the CSRF check so its refusal is in the user's language.
+    app.add_middleware(CsrfMiddleware, settings=settings, exempt_prefixes=CSRF_EXEMPT)
+    app.add_middleware(LocaleMiddleware, settings=settings)
+    app.add_middleware(SecurityHeadersMiddleware, settings=settings)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """Entry point for `uvicorn --factory app.main:app_factory`."""
+    return create_app()

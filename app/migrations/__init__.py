@@ -1,0 +1,25 @@
+"""Alembic migrations; `alembic_config()` builds the configuration without an ini file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alembic.config import Config
+from sqlalchemy import Connection
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+
+
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+    """Return an Alembic Config for url (or an open connection), wherever the package is installed."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.set_main_option(
+        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(hour).2d%%(minute).2d_%%(rev)s_%%(slug)s"
+    )
+    config.set_main_option("timezone", "UTC")
+    if url:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config

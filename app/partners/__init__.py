@@ -1,0 +1,1 @@
+"""The partner directory (content in partners/*.yml)."""
