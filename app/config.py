@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 #: The development secret. Refused by `Settings` outside development.
 DEV_SECRET_KEY = "dev-insecure-change-me"
@@ -40,7 +40,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
     )
     secret_key: str = DEV_SECRET_KEY
-    locales: list[str] = Field(default_factory=lambda: list(KNOWN_LOCALES))
+    locales: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(KNOWN_LOCALES))
     default_locale: str = "pl"
     content_dir: Path = PROJECT_ROOT
     locales_dir: Path | None = None
@@ -63,8 +63,11 @@ class Settings(BaseSettings):
     def _split_locales(cls, value: object) -> object:
         if isinstance(value, str):
             stripped = value.strip()
-            if not stripped.startswith("["):
-                return [part.strip() for part in stripped.split(",") if part.strip()]
+            if stripped.startswith("["):
+                import json
+
+                return json.loads(stripped)
+            return [part.strip() for part in stripped.split(",") if part.strip()]
         return value
 
     @field_validator("time_zone")

@@ -1,0 +1,184 @@
+"""Shared fixtures: a migrated database per backend (SQLite always, PostgreSQL when
+WITAJ_TEST_DATABASE_URL is set), each test in a rolled-back transaction, and an app client."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+# Settings are read from the environment once: fix them before the app is imported.
+_TMP = Path(tempfile.mkdtemp(prefix="witaj-tests-"))
+os.environ["WITAJ_ENVIRONMENT"] = "test"
+os.environ["WITAJ_SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
+os.environ["WITAJ_DATABASE_URL"] = f"sqlite:///{_TMP / 'default.db'}"
+os.environ.pop("WITAJ_LOCALES", None)
+os.environ.pop("WITAJ_DEFAULT_LOCALE", None)
+
+import pytest  # noqa: E402
+from alembic import command  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from sqlalchemy import Engine, inspect, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+
+from app.config import get_settings  # noqa: E402
+from app.db import Base, build_engine  # noqa: E402
+from app.deps import get_db  # noqa: E402
+from app.main import create_app  # noqa: E402
+from app.migrations import alembic_config  # noqa: E402
+
+PG_URL = os.environ.get("WITAJ_TEST_DATABASE_URL")
+
+
+def backends() -> list[str]:
+    """Return the database backends this run tests on."""
+    return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    # Only the backends that are there: no skipped PostgreSQL tests on a laptop without one.
+    if "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", backends(), scope="session")
+
+
+def url_for_backend(backend: str, name: str) -> str:
+    """Return a database URL for backend (a fresh SQLite file named name)."""
+    if backend == "sqlite":
+        return f"sqlite:///{_TMP / (name + '.db')}"
+    assert PG_URL
+    return PG_URL
+
+
+def reset_postgres(engine: Engine) -> None:
+    """Drop every Witaj table (and Alembic's) so migrations start from empty."""
+    with engine.begin() as conn:
+        tables = inspect(conn).get_table_names()
+        for table in tables:
+            conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+
+
+@pytest.fixture(scope="session")
+def engine(backend: str) -> Iterator[Engine]:
+    """Return an engine on a database migrated to head with the real migrations."""
+    eng = build_engine(url_for_backend(backend, "suite"))
+    if backend == "postgresql":
+        reset_postgres(eng)
+    with eng.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), "head")
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def db(engine: Engine) -> Iterator[Session]:
+    """Return a session inside a transaction that is rolled back after the test.
+
+    Code under test may commit: commits end SAVEPOINTs inside the outer transaction.
+    """
+    connection = engine.connect()
+    outer = connection.begin()
+    session = Session(bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False)
+    try:
+        yield session
+    finally:
+        session.close()
+        outer.rollback()
+        connection.close()
+
+
+@pytest.fixture
+def settings():
+    """Return the test settings."""
+    return get_settings()
+
+
+@pytest.fixture
+def app(engine: Engine, db: Session, settings):
+    """Return the app, its requests served by the test's session."""
+    application = create_app(settings, engine, check_db=False)
+
+    def _db() -> Iterator[Session]:
+        yield db
+
+    application.dependency_overrides[get_db] = _db
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    """Return a client of the app (cookies kept between requests)."""
+    with TestClient(app, base_url="http://testserver") as c:
+        yield c
+
+
+CSRF_INPUT = re.compile(r'name="csrf_token" value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    """Return the CSRF token embedded in a page."""
+    match = CSRF_INPUT.search(html)
+    assert match, "page has no csrf_token field"
+    return match.group(1)
+
+
+@pytest.fixture
+def make_org(db: Session):
+    """Return a factory of organisations."""
+    from app.auth import service
+    from app.auth.enums import OrgKind
+
+    counter = {"n": 0}
+
+    def factory(kind: OrgKind = OrgKind.office, slug: str | None = None, name: str | None = None):
+        counter["n"] += 1
+        slug = slug or f"{kind.value}-{counter['n']}"
+        return service.ensure_organisation(db=db, slug=slug, name=name or slug.title(), kind=kind)
+
+    return factory
+
+
+@pytest.fixture
+def make_user(db: Session, make_org):
+    """Return a factory of users: make_user(role, org=None, password=...) -> (user, password)."""
+    from app.auth import service
+    from app.auth.enums import OrgKind, Role
+
+    counter = {"n": 0}
+
+    def factory(role: Role = Role.caseworker, org=None, password: str = "correct horse battery"):
+        counter["n"] += 1
+        if org is None:
+            kind = OrgKind.partner if role in (Role.partner_staff, Role.partner_admin) else OrgKind.office
+            org = make_org(kind)
+        user = service.create_user(
+            db=db,
+            email=f"user{counter['n']}@example.org",
+            display_name=f"User {counter['n']}",
+            password=password,
+            role=role,
+            organisation=org,
+        )
+        db.commit()
+        return user, password
+
+    return factory
+
+
+@pytest.fixture
+def login(client: TestClient):
+    """Return a function that signs a user in through the real form; returns the response."""
+
+    def do(email: str, password: str, locale: str = "en"):
+        page = client.get(f"/{locale}/staff/login")
+        return client.post(
+            f"/{locale}/staff/login",
+            data={"email": email, "password": password, "csrf_token": csrf_from(page.text)},
+            follow_redirects=False,
+        )
+
+    return do
+
+
+__all__ = ["Base", "csrf_from"]

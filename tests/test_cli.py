@@ -1,0 +1,78 @@
+"""The `witaj` command: users, demo content, and one clear line when the database is unreachable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import select
+
+from app.auth.models import Organisation, User
+from app.db import build_engine, session_factory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_witaj(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_unreachable_database_stops_with_one_clear_line():
+    env = {"WITAJ_DATABASE_URL": "postgresql+psycopg://witaj:secret@127.0.0.1:1/nothing"}
+    result = run_witaj("db", "upgrade", env=env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "cannot reach the database" in lines[0] and "WITAJ_DATABASE_URL" in lines[0]
+    assert "secret" not in lines[0]  # the password is never printed
+
+
+def test_broken_config_stops_with_one_clear_line():
+    result = run_witaj("serve", env={"WITAJ_TIME_ZONE": "Nowhere/Else"})
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "WITAJ_TIME_ZONE" in result.stderr
+
+
+def test_migrate_demo_and_users_on_a_fresh_database(tmp_path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    env = {"WITAJ_DATABASE_URL": url}
+    assert run_witaj("db", "upgrade", env=env).returncode == 0
+    first = run_witaj("demo", "load", env=env)
+    assert first.returncode == 0, first.stderr
+    assert "passwords are shown only this once" in first.stdout
+    assert "caseworker@witaj.example" in first.stdout
+    second = run_witaj("demo", "load", env=env)
+    assert "passwords are shown only this once" not in second.stdout and "password unchanged" in second.stdout
+
+    created = run_witaj(
+        "users", "create", "--email", "Nowa@Example.org", "--name", "Nowa", "--role", "caseworker", env=env
+    )
+    assert created.returncode == 0, created.stderr
+    assert "password (shown once):" in created.stdout
+    duplicate = run_witaj("users", "create", "--email", "nowa@example.org", "--name", "N", "--role", "caseworker", env=env)
+    assert duplicate.returncode == 2 and "already exists" in duplicate.stderr
+
+    engine = build_engine(url)
+    with session_factory(engine)() as session:
+        office = session.scalar(select(Organisation).where(Organisation.slug == "gup-krakow"))
+        assert office is not None and office.kind.value == "office"
+        user = session.scalar(select(User).where(User.email == "nowa@example.org"))
+        assert user.organisation_id == office.id
+        partners = session.scalars(select(Organisation).where(Organisation.kind == "partner")).all()
+        partner_files = list((ROOT / "partners").glob("*.yml"))
+        assert len(partners) == len(partner_files)
+    engine.dispose()
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path):
+    result = run_witaj("serve", env={"WITAJ_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
+    assert result.returncode == 2 and "witaj db upgrade" in result.stderr

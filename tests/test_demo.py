@@ -1,0 +1,28 @@
+"""Demo content loads on every backend and never resets an existing password."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from app.auth.enums import OrgKind, Role
+from app.auth.models import Organisation, User
+from app.demo import load_demo
+from app.partners.content import read_partners
+
+
+def test_load_demo_creates_office_partners_and_staff_once(db, settings):
+    report = load_demo(db=db, settings=settings)
+    db.commit()
+    partner_count = len(read_partners(settings.content_dir / "partners"))
+    assert db.scalar(select(func.count()).select_from(Organisation).where(Organisation.kind == OrgKind.partner)) == partner_count
+    roles = set(db.scalars(select(User.role)).all())
+    assert {Role.admin, Role.supervisor, Role.caseworker} <= roles
+    if partner_count:
+        assert {Role.partner_staff, Role.partner_admin} <= roles
+    printed = [line for line in report if line.startswith("  ")]
+    assert printed and all(len(line.split()[-1]) >= 20 for line in printed)  # each new user with its password
+    hashes = dict(db.execute(select(User.email, User.password_hash)).all())
+    again = load_demo(db=db, settings=settings)
+    db.commit()
+    assert not [line for line in again if line.startswith("  ")]
+    assert dict(db.execute(select(User.email, User.password_hash)).all()) == hashes
