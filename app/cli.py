@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -44,6 +45,11 @@ def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
 @click.version_option(package_name="witaj")
 def main() -> None:
     """Witaj: the city's assistant, case tracker and forms for newcomers."""
+    from app import i18n
+
+    # Messages from services (validation errors) follow the shell's language, English by default.
+    lang = (os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or "").split("_")[0]
+    i18n.set_locale(lang if lang in KNOWN_LOCALES else "en")
 
 
 # --- serve -------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.i18n import _
@@ -155,12 +155,9 @@ def install(app: FastAPI) -> None:
         from app.auth.exceptions import LoginRequired
 
         if isinstance(exc, LoginRequired) and not wants_json(request):
-            from app.web import url_for
+            from app.web import redirect, url_for
 
-            target = url_for(request, "login_form", query={"next": request.url.path})
-            if request.headers.get("HX-Request") == "true":
-                return Response(status_code=204, headers={"HX-Redirect": target})
-            return RedirectResponse(target, status_code=303)
+            return redirect(request, url_for(request, "login_form", query={"next": request.url.path}))
         extra: dict[str, Any] = {}
         if isinstance(exc, InvalidInput):
             extra["errors"] = [{"field": k, "message": v} for k, v in exc.field_errors.items()]

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from jinja2_fragments import render_block
 
@@ -130,3 +130,10 @@ def render(
     response = HTMLResponse(html, status_code=status_code, headers=headers)
     response.headers["Vary"] = "HX-Request, Accept-Language, Cookie"
     return response
+
+
+def redirect(request: Request, url: str) -> Response:
+    """Return a 303 to url, or for htmx an HX-Redirect so the whole page changes, not a fragment."""
+    if request.headers.get("HX-Request") == "true":
+        return Response(status_code=204, headers={"HX-Redirect": url})
+    return RedirectResponse(url, status_code=303)

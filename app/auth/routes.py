@@ -11,7 +11,7 @@ from app.auth import service
 from app.auth.exceptions import AccountLocked, LoginFailed
 from app.deps import SESSION_COOKIE, CurrentPrincipal, DbSession, Settings
 from app.i18n import _
-from app.web import render, url_for
+from app.web import redirect, render, url_for
 
 router = APIRouter(prefix="/staff")
 
@@ -56,7 +56,7 @@ def login(
             status = exc.status
         else:
             token = service.start_session(db=db, user=user, settings=settings)
-            response = RedirectResponse(safe_next(request, next), status_code=303)
+            response = redirect(request, safe_next(request, next))
             response.set_cookie(
                 SESSION_COOKIE,
                 token,
@@ -77,6 +77,6 @@ def logout(request: Request, db: DbSession) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         service.end_session(db=db, token=token)
-    response = RedirectResponse(url_for(request, "login_form"), status_code=303)
+    response = redirect(request, url_for(request, "login_form"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
