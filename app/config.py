@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL: sqlite:///path or postgresql+psycopg://user@host/db",
     )
     secret_key: str = DEV_SECRET_KEY
+    data_key: str | None = Field(
+        default=None,
+        description="Fernet key that encrypts personal data at rest; derived from the secret key in development",
+    )
     locales: Annotated[list[str], NoDecode] = Field(default_factory=lambda: list(KNOWN_LOCALES))
     default_locale: str = "pl"
     content_dir: Path = PROJECT_ROOT
@@ -92,6 +96,11 @@ class Settings(BaseSettings):
             raise ValueError(
                 "the development secret key is refused outside development: set WITAJ_SECRET_KEY "
                 "to a long random value (python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        if self.environment == "production" and not self.data_key:
+            raise ValueError(
+                "WITAJ_DATA_KEY is required in production (generate one with "
+                "python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
             )
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("WITAJ_SECRET_KEY must be at least 32 characters in production")

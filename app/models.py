@@ -1,5 +1,22 @@
 """Imports every domain's tables so Base.metadata is complete (for Alembic and tests)."""
 
-from app.auth.models import Organisation, User, UserSession
+from app.auth.models import ApiToken, Organisation, User, UserSession
+from app.cases.models import AuditEntry, CaseCounter, CaseEvent, CaseFile, CaseNote, Client, Consent, Referral
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
-__all__ = ["Organisation", "User", "UserSession"]
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "CaseCounter",
+    "CaseEvent",
+    "CaseFile",
+    "CaseNote",
+    "Client",
+    "Consent",
+    "Organisation",
+    "Referral",
+    "User",
+    "UserSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+]

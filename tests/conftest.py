@@ -20,7 +20,7 @@ os.environ.pop("WITAJ_DEFAULT_LOCALE", None)
 import pytest  # noqa: E402
 from alembic import command  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import Engine, inspect, text  # noqa: E402
+from sqlalchemy import Engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
@@ -52,11 +52,10 @@ def url_for_backend(backend: str, name: str) -> str:
 
 
 def reset_postgres(engine: Engine) -> None:
-    """Drop every Witaj table (and Alembic's) so migrations start from empty."""
+    """Empty the test database (tables, functions, triggers) so migrations start from nothing."""
     with engine.begin() as conn:
-        tables = inspect(conn).get_table_names()
-        for table in tables:
-            conn.execute(text(f'DROP TABLE IF EXISTS "{table}" CASCADE'))
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
 
 
 @pytest.fixture(scope="session")

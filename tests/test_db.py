@@ -56,7 +56,9 @@ def test_models_match_the_migrations(engine):
     from alembic.migration import MigrationContext
 
     with engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": False})
+        from app.migrations import include_object
+
+        context = MigrationContext.configure(conn, opts={"compare_type": False, "include_object": include_object})
         diff = compare_metadata(context, Base.metadata)
     assert diff == []
 

@@ -73,12 +73,13 @@ OTHER_ORGANISATIONS: dict[Role, frozenset[Action]] = {
 class Principal:
     """Who is acting: a signed-in staff user, reduced to what permission checks need."""
 
-    user_id: int
+    user_id: int | None
     role: Role
     organisation_id: int
     organisation_kind: OrgKind
     display_name: str = ""
     is_active: bool = True
+    token_id: int | None = None  # set when acting through an organisation's API token
 
     @property
     def is_office(self) -> bool:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.enums import ROLES_FOR_KIND, OrgKind, Role
 from app.auth.exceptions import AccountLocked, LoginFailed
-from app.auth.models import Organisation, User, UserSession
+from app.auth.models import ApiToken, Organisation, User, UserSession
 from app.auth.permissions import Principal
 from app.config import Settings
 from app.db import utcnow
@@ -190,3 +190,55 @@ def end_session(*, db: Session, token: str, now: datetime | None = None) -> None
     if found is not None and found.revoked_at is None:
         found.revoked_at = now or utcnow()
         db.commit()
+
+
+TOKEN_PREFIX = "witaj_"
+
+
+def create_api_token(
+    *, db: Session, organisation: Organisation, name: str, created_by: User | None = None, now: datetime | None = None
+) -> tuple[ApiToken, str]:
+    """Return a new API token of organisation and its value (shown once). Commits."""
+    if not name.strip():
+        raise InvalidInput({"name": _("This field is required.")})
+    role = Role.partner_staff if organisation.kind is OrgKind.partner else Role.caseworker
+    value = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        organisation_id=organisation.id,
+        name=name.strip()[:120],
+        prefix=value[: len(TOKEN_PREFIX) + 6],
+        token_hash=_token_hash(value),
+        role=role,
+        created_by_id=created_by.id if created_by else None,
+        created_at=now or utcnow(),
+    )
+    db.add(token)
+    db.commit()
+    return token, value
+
+
+def token_principal(*, db: Session, value: str, now: datetime | None = None) -> Principal | None:
+    """Return the principal of a live API token value, or None."""
+    if not value.startswith(TOKEN_PREFIX):
+        return None
+    token = db.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(value)))
+    if token is None or token.revoked_at is not None:
+        return None
+    now = now or utcnow()
+    if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
+        token.last_used_at = now
+        db.commit()
+    return Principal(
+        user_id=None,
+        role=token.role,
+        organisation_id=token.organisation_id,
+        organisation_kind=token.organisation.kind,
+        display_name=token.name,
+        token_id=token.id,
+    )
+
+
+def revoke_api_token(*, db: Session, token: ApiToken, now: datetime | None = None) -> None:
+    """Revoke token. Commits."""
+    token.revoked_at = now or utcnow()
+    db.commit()

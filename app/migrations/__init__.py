@@ -9,6 +9,14 @@ from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
+#: Indexes that exist only in migrations (PostgreSQL-specific expressions, not in the models).
+MIGRATION_ONLY_INDEXES = frozenset({"ix_case_file_search"})
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Return False for what autogenerate must not compare (see MIGRATION_ONLY_INDEXES)."""
+    return not (type_ == "index" and reflected and name in MIGRATION_ONLY_INDEXES)
+
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
     """Return an Alembic Config for url (or an open connection), wherever the package is installed."""

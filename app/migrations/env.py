@@ -6,6 +6,7 @@ from alembic import context
 
 import app.models  # noqa: F401  (registers every table on Base.metadata)
 from app.db import Base, build_engine
+from app.migrations import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -17,6 +18,7 @@ def _configure(connection) -> None:  # type: ignore[no-untyped-def]
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
 
 

@@ -1,0 +1,1 @@
+"""The shared case tracker: cases, workflow, referrals, consent, history, access."""

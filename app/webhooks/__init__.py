@@ -1,0 +1,1 @@
+"""Signed webhooks that tell partners' own systems about changes to their cases."""
