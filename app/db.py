@@ -68,6 +68,13 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def _sqlite_begin(conn: object) -> None:
+    # Writers start with BEGIN IMMEDIATE: they queue for SQLite's single write lock (busy_timeout)
+    # instead of failing with "database is locked" when a read snapshot cannot be upgraded.
+    mode = conn.get_execution_options().get("witaj_begin", "DEFERRED")  # type: ignore[attr-defined]
+    conn.exec_driver_sql(f"BEGIN {mode}")  # type: ignore[attr-defined]
+
+
 def build_engine(url: str, **kwargs: object) -> Engine:
     """Return an engine for url, with SQLite put in WAL mode with foreign keys on."""
     parsed = make_url(url)
@@ -80,7 +87,7 @@ def build_engine(url: str, **kwargs: object) -> Engine:
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)  # type: ignore[arg-type]
@@ -114,9 +121,10 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return _engine_for((settings or get_settings()).database_url)
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Return a session factory bound to engine."""
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+def session_factory(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
+    """Return a session factory bound to engine; `write` sessions take SQLite's write lock up front."""
+    bind = engine.execution_options(witaj_begin="IMMEDIATE") if write else engine
+    return sessionmaker(bind=bind, expire_on_commit=False, autoflush=True)
 
 
 def session_scope(engine: Engine | None = None) -> Iterator[Session]:

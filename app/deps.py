@@ -24,9 +24,17 @@ def get_settings_dep(request: Request) -> SettingsModel:
     return request.app.state.settings
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def get_db(request: Request) -> Iterator[Session]:
-    """Yield a database session for one request; closed (and rolled back if uncommitted) afterwards."""
-    with request.app.state.session_factory() as session:
+    """Yield a database session for one request; closed (and rolled back if uncommitted) afterwards.
+
+    Requests that change state get a write session, so concurrent writers queue instead of failing.
+    """
+    state = request.app.state
+    factory = state.session_factory if request.method in SAFE_METHODS else state.write_session_factory
+    with factory() as session:
         yield session
 
 
@@ -73,3 +81,19 @@ def locale_dep() -> str:
 
 
 Locale = Annotated[str, Depends(locale_dep)]
+
+
+def api_principal(request: Request, db: DbSession) -> Principal:
+    """Return the principal of the request's `Authorization: Bearer` API token; raise LoginRequired."""
+    header = request.headers.get("authorization", "")
+    scheme, _sep, value = header.partition(" ")
+    principal = None
+    if scheme.lower() == "bearer" and value:
+        principal = auth_service.token_principal(db=db, value=value.strip())
+    if principal is None:
+        raise LoginRequired()
+    request.state.principal = principal
+    return principal
+
+
+ApiPrincipal = Annotated[Principal, Depends(api_principal)]

@@ -162,8 +162,11 @@ def install(app: FastAPI) -> None:
         if isinstance(exc, InvalidInput):
             extra["errors"] = [{"field": k, "message": v} for k, v in exc.field_errors.items()]
         if isinstance(exc, Conflict) and exc.details:
-            extra["changes"] = exc.details
-        return _error_response(request, exc.status, exc.public_message(), extra)
+            extra.update(exc.details)
+        response = _error_response(request, exc.status, exc.public_message(), extra)
+        if isinstance(exc, LoginRequired):
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:

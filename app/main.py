@@ -45,12 +45,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
+    app.state.write_session_factory = session_factory(engine, write=True)
 
     from app.auth.routes import router as auth_router
+    from app.cases.api import router as cases_api
+    from app.cases.routes import router as cases_router
     from app.home.routes import router as home_router
 
     app.include_router(home_router)
     app.include_router(auth_router)
+    app.include_router(cases_router)
+    app.include_router(cases_api)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

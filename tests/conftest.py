@@ -71,6 +71,36 @@ def engine(backend: str) -> Iterator[Engine]:
 
 
 @pytest.fixture
+def fresh_engine(backend: str) -> Iterator[Engine]:
+    """Return an engine on a new, migrated database (SQLite file or PostgreSQL schema) whose
+    commits are real: for tests of several connections at once."""
+    import uuid
+
+    if backend == "sqlite":
+        eng = build_engine(url_for_backend("sqlite", f"fresh-{uuid.uuid4().hex}"))
+        cleanup = eng.dispose
+    else:
+        schema = f"witaj_fresh_{uuid.uuid4().hex[:8]}"
+        admin = build_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        eng = build_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
+
+        def cleanup() -> None:
+            eng.dispose()
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+            admin.dispose()
+
+    with eng.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), "head")
+    try:
+        yield eng
+    finally:
+        cleanup()
+
+
+@pytest.fixture
 def db(engine: Engine) -> Iterator[Session]:
     """Return a session inside a transaction that is rolled back after the test.
 

@@ -8,7 +8,8 @@ events (`project()` rebuilds it). Who may see a case is decided here, in the que
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -255,11 +256,22 @@ def _append_event(
 
 
 def _commit(db: Session, case: CaseFile, expected_version: int | None) -> None:
-    try:
+    with _stale_guard(db, case, expected_version):
         db.commit()
+
+
+@contextmanager
+def _stale_guard(db: Session, case: CaseFile, expected_version: int | None) -> Iterator[None]:
+    """Turn the version column's refusal (someone committed first) into StaleCase with their changes."""
+    case_id, version = case.id, expected_version
+    try:
+        yield
     except StaleDataError:
         db.rollback()
-        raise StaleCase(changes_since(db=db, case_id=case.id, version=expected_version or 0)) from None
+        if version is None:
+            version = db.scalar(select(CaseEvent.version).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id.desc()))
+            version = (version or 1) - 1
+        raise StaleCase(changes_since(db=db, case_id=case_id, version=version)) from None
 
 
 def changes_since(*, db: Session, case_id: int, version: int) -> list[dict[str, Any]]:
@@ -444,8 +456,9 @@ def transition(
             created_by_id=actor.principal.user_id if actor.principal else None,
         )
         db.add(referral)
-        db.flush()
-        case.current_referral_id = referral.id
+        with _stale_guard(db, case, request.expected_version):
+            db.flush()
+        case.current_referral = referral
         data["referral_id"] = referral.id
         data["organisation"] = requirements["partner"].slug
         data["service"] = request.service
@@ -459,7 +472,8 @@ def transition(
     case.status_changed_at = now
     case.updated_at = now
     case.due_at = _due_at(cc, case, now)
-    db.flush()
+    with _stale_guard(db, case, request.expected_version):
+        db.flush()
     _append_event(db, case, kind="transition", name=move.name, actor=actor, at=now, before=before, data=data)
     _enqueue_webhooks(db, case, f"case.{move.name}", now)
     _commit(db, case, request.expected_version)
@@ -491,7 +505,7 @@ def _advance_referral(name: str, referral: Referral, case: CaseFile, now: dateti
         referral.answered_at = now
         referral.reason = data.get("reason")
     referral.ended_at = now
-    case.current_referral_id = None
+    case.current_referral = None
 
 
 def _validate_requirements(
@@ -615,14 +629,15 @@ def withdraw_consent(
         referral.state = ReferralState.withdrawn.value
         referral.ended_at = now
         referral.reason = "consent withdrawn"
-        case.current_referral_id = None
+        case.current_referral = None
         case.holder_org_id = case.owner_org_id
         if case.status not in ("resolved", "closed"):
             case.status = "triaged"
             case.status_changed_at = now
         case.updated_at = now
         case.due_at = _due_at(cc, case, now)
-        db.flush()
+        with _stale_guard(db, case, None):
+            db.flush()
         data["referral_id"] = referral.id
         _append_event(db, case, kind="consent_withdrawn", actor=actor, at=now, before=before, data=data)
         _commit(db, case, None)
@@ -727,7 +742,8 @@ def update_fields(
     if _snapshot(case) == before:
         return case
     case.updated_at = now
-    db.flush()
+    with _stale_guard(db, case, expected_version):
+        db.flush()
     _append_event(db, case, kind="updated", actor=actor, at=now, before=before)
     _commit(db, case, expected_version)
     return case
@@ -806,6 +822,14 @@ def get_visible(*, db: Session, principal: Principal, reference: str) -> CaseFil
     if case is None:
         raise NotFound("case")
     return case
+
+
+def get_visible_or_none(*, db: Session, principal: Principal, reference: str) -> CaseFile | None:
+    """Return the case with reference if principal may see it, else None."""
+    try:
+        return get_visible(db=db, principal=principal, reference=reference)
+    except NotFound:
+        return None
 
 
 def consent_scope_for(*, db: Session, case: CaseFile, principal: Principal) -> set[str]:

@@ -1,0 +1,395 @@
+"""Staff pages of the case tracker: inbox, new case, case page with its actions (htmx, and plain forms)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import Response
+from sqlalchemy import select
+
+from app.auth.enums import Role
+from app.auth.models import Organisation
+from app.auth.permissions import Action, Principal, can
+from app.cases import service
+from app.cases.enums import ConsentScope, Priority, Source, Visibility
+from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
+from app.cases.models import CaseFile, Consent
+from app.deps import DbSession, Settings, StaffPrincipal
+from app.errors import InvalidInput, PermissionDenied
+from app.i18n import _, get_locale
+from app.web import redirect, render, url_for
+
+router = APIRouter(prefix="/staff/cases")
+
+
+def _labels(settings: Any) -> dict[str, Any]:
+    cc = service.content(settings)
+    return {
+        "status_labels": {s.id: _(s.label) for s in cc.workflow.statuses.values()},
+        "category_labels": {c.id: _(c.label) for c in cc.categories.values()},
+        "outcome_labels": {o.id: _(o.label) for o in cc.workflow.outcomes.values()},
+        "transition_labels": {t.name: _(t.label) for t in cc.workflow.transitions.values()},
+        "priority_labels": {
+            "low": _("Low"),
+            "normal": _("Normal"),
+            "high": _("High"),
+            "urgent": _("Urgent"),
+        },
+        "districts": list(cc.districts),
+    }
+
+
+def _filters(
+    status: str | None,
+    category: str | None,
+    language: str | None,
+    partner: str | None,
+    overdue: bool,
+    mine: bool,
+    q: str | None,
+    sort: str,
+    page: int,
+) -> service.InboxFilter:
+    return service.InboxFilter(
+        status=status or None,
+        category=category or None,
+        language=language or None,
+        partner=partner or None,
+        overdue=overdue,
+        mine=mine,
+        query=(q or "").strip() or None,
+        sort=sort if sort in service.SORTS else "-updated",
+        page=max(1, page),
+    )
+
+
+@router.get("/", name="inbox")
+def inbox(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    principal: StaffPrincipal,
+    status: str | None = None,
+    category: str | None = None,
+    language: str | None = None,
+    partner: str | None = None,
+    overdue: bool = False,
+    mine: bool = False,
+    q: Annotated[str | None, Query(max_length=200)] = None,
+    sort: str = "-updated",
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+) -> Response:
+    """Show the cases the principal may see, filtered, sorted and paged; htmx gets only the table."""
+    filters = _filters(status, category, language, partner, overdue, mine, q, sort, page)
+    cases, has_next = service.list_for(db=db, principal=principal, filters=filters)
+    partners = db.scalars(select(Organisation).where(Organisation.kind == "partner").order_by(Organisation.name)).all()
+    query = {k: v for k, v in request.query_params.items() if k != "page" and v}
+    context = {
+        "cases": cases,
+        "filters": filters,
+        "has_next": has_next,
+        "query": query,
+        "partners": partners if principal.is_office else [],
+        "now": service.utcnow(),
+        "is_overdue": service.is_overdue,
+        **_labels(settings),
+    }
+    block = "table" if request.headers.get("HX-Target") == "inbox-table" else "content"
+    return render(request, "cases/inbox.html", context, block=block)
+
+
+@router.get("/new", name="case_new")
+def new_case_form(request: Request, settings: Settings, principal: StaffPrincipal) -> Response:
+    """Show the form to open a case on someone's behalf (office staff)."""
+    if not principal.is_office:
+        raise PermissionDenied("create")
+    return render(request, "cases/new.html", {"values": {}, "errors": {}, **_labels(settings)})
+
+
+@router.post("/new", name="case_create")
+def create_case(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    principal: StaffPrincipal,
+    display_name: Annotated[str, Form()] = "",
+    preferred_language: Annotated[str, Form()] = "",
+    district: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    phone: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+    subject: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "normal",
+) -> Response:
+    """Open a case; re-render the form with messages on bad input."""
+    if not can(principal, Action.edit_cases, principal.organisation_id) or not principal.is_office:
+        raise PermissionDenied("create")
+    values = {
+        "display_name": display_name,
+        "preferred_language": preferred_language,
+        "district": district,
+        "email": email,
+        "phone": phone,
+        "category": category,
+        "subject": subject,
+        "description": description,
+        "priority": priority,
+    }
+    try:
+        case, secret = service.create(
+            db=db,
+            settings=settings,
+            client=service.ClientIn(
+                display_name=display_name,
+                preferred_language=preferred_language,
+                district=district or None,
+                email=email or None,
+                phone=phone or None,
+            ),
+            case=service.CaseIn(
+                category=category,
+                subject=subject,
+                description=description,
+                source=Source.staff,
+                priority=Priority(priority) if priority in Priority.__members__ else Priority.normal,
+            ),
+            actor=service.Actor.of(principal),
+        )
+    except InvalidInput as exc:
+        context = {"values": values, "errors": exc.field_errors, **_labels(settings)}
+        return render(request, "cases/new.html", context, status_code=422)
+    context = {"case": case, "secret": secret}
+    return render(request, "cases/created.html", context, status_code=201)
+
+
+def _case_context(
+    request: Request, db: Any, settings: Any, principal: Principal, case: CaseFile, **extra: Any
+) -> dict[str, Any]:
+    actor = service.Actor.of(principal)
+    scope = service.consent_scope_for(db=db, case=case, principal=principal)
+    consents = []
+    if principal.is_office:
+        consents = db.scalars(select(Consent).where(Consent.case_id == case.id).order_by(Consent.id)).all()
+    suggestions = []
+    transitions = service.available_transitions(settings=settings, case=case, actor=actor)
+    if principal.is_office and any(t.name == "refer" for t in transitions):
+        suggestions = service.referral_suggestions(db=db, settings=settings, case=case)
+    directory = service.directory(settings)
+    return {
+        "case": case,
+        "version": case.version,
+        "transitions": transitions,
+        "timeline": service.timeline(db=db, case=case, principal=principal),
+        "contact": None,
+        "may_see_contact": ConsentScope.contact.value in scope,
+        "consents": consents,
+        "suggestions": suggestions,
+        "directory": directory,
+        "colleagues": service.staff_of(db=db, organisation_id=principal.organisation_id)
+        if principal.organisation_id == case.holder_org_id
+        else [],
+        "may_assign_others": can(principal, Action.assign_cases, case.holder_org_id),
+        "is_holder": principal.organisation_id == case.holder_org_id,
+        "overdue": service.is_overdue(case),
+        "errors": {},
+        "message": None,
+        "changes": [],
+        "partner_orgs": db.scalars(select(Organisation).where(Organisation.kind == "partner").order_by(Organisation.name)).all()
+        if principal.is_office
+        else [],
+        "form": {},
+        **_labels(settings),
+        **extra,
+    }
+
+
+@router.get("/{reference}", name="case_page")
+def case_page(
+    request: Request, reference: str, db: DbSession, settings: Settings, principal: StaffPrincipal, show_contact: bool = False
+) -> Response:
+    """Show a case the principal may see (404 otherwise); every view is audited."""
+    case = service.get_visible(db=db, principal=principal, reference=reference)
+    service.audit(db=db, principal=principal, action="view_case", case=case)
+    context = _case_context(request, db, settings, principal, case)
+    if show_contact:
+        context["contact"] = service.client_contact(db=db, settings=settings, case=case, principal=principal)
+    return render(request, "cases/case.html", context)
+
+
+def _back_to_case(request: Request, case: CaseFile) -> Response:
+    return redirect(request, url_for(request, "case_page", reference=case.reference))
+
+
+def _rerender(
+    request: Request, db: Any, settings: Any, principal: Principal, reference: str, status: int, **extra: Any
+) -> Response:
+    db.rollback()
+    db.expire_all()
+    case = service.get_visible(db=db, principal=principal, reference=reference)
+    context = _case_context(request, db, settings, principal, case, **extra)
+    return render(request, "cases/case.html", context, status_code=status)
+
+
+@router.post("/{reference}/transition", name="case_transition")
+def case_transition(
+    request: Request,
+    reference: str,
+    db: DbSession,
+    settings: Settings,
+    principal: StaffPrincipal,
+    name: Annotated[str, Form()],
+    version: Annotated[int, Form()],
+    reason: Annotated[str, Form()] = "",
+    outcome: Annotated[str, Form()] = "",
+    category: Annotated[str, Form()] = "",
+    service_key: Annotated[str, Form(alias="service")] = "",
+) -> Response:
+    """Make a workflow transition; on refusal show the case again with the reason and what changed."""
+    case = service.get_visible(db=db, principal=principal, reference=reference)
+    organisation, _sep, service_id = service_key.partition("/")
+    request_in = service.TransitionIn(
+        name=name,
+        expected_version=version,
+        reason=reason or None,
+        outcome=outcome or None,
+        category=category or None,
+        organisation=organisation or None,
+        service=service_id or None,
+    )
+    form = {"name": name, "reason": reason, "outcome": outcome, "category": category, "service": service_key}
+    try:
+        service.transition(db=db, settings=settings, case=case, request=request_in, actor=service.Actor.of(principal))
+    except InvalidInput as exc:
+        return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors, form=form)
+    except ConsentMissing as exc:
+        return _rerender(request, db, settings, principal, reference, 422, message=exc.public_message(), form=form)
+    except StaleCase as exc:
+        return _rerender(
+            request, db, settings, principal, reference, 409, message=exc.public_message(), changes=exc.changes, form=form
+        )
+    except TransitionNotAllowed as exc:
+        return _rerender(request, db, settings, principal, reference, 409, message=exc.public_message(), form=form)
+    except PermissionDenied:
+        return _rerender(
+            request, db, settings, principal, reference, 403, message=_("You do not have permission to do this."), form=form
+        )
+    if not service.get_visible_or_none(db=db, principal=principal, reference=reference):
+        return redirect(request, url_for(request, "inbox"))  # e.g. a partner that declined
+    return _back_to_case(request, case)
+
+
+@router.post("/{reference}/notes", name="case_note")
+def case_note(
+    request: Request,
+    reference: str,
+    db: DbSession,
+    settings: Settings,
+    principal: StaffPrincipal,
+    body: Annotated[str, Form()] = "",
+    visibility: Annotated[str, Form()] = "internal",
+) -> Response:
+    """Add a note (partners' notes are always shared)."""
+    case = service.get_visible(db=db, principal=principal, reference=reference)
+    if not can(principal, Action.edit_cases, principal.organisation_id):
+        raise PermissionDenied("note")
+    chosen = Visibility.shared if visibility == "shared" else Visibility.internal
+    try:
+        service.add_note(db=db, case=case, body=body, visibility=chosen, actor=service.Actor.of(principal), language=get_locale())
+    except InvalidInput as exc:
+        return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors, form={"body": body})
+    return _back_to_case(request, case)
+
+
+@router.post("/{reference}/update", name="case_update")
+def case_update(
+    request: Request,
+    reference: str,
+    db: DbSession,
+    settings: Settings,
+    principal: StaffPrincipal,
+    version: Annotated[int, Form()],
+    assignee: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "",
+    district: Annotated[str, Form()] = "",
+    tags: Annotated[str, Form()] = "",
+) -> Response:
+    """Change assignee, priority, district and tags, refusing a stale form."""
+    case = service.get_visible(db=db, principal=principal, reference=reference)
+    try:
+        service.update_fields(
+            db=db,
+            settings=settings,
+            case=case,
+            actor=service.Actor.of(principal),
+            expected_version=version,
+            assignee_id=int(assignee) if assignee.isdigit() else None,
+            priority=priority or None,
+            district=district or None,
+            tags=[t for t in tags.split(",")],
+        )
+    except InvalidInput as exc:
+        return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors)
+    except StaleCase as exc:
+        return _rerender(request, db, settings, principal, reference, 409, message=exc.public_message(), changes=exc.changes)
+    return _back_to_case(request, case)
+
+
+@router.post("/{reference}/consents", name="case_consent")
+def case_consent(
+    request: Request,
+    reference: str,
+    db: DbSession,
+    settings: Settings,
+    principal: StaffPrincipal,
+    organisation: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "",
+    contact: Annotated[bool, Form()] = False,
+    confirmed: Annotated[bool, Form()] = False,
+) -> Response:
+    """Record the client's consent, given to the caseworker, to share the case with a partner (office only)."""
+    case = service.get_visible(db=db, principal=principal, reference=reference)
+    if not principal.is_office or not can(principal, Action.refer_cases, principal.organisation_id):
+        raise PermissionDenied("consent")
+    if not confirmed:
+        return _rerender(
+            request,
+            db,
+            settings,
+            principal,
+            reference,
+            422,
+            errors={"confirmed": _("Confirm that the client agreed after you read them the consent text.")},
+        )
+    scope = [ConsentScope.case.value] + ([ConsentScope.contact.value] if contact else [])
+    try:
+        service.record_consent(
+            db=db,
+            case=case,
+            organisation_slug=organisation,
+            scope=scope,
+            language=language or case.language,
+            method="staff",
+            actor=service.Actor.of(principal),
+        )
+    except InvalidInput as exc:
+        return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors)
+    return _back_to_case(request, case)
+
+
+@router.post("/{reference}/consents/{consent_id}/withdraw", name="case_consent_withdraw")
+def case_consent_withdraw(
+    request: Request, reference: str, consent_id: int, db: DbSession, settings: Settings, principal: StaffPrincipal
+) -> Response:
+    """Record that the client withdrew a consent; a referral resting on it ends at once."""
+    case = service.get_visible(db=db, principal=principal, reference=reference)
+    if not principal.is_office:
+        raise PermissionDenied("consent")
+    consent = db.get(Consent, consent_id)
+    if consent is None or consent.case_id != case.id:
+        return _rerender(request, db, settings, principal, reference, 404, message=_("We could not find that page."))
+    service.withdraw_consent(db=db, settings=settings, case=case, consent=consent, actor=service.Actor.of(principal))
+    return _back_to_case(request, case)
+
+

@@ -1,0 +1,133 @@
+"""Two people changing one case at once: no update is lost, nothing is silently overwritten."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from app.auth import service as auth_service
+from app.auth.enums import OrgKind, Role
+from app.cases import service
+from app.cases.enums import Visibility
+from app.cases.exceptions import StaleCase
+from app.cases.models import CaseEvent, CaseFile, CaseNote
+from app.db import session_factory
+
+
+@pytest.fixture
+def shared(fresh_engine, settings):
+    """Return (session factory, case id, two actors) on a database with real commits."""
+    factory = session_factory(fresh_engine, write=True)
+    with factory() as db:
+        office = auth_service.ensure_organisation(db=db, slug=settings.office_slug, name="GUP", kind=OrgKind.office)
+        users = [
+            auth_service.create_user(
+                db=db, email=f"w{i}@example.org", display_name=f"Writer {i}", password="long enough password", role=Role.supervisor, organisation=office
+            )
+            for i in (1, 2)
+        ]
+        db.commit()
+        actors = [service.Actor.of(auth_service.principal_of(u)) for u in users]
+        case, _ = service.create(
+            db=db,
+            settings=settings,
+            client=service.ClientIn(display_name="Ivan", preferred_language="ru"),
+            case=service.CaseIn(category="job_search", subject="Szukam pracy"),
+            actor=actors[0],
+        )
+        return factory, case.id, actors
+
+
+def test_second_writer_with_a_stale_form_is_refused_then_succeeds(shared, settings):
+    factory, case_id, (first, second) = shared
+    with factory() as db_b:  # B opens the case page
+        seen = db_b.get(CaseFile, case_id).version
+    with factory() as db_a:  # A changes the case meanwhile
+        case_a = db_a.get(CaseFile, case_id)
+        service.update_fields(db=db_a, settings=settings, case=case_a, actor=first, expected_version=case_a.version, priority="urgent")
+    with factory() as db_b:  # B sends the form it loaded before: refused, A's change named
+        case_b = db_b.get(CaseFile, case_id)
+        with pytest.raises(StaleCase) as caught:
+            service.update_fields(db=db_b, settings=settings, case=case_b, actor=second, expected_version=seen, tags=["rodzina"])
+        assert caught.value.changes[-1]["after"] == {"priority": "urgent"}
+    with factory() as db:  # B reloads and sends again: both changes are kept
+        fresh = db.get(CaseFile, case_id)
+        service.update_fields(db=db, settings=settings, case=fresh, actor=second, expected_version=fresh.version, tags=["rodzina"])
+    with factory() as db:
+        final = db.get(CaseFile, case_id)
+        assert final.priority == "urgent" and final.tags == ["rodzina"]
+
+
+def test_a_stale_object_is_refused_by_the_database(shared, settings):
+    """Without a version in the request the version column still refuses a lost update."""
+    factory, case_id, (first, second) = shared
+    with factory() as db:
+        stale = db.get(CaseFile, case_id)
+        db.commit()  # the object stays in memory, its transaction is over
+        with factory() as other:  # someone else's change, committed behind this object's back
+            other.execute(CaseFile.__table__.update().where(CaseFile.id == case_id).values(version=CaseFile.version + 1, priority="high"))
+            other.commit()
+        with pytest.raises(StaleCase):
+            service.update_fields(db=db, settings=settings, case=stale, actor=second, expected_version=None, tags=["x"])
+    with factory() as db:
+        case = db.get(CaseFile, case_id)
+        assert case.priority == "high" and case.tags == []
+
+
+def test_racing_writers_exactly_one_wins(shared, settings):
+    factory, case_id, actors = shared
+    with factory() as db:
+        start_version = db.get(CaseFile, case_id).version
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def write(actor, priority: str) -> None:
+        barrier.wait()
+        with factory() as db:
+            case = db.get(CaseFile, case_id)
+            try:
+                service.update_fields(
+                    db=db, settings=settings, case=case, actor=actor, expected_version=start_version, priority=priority
+                )
+                results.append(f"ok:{priority}")
+            except StaleCase:
+                results.append("stale")
+
+    threads = [threading.Thread(target=write, args=(a, p)) for a, p in zip(actors, ("high", "low"), strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(r.split(":")[0] for r in results) == ["ok", "stale"]
+    with factory() as db:
+        case = db.get(CaseFile, case_id)
+        winner = next(r.split(":")[1] for r in results if r.startswith("ok"))
+        assert case.priority == winner and case.version == start_version + 1
+        updates = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.kind == "updated")).all()
+        assert len(updates) == 1
+
+
+def test_concurrent_notes_are_all_kept(shared, settings):
+    factory, case_id, actors = shared
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def write(actor, text: str) -> None:
+        try:
+            barrier.wait()
+            with factory() as db:
+                case = db.get(CaseFile, case_id)
+                service.add_note(db=db, case=case, body=text, visibility=Visibility.internal, actor=actor)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(a, f"note {i}")) for i, a in enumerate(actors)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    with factory() as db:
+        assert sorted(db.scalars(select(CaseNote.body).where(CaseNote.case_id == case_id)).all()) == ["note 0", "note 1"]
