@@ -276,5 +276,86 @@ def demo_load() -> None:
         click.echo(line)
 
 
+# --- jobs, tokens, webhooks -------------------------------------------------------------------------
+
+
+@main.group()
+def jobs() -> None:
+    """Periodic work (the app also runs it every WITAJ_JOBS_INTERVAL_SECONDS)."""
+
+
+@jobs.command("run")
+@clear_errors
+def jobs_run() -> None:
+    """Fire due workflow timers (escalation, auto-close) and post due webhooks, once."""
+    from app.db import check_connection, get_engine
+    from app.jobs import run_once
+
+    settings = _settings()
+    engine = get_engine(settings)
+    check_connection(engine)
+    counts = run_once(engine=engine, settings=settings)
+    click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+def _organisation(session: Any, slug: str) -> Any:
+    from app.auth import service
+
+    org = service.get_organisation(db=session, slug=slug)
+    if org is None:
+        _fail(f"no organisation with slug {slug!r}")
+    return org
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens of organisations, for /api/v1."""
+
+
+@tokens.command("create")
+@click.option("--org", "org_slug", required=True, help="Organisation slug.")
+@click.option("--name", required=True, help="What the token is for, e.g. 'CRM'.")
+@clear_errors
+def tokens_create(org_slug: str, name: str) -> None:
+    """Create an API token; its value is printed once."""
+    from app.auth import service
+    from app.db import check_connection, get_engine, session_factory
+
+    settings = _settings()
+    engine = get_engine(settings)
+    check_connection(engine)
+    with session_factory(engine, write=True)() as session:
+        token, value = service.create_api_token(db=session, organisation=_organisation(session, org_slug), name=name)
+        click.echo(f"token {token.prefix}… for {org_slug} (shown once): {value}")
+
+
+@main.group()
+def webhooks() -> None:
+    """Signed webhooks to partners' systems."""
+
+
+@webhooks.command("add")
+@click.option("--org", "org_slug", required=True, help="Organisation slug.")
+@click.option("--url", required=True, help="Where to post (https://...).")
+@clear_errors
+def webhooks_add(org_slug: str, url: str) -> None:
+    """Register an endpoint; its signing secret is printed once."""
+    from app.db import check_connection, get_engine, session_factory
+    from app.errors import InvalidInput
+    from app.webhooks import service
+
+    settings = _settings()
+    engine = get_engine(settings)
+    check_connection(engine)
+    with session_factory(engine, write=True)() as session:
+        try:
+            endpoint, secret = service.create_endpoint(
+                db=session, settings=settings, organisation_id=_organisation(session, org_slug).id, url=url
+            )
+        except InvalidInput as exc:
+            _fail("; ".join(exc.field_errors.values()))
+        click.echo(f"endpoint {endpoint.id} for {org_slug}; signing secret (shown once): {secret}")
+
+
 if __name__ == "__main__":
     main()

@@ -34,7 +34,10 @@ def load_demo(*, db: Session, settings: Settings) -> list[str]:
         (f"supervisor@{DEMO_DOMAIN}", "Stefan Kierownik", Role.supervisor, office),
         (f"caseworker@{DEMO_DOMAIN}", "Kasia Doradczyni", Role.caseworker, office),
     ]
-    for org in [p for p in partners if p.is_demo][:2]:
+    # Staff for the partners that take referrals most often in the demo cases.
+    preferred = ["fundacja-przystan", "stowarzyszenie-cieply-kat"]
+    demo_partners = sorted([p for p in partners if p.is_demo], key=lambda o: (o.slug not in preferred, o.slug))
+    for org in demo_partners[:2]:
         wanted.append((f"staff@{org.slug}.{DEMO_DOMAIN}", f"Staff {org.name}", Role.partner_staff, org))
         wanted.append((f"admin@{org.slug}.{DEMO_DOMAIN}", f"Admin {org.name}", Role.partner_admin, org))
 
@@ -51,4 +54,81 @@ def load_demo(*, db: Session, settings: Settings) -> list[str]:
     if created:
         report.append("demo staff users created; passwords are shown only this once:")
         report.extend(created)
+    db.flush()
+    report.extend(_demo_cases(db=db, settings=settings))
     return report
+
+
+#: (name, language, district, category, subject, what happens)
+DEMO_CASES = [
+    ("Olena K.", "uk", "Nowa Huta", "labour_registration", "Rejestracja jako bezrobotna", "new"),
+    ("Ivan P.", "ru", "Podgórze", "job_search", "Praca jako elektryk", "triaged"),
+    ("Hanna S.", "be", "Krowodrza", "polish_course", "Kurs polskiego wieczorem", "new"),
+    ("Maria L.", "uk", "Stare Miasto", "legal_aid", "Karta pobytu – odmowa", "referred"),
+    ("John M.", "en", "Dębniki", "work_permit", "Zmiana pracodawcy a zezwolenie", "in_progress"),
+    ("Oksana T.", "uk", "Czyżyny", "housing", "Pilnie szukam pokoju", "accepted"),
+    ("Dmitri V.", "ru", "Bieńczyce", "psychological_support", "Wsparcie dla syna", "new"),
+    ("Aliaksandr B.", "be", "Prądnik Czerwony", "library", "Karta biblioteczna", "resolved"),
+]
+
+
+def _demo_cases(*, db: Session, settings: Settings) -> list[str]:
+    """Open a few demo cases in different states, once (skipped when any case exists)."""
+    from app.cases import service as cases
+    from app.cases.models import CaseFile
+
+    if db.scalar(select(CaseFile.id).limit(1)) is not None:
+        return ["cases: some exist, no demo cases added"]
+    caseworker = db.scalar(select(User).where(User.email == f"caseworker@{DEMO_DOMAIN}"))
+    if caseworker is None:
+        return []
+    office_actor = cases.Actor.of(auth_service.principal_of(caseworker))
+    directory = cases.directory(settings)
+    opened = 0
+    for name, language, district, category, subject, goal in DEMO_CASES:
+        case, _secret = cases.create(
+            db=db,
+            settings=settings,
+            client=cases.ClientIn(display_name=name, preferred_language=language, district=district),
+            case=cases.CaseIn(category=category, subject=subject, description="(demo)", source=cases.Source.chat),
+            actor=office_actor,
+        )
+        opened += 1
+        if goal == "new":
+            continue
+        cases.transition(db=db, settings=settings, case=case, request=cases.TransitionIn(name="triage"), actor=office_actor)
+        if goal in ("referred", "accepted"):
+            found = cases.referral_suggestions(db=db, settings=settings, case=case)
+            partner = next((s for s in found if not s.full and s.organization_id in {o.slug for o in _partner_orgs(db)}), None)
+            if partner is None or (partner.organization_id, partner.service_id) not in directory.services:
+                continue
+            cases.record_consent(
+                db=db, case=case, organisation_slug=partner.organization_id, scope=["case", "contact"],
+                language=language, method="chat", actor=cases.CLIENT,
+            )
+            cases.transition(
+                db=db, settings=settings, case=case,
+                request=cases.TransitionIn(name="refer", organisation=partner.organization_id, service=partner.service_id),
+                actor=office_actor,
+            )
+            if goal == "accepted":
+                staff = db.scalar(select(User).where(User.organisation_id == case.current_referral.organisation_id))
+                if staff is not None:
+                    cases.transition(
+                        db=db, settings=settings, case=case, request=cases.TransitionIn(name="accept"),
+                        actor=cases.Actor.of(auth_service.principal_of(staff)),
+                    )
+        elif goal in ("in_progress", "resolved"):
+            cases.transition(db=db, settings=settings, case=case, request=cases.TransitionIn(name="start"), actor=office_actor)
+            if goal == "resolved":
+                cases.transition(
+                    db=db, settings=settings, case=case, request=cases.TransitionIn(name="resolve", outcome="helped"),
+                    actor=office_actor,
+                )
+    return [f"cases: {opened} demo cases opened"]
+
+
+def _partner_orgs(db: Session) -> list[object]:
+    from app.auth.models import Organisation
+
+    return list(db.scalars(select(Organisation).where(Organisation.kind == OrgKind.partner)).all())

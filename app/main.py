@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -10,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from app import __version__, errors
+from app import __version__, errors, jobs
 from app.config import Settings, get_settings
 from app.db import check_connection, get_engine, session_factory
 from app.middleware import CsrfMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
@@ -32,7 +33,12 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if check_db:
             check_connection(engine)
+        task = None
+        if settings.jobs_interval_seconds and settings.environment != "test":
+            task = asyncio.create_task(jobs.loop(engine=engine, settings=settings))
         yield
+        if task is not None:
+            task.cancel()
 
     app = FastAPI(
         title="Witaj",

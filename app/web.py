@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
 from jinja2_fragments import render_block
 
 from app import i18n
@@ -28,13 +28,38 @@ def _static_version(path: str) -> str:
         return "0"
 
 
+class SoftUndefined(StrictUndefined):
+    """Missing values test false (`{% if errors.email %}`), but printing one is an error."""
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(())
+
+    def __len__(self) -> int:
+        return 0
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Undefined)
+
+    def __ne__(self, other: object) -> bool:
+        return not self.__eq__(other)
+
+    def __hash__(self) -> int:
+        return 0
+
+    def __contains__(self, item: object) -> bool:
+        return False
+
+
 @lru_cache
 def environment(template_dir: str) -> Environment:
     """Return the Jinja environment for a template folder, with gettext bound to the request locale."""
     env = Environment(
         loader=FileSystemLoader(template_dir),
         autoescape=select_autoescape(["html", "xml"]),
-        undefined=StrictUndefined,
+        undefined=SoftUndefined,
         extensions=["jinja2.ext.i18n"],
         trim_blocks=True,
         lstrip_blocks=True,

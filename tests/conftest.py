@@ -31,6 +31,9 @@ from app.migrations import alembic_config  # noqa: E402
 
 PG_URL = os.environ.get("WITAJ_TEST_DATABASE_URL")
 
+# Shared fixtures of the domains (world, open_case, ...).
+pytest_plugins = ["tests.cases.fixtures"]
+
 
 def backends() -> list[str]:
     """Return the database backends this run tests on."""

@@ -14,7 +14,7 @@ from app.cases.enums import Visibility
 from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
 from app.cases.models import AuditEntry, CaseEvent, CaseFile, Referral
 from app.errors import InvalidInput, NotFound, PermissionDenied
-from tests.cases.conftest import PARTNER_A, PARTNER_B, refer_to_a
+from tests.cases.fixtures import PARTNER_A, PARTNER_B, refer_to_a
 
 # Monday 2 March 2026, 09:00 in Kraków (CET, UTC+1).
 MONDAY_9 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)

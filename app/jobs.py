@@ -1,0 +1,45 @@
+"""Periodic work: workflow timers (escalation, auto-close) and webhook deliveries.
+
+Runs inside the app every WITAJ_JOBS_INTERVAL_SECONDS (0 turns it off, e.g. when a separate
+`witaj jobs run` process or cron does it). Each step is idempotent: a timer that fires twice is
+refused the second time by the case's version, and deliveries are at-least-once by design.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from sqlalchemy import Engine
+
+from app.config import Settings
+from app.db import session_factory
+
+log = logging.getLogger("witaj.jobs")
+
+
+def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None) -> dict[str, int]:
+    """Fire due workflow timers and post due webhooks once; return counts."""
+    from app.cases import service as case_service
+    from app.webhooks import service as webhook_service
+
+    factory = session_factory(engine, write=True)
+    with factory() as db:
+        fired = case_service.run_timers(db=db, settings=settings, now=now)
+    with factory() as db:
+        delivered = webhook_service.deliver_due(db=db, settings=settings, now=now)
+    return {"timers": len(fired), **delivered}
+
+
+async def loop(*, engine: Engine, settings: Settings) -> None:
+    """Run run_once every interval until cancelled; errors are logged, never fatal."""
+    interval = settings.jobs_interval_seconds
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            counts = await asyncio.to_thread(run_once, engine=engine, settings=settings)
+            if any(counts.values()):
+                log.info("jobs: %s", counts)
+        except Exception as exc:  # noqa: BLE001 - the next round tries again
+            log.error("jobs failed: %s", type(exc).__name__)

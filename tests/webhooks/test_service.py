@@ -1,0 +1,110 @@
+"""Webhooks: a real HTTP receiver on loopback gets signed posts; failures are retried with back-off."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+from sqlalchemy import select
+
+from app.cases import service as case_service
+from app.db import utcnow
+from app.webhooks import service
+from app.webhooks.models import WebhookDelivery
+from tests.cases.fixtures import refer_to_a
+
+
+class Receiver:
+    """A partner's endpoint: records requests, answers with the next scripted status."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.statuses = statuses
+        self.received: list[tuple[dict[str, str], bytes]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.received.append((dict(self.headers), body))
+                self.send_response(receiver.statuses.pop(0) if receiver.statuses else 200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/witaj"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver([])
+    yield r
+    r.close()
+
+
+def test_signature_round_trip_and_tampering():
+    body = b'{"type": "case.accept"}'
+    header = service.sign("whsec_x", body, 1_700_000_000)
+    assert service.verify("whsec_x", body, header, now=1_700_000_010)
+    assert not service.verify("whsec_x", body + b" ", header, now=1_700_000_010)
+    assert not service.verify("whsec_other", body, header, now=1_700_000_010)
+    assert not service.verify("whsec_x", body, header, now=1_700_000_000 + 3600)  # replayed later
+    assert not service.verify("whsec_x", body, "garbage", now=1_700_000_000)
+
+
+def test_case_changes_reach_the_partner_signed(db, settings, world, open_case, receiver):
+    endpoint, secret = service.create_endpoint(db=db, settings=settings, organisation_id=world.partner_a.id, url=receiver.url)
+    assert secret.startswith("whsec_") and secret not in endpoint.secret_encrypted
+    case, _ = open_case()
+    refer_to_a(db, settings, world, case)
+    now = utcnow()
+    assert service.deliver_due(db=db, settings=settings, now=now) == {"delivered": 1, "retry": 0, "failed": 0}
+    headers, body = receiver.received[0]
+    assert service.verify(secret, body, headers[service.SIGNATURE_HEADER], now=int(now.timestamp()))
+    payload = json.loads(body)
+    assert payload["type"] == "case.refer" and payload["case"]["reference"] == case.reference
+    assert "Olena" not in body.decode()  # no personal data travels in webhooks
+    # Another partner's endpoint hears nothing about this case.
+    assert service.enqueue_for_case(db=db, case=case, event_type="x", now=now) == 1
+
+
+def test_failed_deliveries_back_off_then_give_up(db, settings, world, open_case, receiver):
+    receiver.statuses = [500, 503]
+    service.create_endpoint(db=db, settings=settings, organisation_id=world.partner_a.id, url=receiver.url)
+    case, _ = open_case()
+    refer_to_a(db, settings, world, case)
+    start = utcnow()
+    assert service.deliver_due(db=db, settings=settings, now=start)["retry"] == 1
+    delivery = db.scalar(select(WebhookDelivery))
+    assert delivery.next_attempt_at == start + timedelta(minutes=1) and delivery.last_status == 500
+    assert service.deliver_due(db=db, settings=settings, now=start + timedelta(seconds=30)) == {"delivered": 0, "retry": 0, "failed": 0}
+    assert service.deliver_due(db=db, settings=settings, now=start + timedelta(minutes=1))["retry"] == 1
+    assert delivery.next_attempt_at == start + timedelta(minutes=3)  # 1 minute, then 2
+    assert service.deliver_due(db=db, settings=settings, now=start + timedelta(minutes=3))["delivered"] == 1
+    assert len(receiver.received) == 3
+
+    # An endpoint that never answers is given up after MAX_ATTEMPTS, and says so.
+    receiver.close()
+    case_service.add_note(db=db, case=case, body="x", visibility="shared", actor=world.actor(world.caseworker))
+    moment = start + timedelta(hours=1)
+    for _ in range(service.MAX_ATTEMPTS):
+        service.deliver_due(db=db, settings=settings, now=moment)
+        moment += timedelta(days=1)
+    last = db.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id.desc())).first()
+    assert last.failed_at is not None and last.attempts == service.MAX_ATTEMPTS and last.last_error
+
+
+def test_endpoint_url_is_validated(db, settings, world):
+    from app.errors import InvalidInput
+
+    with pytest.raises(InvalidInput):
+        service.create_endpoint(db=db, settings=settings, organisation_id=world.partner_a.id, url="ftp://example.org")
