@@ -68,6 +68,7 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
     from app.migrations_check import pending_migrations
 
     settings = _settings()
+    _check_content(settings)
     engine = get_engine(settings)
     check_connection(engine)
     pending = pending_migrations(engine)
@@ -82,6 +83,20 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
         reload=reload,
         proxy_headers=True,
     )
+
+
+def _check_content(settings: Settings) -> None:
+    """Stop with every content error (file:line: message) before serving broken content."""
+    from app.cases import service as case_service
+    from app.cases.content import ContentErrors
+    from app.content import ContentError
+
+    try:
+        case_service.content(settings)
+        case_service.directory(settings)
+    except (ContentErrors, ContentError) as exc:
+        click.echo(str(exc), err=True)
+        _fail("content is broken; fix the lines above (witaj cases validate, witaj partners validate)")
 
 
 # --- db ----------------------------------------------------------------------------------------
@@ -355,6 +370,17 @@ def webhooks_add(org_slug: str, url: str) -> None:
         except InvalidInput as exc:
             _fail("; ".join(exc.field_errors.values()))
         click.echo(f"endpoint {endpoint.id} for {org_slug}; signing secret (shown once): {secret}")
+
+
+def _register_domain_commands() -> None:
+    from app.cases.cli import cases as cases_commands
+    from app.partners.cli import partners as partners_commands
+
+    main.add_command(cases_commands)
+    main.add_command(partners_commands)
+
+
+_register_domain_commands()
 
 
 if __name__ == "__main__":

@@ -41,6 +41,9 @@ EXTRACTORS: list[Source] = [
         [("**.html", "jinja2.ext:babel_extract")],
         {"**.html": {"trimmed": "true", "extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}},
     ),
+    # Labels and descriptions of the case workflow and of partner services (app/content_extract.py).
+    Source("cases", [("**.yml", "app.content_extract:extract_yaml_labels")]),
+    Source("partners", [("**.yml", "app.content_extract:extract_yaml_labels")]),
 ]
 
 

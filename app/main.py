@@ -57,11 +57,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     from app.cases.api import router as cases_api
     from app.cases.routes import router as cases_router
     from app.home.routes import router as home_router
+    from app.partners.routes import router as partners_router
 
     app.include_router(home_router)
     app.include_router(auth_router)
     app.include_router(cases_router)
     app.include_router(cases_api)
+    app.include_router(partners_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

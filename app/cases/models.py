@@ -41,13 +41,16 @@ class CaseFile(Base):
 
     __tablename__ = "case_file"
     __table_args__ = (
-        Index("ix_case_file_inbox", "owner_org_id", "status", "updated_at"),
-        Index("ix_case_file_owner_updated", "owner_org_id", "updated_at"),
-        Index("ix_case_file_owner_category", "owner_org_id", "category", "updated_at"),
-        Index("ix_case_file_owner_language", "owner_org_id", "language", "updated_at"),
+        # The inbox orders by (updated_at, id); each filter has an index that yields that order.
+        Index("ix_case_file_inbox", "owner_org_id", "status", "updated_at", "id"),
+        Index("ix_case_file_owner_updated", "owner_org_id", "updated_at", "id"),
+        Index("ix_case_file_owner_category", "owner_org_id", "category", "updated_at", "id"),
+        Index("ix_case_file_owner_language", "owner_org_id", "language", "updated_at", "id"),
         Index("ix_case_file_owner_due", "owner_org_id", "due_at"),
-        Index("ix_case_file_assignee", "assignee_id", "updated_at"),
-        Index("ix_case_file_holder", "holder_org_id", "updated_at"),
+        Index("ix_case_file_assignee", "assignee_id", "updated_at", "id"),
+        Index("ix_case_file_holder", "holder_org_id", "updated_at", "id"),
+        Index("ix_case_file_current_referral", "current_referral_id"),
+        Index("ix_case_file_partner", "partner_org_id", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -56,6 +59,9 @@ class CaseFile(Base):
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="RESTRICT"), index=True)
     owner_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
     holder_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    # The partner whose live referral (with standing consent) lets it see the case; kept with the
+    # referral so the partner's inbox is one index range. Access still checks the referral too.
+    partner_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"), default=None)
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
     category: Mapped[str] = mapped_column(String(40))
     status: Mapped[str] = mapped_column(String(40))
@@ -84,6 +90,7 @@ class CaseFile(Base):
 
     client: Mapped[Client] = relationship(lazy="joined")
     owner: Mapped[Organisation] = relationship(foreign_keys=[owner_org_id])
+    partner: Mapped[Organisation | None] = relationship(foreign_keys=[partner_org_id])
     holder: Mapped[Organisation] = relationship(foreign_keys=[holder_org_id])
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     current_referral: Mapped[Referral | None] = relationship(foreign_keys=[current_referral_id], post_update=True)

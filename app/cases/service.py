@@ -16,7 +16,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, insert, or_, select, update
+from sqlalchemy import Select, and_, exists, func, insert, literal_column, select, update
+from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -459,6 +460,7 @@ def transition(
         with _stale_guard(db, case, request.expected_version):
             db.flush()
         case.current_referral = referral
+        case.partner_org_id = referral.organisation_id
         data["referral_id"] = referral.id
         data["organisation"] = requirements["partner"].slug
         data["service"] = request.service
@@ -506,6 +508,7 @@ def _advance_referral(name: str, referral: Referral, case: CaseFile, now: dateti
         referral.reason = data.get("reason")
     referral.ended_at = now
     case.current_referral = None
+    case.partner_org_id = None
 
 
 def _validate_requirements(
@@ -630,6 +633,7 @@ def withdraw_consent(
         referral.ended_at = now
         referral.reason = "consent withdrawn"
         case.current_referral = None
+        case.partner_org_id = None
         case.holder_org_id = case.owner_org_id
         if case.status not in ("resolved", "closed"):
             case.status = "triaged"
@@ -811,7 +815,7 @@ def visible_cases(principal: Principal) -> Select[tuple[CaseFile]]:
         return query.where(False)  # type: ignore[arg-type]
     if principal.is_office:
         return query.where(CaseFile.owner_org_id == principal.organisation_id)
-    return query.where(_live_referral_to(principal.organisation_id))
+    return query.where(CaseFile.partner_org_id == principal.organisation_id, _live_referral_to(principal.organisation_id))
 
 
 def get_visible(*, db: Session, principal: Principal, reference: str) -> CaseFile:
@@ -915,19 +919,33 @@ SORTS = {
 }
 
 
+#: Above this many matches a search walks the inbox order instead of sorting every match.
+SEARCH_CANDIDATES = 2000
+
+
 def search_condition(db: Session, text: str):  # type: ignore[no-untyped-def]
-    """Return the SQL condition for a free-text search (full-text on PostgreSQL, LIKE on SQLite)."""
+    """Return the SQL condition for a free-text search: prefix full-text on PostgreSQL, LIKE on SQLite.
+
+    On PostgreSQL a rare term is answered from the GIN index and sorted; a common one (more than
+    SEARCH_CANDIDATES matches) is tested row by row along the inbox's index order, which finds a
+    page of matches quickly. Bitmap scans are turned off for that one transaction to keep it so.
+    """
     words = [w for w in re.split(r"\s+", text.strip().lower()) if w][:6]
     if not words:
         return None
     if _REFERENCE.match(text.strip().upper()):
         return CaseFile.reference == text.strip().upper()
     if db.get_bind().dialect.name == "postgresql":
-        cleaned = [re.sub(r"[^\w-]", "", w) for w in words]
-        terms = " & ".join(f"{w}:*" for w in cleaned if w)
+        cleaned = [re.sub(r"[^\w]", " ", w).split() for w in words]
+        terms = " & ".join(f"{part}:*" for parts in cleaned for part in parts)
         if not terms:
             return None
-        return func.to_tsvector("simple", CaseFile.search_text).op("@@")(func.to_tsquery("simple", terms))
+        match = literal_column("case_file.search_vector").op("@@")(func.to_tsquery("simple", terms))
+        found = db.scalar(select(func.count()).select_from(select(CaseFile.id).where(match).limit(SEARCH_CANDIDATES + 1).subquery()))
+        if (found or 0) <= SEARCH_CANDIDATES:
+            return CaseFile.id.in_(select(CaseFile.id).where(match))
+        db.execute(sa_text("SET LOCAL enable_bitmapscan = off"))
+        return match
     return and_(*[CaseFile.search_text.like(f"%{w.replace('%', '').replace('_', '')}%") for w in words])
 
 
@@ -966,6 +984,22 @@ def list_for(
     query = query.order_by(*SORTS.get(filters.sort, SORTS["-updated"])).offset((page - 1) * per_page).limit(per_page + 1)
     rows = list(db.scalars(query).unique().all())
     return rows[:per_page], len(rows) > per_page
+
+
+def counts_for(*, db: Session, principal: Principal, now: datetime | None = None) -> dict[str, int]:
+    """Return how many visible cases are open, new, overdue, assigned to principal, awaiting an answer."""
+    now = now or utcnow()
+    visible = visible_cases(principal).where(CaseFile.status.not_in(["resolved", "closed"])).subquery()
+    row = db.execute(
+        select(
+            func.count(),
+            func.count().filter(visible.c.status == "new"),
+            func.count().filter(visible.c.due_at.is_not(None), visible.c.due_at <= now),
+            func.count().filter(visible.c.assignee_id == principal.user_id) if principal.user_id else func.count().filter(False),
+            func.count().filter(visible.c.status == "referred"),
+        ).select_from(visible)
+    ).one()
+    return dict(zip(("open", "new", "overdue", "mine", "referred"), (int(v or 0) for v in row), strict=True))
 
 
 def timeline(*, db: Session, case: CaseFile, principal: Principal) -> list[dict[str, Any]]:

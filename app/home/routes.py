@@ -31,11 +31,15 @@ def landing(request: Request) -> Response:
 @router.get("/staff/", name="staff_dashboard")
 def staff_dashboard(request: Request, principal: StaffPrincipal, db: DbSession) -> Response:
     """Show the staff dashboard (later issues fill it with the inbox)."""
+    from app.cases import service as case_service
+
     organisation = db.get(Organisation, principal.organisation_id)
+    counts = case_service.counts_for(db=db, principal=principal)
     context = {
         "organisation_name": organisation.name if organisation else "",
         "role_label": role_label(principal.role),
         "actions": sorted(a.value for a in allowed_actions(principal, principal.organisation_id)),
+        "counts": counts,
     }
     return render(request, "staff/dashboard.html", context)
 

@@ -11,11 +11,15 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 #: Indexes that exist only in migrations (PostgreSQL-specific expressions, not in the models).
 MIGRATION_ONLY_INDEXES = frozenset({"ix_case_file_search"})
+#: Columns that exist only on PostgreSQL (a generated tsvector), not in the models.
+MIGRATION_ONLY_COLUMNS = frozenset({"search_vector"})
 
 
 def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
-    """Return False for what autogenerate must not compare (see MIGRATION_ONLY_INDEXES)."""
-    return not (type_ == "index" and reflected and name in MIGRATION_ONLY_INDEXES)
+    """Return False for what autogenerate must not compare (the migration-only objects above)."""
+    if not reflected:
+        return True
+    return not ((type_ == "index" and name in MIGRATION_ONLY_INDEXES) or (type_ == "column" and name in MIGRATION_ONLY_COLUMNS))
 
 
 def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:

@@ -265,9 +265,7 @@ def load_directory(
     organizations: dict[str, Organization] = {}
     if folder.is_dir():
         for stray in sorted(folder.glob("*.yaml")):
-            errors.append(
-                ContentError(stray, 1, "partner files end in .yml; this file is ignored: rename it")
-            )
+            errors.append(ContentError(stray, 1, f"partner files end in .yml: rename it to {stray.stem}.yml"))
         for path in sorted(folder.glob("*.yml")):
             try:
                 doc = load_yaml(path)

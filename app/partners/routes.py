@@ -1,0 +1,81 @@
+"""The public partner directory: organisations and services, filtered by category, language, district."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from babel.dates import get_day_names
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from app.cases import service as case_service
+from app.deps import Settings
+from app.i18n import _, babel_locale, format_time
+from app.partners.directory import Location
+from app.web import render
+
+router = APIRouter()
+
+#: Language names shown in the filter, in each language's own name (never translated).
+LANGUAGE_NAMES = {
+    "pl": "Polski",
+    "uk": "Українська",
+    "ru": "Русский",
+    "en": "English",
+    "be": "Беларуская",
+    "ka": "ქართული",
+    "ar": "العربية",
+    "vi": "Tiếng Việt",
+}
+
+
+def opening_hours(location: Location) -> list[tuple[str, str]]:
+    """Return (localized day name, 'HH:MM–HH:MM, ...') rows of a location's weekly schedule."""
+    days = get_day_names("wide", locale=babel_locale())
+    rows = []
+    for weekday in range(7):
+        spans = location.schedule.get(weekday, [])
+        if spans:
+            rows.append((days[weekday], ", ".join(f"{format_time(a)}–{format_time(b)}" for a, b in spans)))
+    return rows
+
+
+@router.get("/partners", name="partner_directory")
+def directory_page(
+    request: Request,
+    settings: Settings,
+    category: str | None = None,
+    language: str | None = None,
+    district: str | None = None,
+) -> Response:
+    """Show partner organisations whose services match the filters (unknown filter values are ignored)."""
+    cc = case_service.content(settings)
+    directory = case_service.directory(settings)
+    chosen_category = category if category in cc.categories else None
+    chosen_language = language if language in LANGUAGE_NAMES else None
+    chosen_district = district if district in cc.districts else None
+    services = directory.filter(category=chosen_category, language=chosen_language, district=chosen_district)
+    by_org: dict[str, list[Any]] = {}
+    for svc in services:
+        by_org.setdefault(svc.organization_id, []).append(svc)
+    organisations = [
+        {
+            "org": directory.organizations[org_id],
+            "services": found,
+            "locations": [
+                {"location": loc, "hours": opening_hours(loc)}
+                for loc in directory.organizations[org_id].locations.values()
+            ],
+        }
+        for org_id, found in sorted(by_org.items(), key=lambda item: directory.organizations[item[0]].name)
+    ]
+    context = {
+        "organisations": organisations,
+        "categories": [(c.id, _(c.label)) for c in cc.categories.values()],
+        "languages": sorted(LANGUAGE_NAMES.items(), key=lambda item: item[1]),
+        "language_names": LANGUAGE_NAMES,
+        "districts": list(cc.districts),
+        "chosen": {"category": chosen_category, "language": chosen_language, "district": chosen_district},
+        "category_labels": {c.id: _(c.label) for c in cc.categories.values()},
+    }
+    return render(request, "partners/directory.html", context, block="results" if request.headers.get("HX-Target") == "results" else "content")
