@@ -7,7 +7,10 @@ from app.i18n import _
 
 
 class TransitionNotAllowed(Conflict):
-    """The case is not in a status this transition starts from; says which ones are allowed."""
+    """The case is not in a status this transition starts from; says which ones are allowed.
+
+    Labels are kept in English (the catalogs' msgids) and translated when the message is shown.
+    """
 
     def __init__(self, name: str, status_label: str, allowed: list[str]) -> None:
         super().__init__(None, {"allowed": allowed})
@@ -16,13 +19,14 @@ class TransitionNotAllowed(Conflict):
         self.allowed = allowed
 
     def public_message(self) -> str:
+        status = _(self.status_label)
         if self.allowed:
             return _(
                 "This action is not possible while the case is \u201c%(status)s\u201d. Possible now: %(allowed)s.",
-                status=self.status_label,
-                allowed=", ".join(self.allowed),
+                status=status,
+                allowed=", ".join(_(label) for label in self.allowed),
             )
-        return _("No action is possible while the case is \u201c%(status)s\u201d.", status=self.status_label)
+        return _("No action is possible while the case is \u201c%(status)s\u201d.", status=status)
 
 
 class StaleCase(Conflict):

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, insert, literal_column, select, update
-from sqlalchemy import text as sa_text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -422,8 +421,8 @@ def transition(
     if move is None or (move.scope is None and actor.principal is not None):
         raise InvalidInput({"name": _("This action does not exist.")})
     if case.status not in move.from_:
-        allowed = [_(t.label) for t in available_transitions(settings=settings, case=case, actor=actor)]
-        raise TransitionNotAllowed(move.name, _(cc.workflow.statuses[case.status].label), allowed)
+        allowed = [t.label for t in available_transitions(settings=settings, case=case, actor=actor)]
+        raise TransitionNotAllowed(move.name, cc.workflow.statuses[case.status].label, allowed)
     if not may_make(cc, move, case, actor):
         raise PermissionDenied(move.name)
     _check_version(db, case, request.expected_version)
@@ -928,7 +927,7 @@ def search_condition(db: Session, text: str):  # type: ignore[no-untyped-def]
 
     On PostgreSQL a rare term is answered from the GIN index and sorted; a common one (more than
     SEARCH_CANDIDATES matches) is tested row by row along the inbox's index order, which finds a
-    page of matches quickly. Bitmap scans are turned off for that one transaction to keep it so.
+    page of matches quickly. (`search_vector || ''` hides the GIN index from the planner there.)
     """
     words = [w for w in re.split(r"\s+", text.strip().lower()) if w][:6]
     if not words:
@@ -944,8 +943,8 @@ def search_condition(db: Session, text: str):  # type: ignore[no-untyped-def]
         found = db.scalar(select(func.count()).select_from(select(CaseFile.id).where(match).limit(SEARCH_CANDIDATES + 1).subquery()))
         if (found or 0) <= SEARCH_CANDIDATES:
             return CaseFile.id.in_(select(CaseFile.id).where(match))
-        db.execute(sa_text("SET LOCAL enable_bitmapscan = off"))
-        return match
+        unindexed = literal_column("(case_file.search_vector || ''::tsvector)")
+        return unindexed.op("@@")(func.to_tsquery("simple", terms))
     return and_(*[CaseFile.search_text.like(f"%{w.replace('%', '').replace('_', '')}%") for w in words])
 
 
