@@ -90,6 +90,12 @@ def build_engine(url: str, **kwargs: object) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        # No server-side prepared statements: a generic plan cannot see the search terms or
+        # filter values, and picks sequential scans where the value-specific plan uses an index.
+        connect_args = dict(kwargs.pop("connect_args", None) or {})  # type: ignore[arg-type]
+        connect_args.setdefault("prepare_threshold", None)
+        kwargs["connect_args"] = connect_args
     return create_engine(url, **kwargs)  # type: ignore[arg-type]
 
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, insert, literal_column, select, update
+from sqlalchemy import Select, and_, exists, false, func, insert, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
@@ -940,9 +940,11 @@ def search_condition(db: Session, text: str):  # type: ignore[no-untyped-def]
         if not terms:
             return None
         match = literal_column("case_file.search_vector").op("@@")(func.to_tsquery("simple", terms))
-        found = db.scalar(select(func.count()).select_from(select(CaseFile.id).where(match).limit(SEARCH_CANDIDATES + 1).subquery()))
-        if (found or 0) <= SEARCH_CANDIDATES:
-            return CaseFile.id.in_(select(CaseFile.id).where(match))
+        # The planner cannot estimate prefix matches, so fetch the candidates first: when they are
+        # few, the page is sorted from exactly those ids.
+        candidates = db.scalars(select(CaseFile.id).where(match).limit(SEARCH_CANDIDATES + 1)).all()
+        if len(candidates) <= SEARCH_CANDIDATES:
+            return CaseFile.id.in_(candidates) if candidates else false()
         unindexed = literal_column("(case_file.search_vector || ''::tsvector)")
         return unindexed.op("@@")(func.to_tsquery("simple", terms))
     return and_(*[CaseFile.search_text.like(f"%{w.replace('%', '').replace('_', '')}%") for w in words])
