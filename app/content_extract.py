@@ -1,4 +1,5 @@
-"""Babel extraction of the English source strings in cases/*.yml and partners/*.yml.
+"""Babel extraction of the English source strings in cases/*.yml, partners/*.yml and the
+assistant's knowledge base (dialogues/knowledge/events.yml).
 
 Which fields are translated is decided by cases/README.md and partners/README.md: labels and
 descriptions of categories, statuses, outcomes and transitions; a partner's description, phone
@@ -40,6 +41,7 @@ def extract_yaml_labels(
         ("statuses", "status", "id", ("label", "description")),
         ("outcomes", "outcome", "id", ("label",)),
         ("transitions", "transition", "name", ("label",)),
+        ("events", "event", "id", ("title", "description")),  # dialogues/knowledge/events.yml
     ):
         for item in _items(top.get(section)):
             yield from _texts(item, texts, f"{where} {kind} {_scalar(item.get(ident))}")

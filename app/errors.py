@@ -124,9 +124,13 @@ def field_errors_of(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def wants_json(request: Request) -> bool:
-    """Return True for API requests, which get JSON errors."""
+    """Return True for API and webhook requests (and JSON bodies), which get JSON errors."""
     route_path = request.scope.get("witaj_route_path", request.url.path)
-    return route_path.startswith("/api/") or request.headers.get("accept", "").startswith("application/json")
+    return (
+        route_path.startswith(("/api/", "/webhooks/"))
+        or request.headers.get("accept", "").startswith("application/json")
+        or request.headers.get("content-type", "").startswith("application/json")
+    )
 
 
 def _error_response(request: Request, status: int, message: str, extra: dict[str, Any] | None = None) -> Response:

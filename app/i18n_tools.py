@@ -44,6 +44,14 @@ EXTRACTORS: list[Source] = [
     # Labels and descriptions of the case workflow and of partner services (app/content_extract.py).
     Source("cases", [("**.yml", "app.content_extract:extract_yaml_labels")]),
     Source("partners", [("**.yml", "app.content_extract:extract_yaml_labels")]),
+    # The assistant's responses and buttons (English in domain.yml), and its events' titles.
+    Source(
+        "dialogues",
+        [
+            ("domain.yml", "app.assistant.data:extract_responses"),
+            ("knowledge/events.yml", "app.content_extract:extract_yaml_labels"),
+        ],
+    ),
 ]
 
 

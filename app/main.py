@@ -21,7 +21,7 @@ log = logging.getLogger("witaj")
 
 #: Paths that take state-changing requests from other sites by design (a channel with its own
 #: authentication); everything else needs the CSRF token.
-CSRF_EXEMPT: tuple[str, ...] = ()
+CSRF_EXEMPT: tuple[str, ...] = ("/webhooks/rest/",)
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, check_db: bool = True) -> FastAPI:
@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.session_factory = session_factory(engine)
     app.state.write_session_factory = session_factory(engine, write=True)
 
+    from app.assistant.routes import router as assistant_router
     from app.auth.routes import router as auth_router
     from app.cases.api import router as cases_api
     from app.cases.routes import router as cases_router
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(cases_router)
     app.include_router(cases_api)
     app.include_router(partners_router)
+    app.include_router(assistant_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

@@ -1,10 +1,13 @@
 """Imports every domain's tables so Base.metadata is complete (for Alembic and tests)."""
 
+from app.assistant.models import Conversation, ConversationMessage
 from app.auth.models import ApiToken, Organisation, User, UserSession
 from app.cases.models import AuditEntry, CaseCounter, CaseEvent, CaseFile, CaseNote, Client, Consent, Referral
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
+    "Conversation",
+    "ConversationMessage",
     "ApiToken",
     "AuditEntry",
     "CaseCounter",

@@ -177,7 +177,19 @@ def _case_context(
     if principal.is_office and any(t.name == "refer" for t in transitions):
         suggestions = service.referral_suggestions(db=db, settings=settings, case=case)
     directory = service.directory(settings)
+    chat = None
+    if principal.is_office:
+        from app.assistant import service as chat_service
+
+        conversation = chat_service.for_case(db=db, case_id=case.id)
+        if conversation is not None:
+            chat = {
+                "conversation": conversation,
+                "messages": chat_service.messages(db=db, conversation=conversation),
+                "display_text": chat_service.display_text,
+            }
     return {
+        "chat": chat,
         "case": case,
         "version": case.version,
         "transitions": transitions,

@@ -1,0 +1,1 @@
+"""The assistant: dialogue data (dialogues/), language identification, intents and entities."""

@@ -1,0 +1,177 @@
+"""`witaj dialogues ...`: validate, train, test and try the assistant's dialogues; export them for Rasa."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from app.assistant.data import DialogueData, load_dialogues
+from app.cases.cli import exit_with, settings_or_exit
+from app.cases.content import ContentErrors
+from app.config import PROJECT_ROOT, Settings
+from app.content import ContentError
+
+
+def default_models_dir() -> Path:
+    """Return where trained models are cached: WITAJ_MODELS_DIR, else var/models in the repository."""
+    configured = os.environ.get("WITAJ_MODELS_DIR")
+    return Path(configured) if configured else PROJECT_ROOT / "var" / "models"
+
+
+def dialogues_dir(settings: Settings) -> Path:
+    """Return the dialogues folder of the content."""
+    return settings.content_dir / "dialogues"
+
+
+def _load(settings: Settings) -> DialogueData:
+    try:
+        return load_dialogues(dialogues_dir(settings))
+    except ContentError as exc:
+        exit_with(ContentErrors([exc]), "dialogues/")
+    except ContentErrors as exc:
+        exit_with(exc, "dialogues/")
+
+
+@click.group("dialogues")
+def dialogues() -> None:
+    """The assistant's dialogues (dialogues/): validate, train, test, predict, export-rasa."""
+
+
+@dialogues.command()
+def validate() -> None:
+    """Check every file of dialogues/ as `rasa data validate` would; print each problem as file:line."""
+    data = _load(settings_or_exit())
+    counts = ", ".join(
+        f"{len(examples)} examples in {language}" if i == 0 else f"{len(examples)} in {language}"
+        for i, (language, examples) in enumerate(data.examples.items())
+    )
+    click.echo(
+        f"ok: {len(data.domain.intents)} intents, {counts}, {len(data.rules)} rules, "
+        f"{len(data.stories)} stories, {len(data.tests)} test stories"
+    )
+
+
+@dialogues.command()
+@click.option("--force", is_flag=True, help="Retrain even when the cached model is up to date.")
+def train(force: bool) -> None:
+    """Train the NLU model on every example (cached by a hash of the data)."""
+    from app.assistant.nlu import model_path, train_or_load
+
+    data = _load(settings_or_exit())
+    cache = default_models_dir()
+    started = time.perf_counter()
+    model = train_or_load(data, cache, force=force)
+    path = model_path(data, cache)
+    if model.loaded_from_cache:
+        click.echo(f"up to date: {path} (loaded in {time.perf_counter() - started:.2f} s)")
+    else:
+        click.echo(f"trained in {model.training_seconds:.1f} s: {path}")
+
+
+@dialogues.command()
+@click.option(
+    "--min-accuracy", default=0.95, show_default=True, help="Fail when a language scores below this."
+)
+@click.option("--folds", default=5, show_default=True, help="Cross-validation folds (1: one 80/20 split).")
+@click.option("--seed", default=0, show_default=True, help="Seed of the split.")
+@click.option("--show-errors", is_flag=True, help="Also list every misclassified example.")
+def test(min_accuracy: float, folds: int, seed: int, show_errors: bool) -> None:
+    """Print intent accuracy and confusions per language on held-out examples; run the conversation tests."""
+    from app.assistant.nlu import evaluate
+
+    data = _load(settings_or_exit())
+    result = evaluate(data, folds=folds, seed=seed)
+    how = (
+        f"{folds}-fold cross-validation, each example held out once"
+        if folds >= 2
+        else "one stratified 80/20 split"
+    )
+    click.echo(
+        f"intent accuracy on held-out examples ({how}; seed {seed}; "
+        f"{result.training_seconds:.1f} s a training):"
+    )
+    failed = False
+    for language, accuracy in result.accuracy.items():
+        verdict = "ok" if accuracy >= min_accuracy else f"BELOW {min_accuracy:.0%}"
+        failed = failed or accuracy < min_accuracy
+        click.echo(f"  {language}  {accuracy:6.1%}  of {result.tested[language]} examples  {verdict}")
+    for language, confused in result.confusions.items():
+        if not confused:
+            continue
+        click.echo(f"confused in {language} (expected -> predicted: count):")
+        for (expected, predicted), count in sorted(confused.items(), key=lambda item: (-item[1], item[0])):
+            click.echo(f"  {expected} -> {predicted}: {count}")
+        if show_errors:
+            for text, expected, predicted in result.errors[language]:
+                click.echo(f"    {text!r}: {expected} -> {predicted}")
+    failed = _conversation_tests(data) or failed
+    if failed:
+        sys.exit(1)
+
+
+def _conversation_tests(data: DialogueData) -> bool:
+    """Run the runtime's conversation tests when the runtime is there; return True when one failed."""
+    try:
+        from app.assistant.runtime import run_conversation_tests  # type: ignore[import-not-found, unused-ignore]
+    except ImportError as exc:
+        if exc.name != "app.assistant.runtime":
+            raise
+        click.echo("conversation tests: runtime not available")
+        return False
+    results = list(run_conversation_tests(data))
+    failures = [(name, message) for name, ok, message in results if not ok]
+    click.echo(f"conversation tests: {len(results) - len(failures)} of {len(results)} passed")
+    for name, ok, message in results:
+        click.echo(f"  {'ok  ' if ok else 'FAIL'} {name}" + ("" if ok or not message else f": {message}"))
+    return bool(failures)
+
+
+@dialogues.command()
+@click.argument("text")
+@click.option("--language-prior", default=None, help="The conversation's language so far (e.g. uk).")
+@click.option(
+    "--languages", default=None, help="Enabled languages, comma-separated (default: WITAJ_LOCALES)."
+)
+def predict(text: str, language_prior: str | None, languages: str | None) -> None:
+    """Print what the assistant understands of TEXT as JSON: language, intent, confidence, entities."""
+    from app.assistant.nlu import train_or_load
+
+    settings = settings_or_exit()
+    data = _load(settings)
+    enabled = [code.strip() for code in languages.split(",")] if languages else list(settings.locales)
+    model = train_or_load(data, default_models_dir())
+    try:
+        parse = model.parse(text, enabled_languages=enabled, prior_language=language_prior)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    result = {
+        "language": parse.language,
+        "intent": parse.intent,
+        "confidence": round(parse.confidence, 4),
+        "entities": parse.entities,
+    }
+    click.echo(json.dumps(result, ensure_ascii=False))
+
+
+@dialogues.command("export-rasa")
+@click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+def export_rasa_command(out_dir: Path) -> None:
+    """Write a Rasa 3.x project (domain, config, data, tests) with responses per language into OUT_DIR."""
+    from app import i18n
+    from app.assistant.export import export_rasa
+
+    settings = settings_or_exit()
+    data = _load(settings)
+
+    def catalogs(language: str, text: str) -> str:
+        return i18n.translations(language, settings.locale_path).ugettext(text)
+
+    written = export_rasa(data, out_dir, catalogs=catalogs)
+    click.echo(
+        f"wrote {len(written)} files to {out_dir}; train with: rasa train --data data --domain domain.yml"
+    )

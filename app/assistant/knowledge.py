@@ -1,0 +1,206 @@
+"""The assistant's knowledge base: library branches and events (dialogues/knowledge/*.yml)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from app.config import Settings
+from app.content import ContentError, YamlDoc, load_yaml
+
+DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+_TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """A library branch and its weekly opening hours."""
+
+    id: str
+    name: str
+    district: str
+    address: str
+    schedule: dict[int, list[tuple[time, time]]]
+    collections: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Event:
+    """A cultural programme item: weekly on some days, or once on a date."""
+
+    id: str
+    title: str
+    description: str
+    place: str
+    district: str
+    weekdays: tuple[int, ...]
+    on_date: date | None
+    at: time
+    duration_minutes: int
+    free: bool
+    languages: tuple[str, ...]
+    url: str | None
+
+    def occurrences(self, first: date, last: date, zone: ZoneInfo) -> list[datetime]:
+        """Return the event's start times between first and last (inclusive), in zone."""
+        days: list[date] = []
+        if self.on_date is not None:
+            if first <= self.on_date <= last:
+                days.append(self.on_date)
+        else:
+            day = first
+            while day <= last:
+                if day.weekday() in self.weekdays:
+                    days.append(day)
+                day += timedelta(days=1)
+        return [datetime.combine(d, self.at, tzinfo=zone) for d in days]
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """Everything the custom actions look up."""
+
+    branches: tuple[Branch, ...]
+    events: tuple[Event, ...]
+
+
+def _time(doc: YamlDoc, key: tuple[str | int, ...], value: object) -> time:
+    if not isinstance(value, str) or not _TIME.match(value):
+        raise doc.error(key, 'a time must be a quoted "HH:MM" string')
+    return time.fromisoformat(value)
+
+
+def _schedule(doc: YamlDoc, key: tuple[str | int, ...], spans: object) -> dict[int, list[tuple[time, time]]]:
+    if not isinstance(spans, list):
+        raise doc.error(key, "schedule must be a list of {days, opens_at, closes_at}")
+    schedule: dict[int, list[tuple[time, time]]] = {}
+    for index, span in enumerate(spans):
+        where = (*key, index)
+        if not isinstance(span, dict):
+            raise doc.error(where, "each schedule item is a mapping")
+        opens, closes = _time(doc, (*where, "opens_at"), span.get("opens_at")), _time(doc, (*where, "closes_at"), span.get("closes_at"))
+        if opens >= closes:
+            raise doc.error(where, "opens_at must be before closes_at")
+        for day in span.get("days") or []:
+            if day not in DAYS:
+                raise doc.error((*where, "days"), f"unknown day {day!r}; use {' '.join(DAYS)}")
+            schedule.setdefault(DAYS.index(day), []).append((opens, closes))
+    return schedule
+
+
+def _districts(settings: Settings) -> set[str]:
+    from app.cases import service as case_service
+
+    return set(case_service.content(settings).districts)
+
+
+def read_branches(path: Path, districts: set[str]) -> tuple[Branch, ...]:
+    """Return the branches in path; raise ContentError with file and line."""
+    if not path.exists():
+        return ()
+    doc = load_yaml(path)
+    items = (doc.data or {}).get("branches") if isinstance(doc.data, dict) else None
+    if not isinstance(items, list):
+        raise ContentError(path, 1, "expected a `branches:` list")
+    seen: set[str] = set()
+    out = []
+    for index, item in enumerate(items):
+        key = ("branches", index)
+        if not isinstance(item, dict):
+            raise doc.error(key, "each branch is a mapping")
+        for required in ("id", "name", "district", "address", "schedule"):
+            if not item.get(required):
+                raise doc.error(key, f"`{required}` is required")
+        if not _ID.match(str(item["id"])) or item["id"] in seen:
+            raise doc.error((*key, "id"), "ids are unique and use a-z, 0-9 and -")
+        seen.add(item["id"])
+        if item["district"] not in districts:
+            raise doc.error((*key, "district"), f"unknown district {item['district']!r} (see cases/routing.yml)")
+        out.append(
+            Branch(
+                id=item["id"],
+                name=str(item["name"]),
+                district=item["district"],
+                address=str(item["address"]),
+                schedule=_schedule(doc, (*key, "schedule"), item["schedule"]),
+                collections=tuple(item.get("collections") or ()),
+            )
+        )
+    return tuple(out)
+
+
+def read_events(path: Path, districts: set[str]) -> tuple[Event, ...]:
+    """Return the events in path; raise ContentError with file and line."""
+    if not path.exists():
+        return ()
+    doc = load_yaml(path)
+    items = (doc.data or {}).get("events") if isinstance(doc.data, dict) else None
+    if not isinstance(items, list):
+        raise ContentError(path, 1, "expected an `events:` list")
+    seen: set[str] = set()
+    out = []
+    for index, item in enumerate(items):
+        key = ("events", index)
+        if not isinstance(item, dict):
+            raise doc.error(key, "each event is a mapping")
+        for required in ("id", "title", "place", "district", "when"):
+            if not item.get(required):
+                raise doc.error(key, f"`{required}` is required")
+        if not _ID.match(str(item["id"])) or item["id"] in seen:
+            raise doc.error((*key, "id"), "ids are unique and use a-z, 0-9 and -")
+        seen.add(item["id"])
+        if item["district"] not in districts:
+            raise doc.error((*key, "district"), f"unknown district {item['district']!r} (see cases/routing.yml)")
+        when = item["when"]
+        if not isinstance(when, dict):
+            raise doc.error((*key, "when"), "`when` is {weekly: [days], time} or {date, time}")
+        weekdays: tuple[int, ...] = ()
+        on_date = None
+        if "weekly" in when:
+            bad = [d for d in when["weekly"] or [] if d not in DAYS]
+            if bad or not when["weekly"]:
+                raise doc.error((*key, "when", "weekly"), f"days must be among {' '.join(DAYS)}")
+            weekdays = tuple(DAYS.index(d) for d in when["weekly"])
+        elif "date" in when:
+            try:
+                on_date = date.fromisoformat(str(when["date"]))
+            except ValueError:
+                raise doc.error((*key, "when", "date"), "a date is YYYY-MM-DD") from None
+        else:
+            raise doc.error((*key, "when"), "`when` needs `weekly` or `date`")
+        out.append(
+            Event(
+                id=item["id"],
+                title=str(item["title"]),
+                description=str(item.get("description") or ""),
+                place=str(item["place"]),
+                district=item["district"],
+                weekdays=weekdays,
+                on_date=on_date,
+                at=_time(doc, (*key, "when", "time"), when.get("time")),
+                duration_minutes=int(when.get("duration_minutes") or 60),
+                free=bool(item.get("free", False)),
+                languages=tuple(item.get("languages") or ()),
+                url=item.get("url"),
+            )
+        )
+    return tuple(out)
+
+
+@lru_cache(maxsize=4)
+def _load(folder: str, districts: frozenset[str]) -> Knowledge:
+    base = Path(folder)
+    return Knowledge(
+        branches=read_branches(base / "library_branches.yml", set(districts)),
+        events=read_events(base / "events.yml", set(districts)),
+    )
+
+
+def load_knowledge(settings: Settings) -> Knowledge:
+    """Return the validated knowledge base (loaded once)."""
+    return _load(str(settings.content_dir / "dialogues" / "knowledge"), frozenset(_districts(settings)))

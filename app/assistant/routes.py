@@ -1,0 +1,169 @@
+"""Channels of the assistant: the web chat (htmx, or plain form posts) and Rasa's REST channel."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Body, Form, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from app.assistant import service
+from app.assistant.models import Conversation
+from app.auth.permissions import Action, can
+from app.deps import DbSession, Settings, StaffPrincipal
+from app.errors import InvalidInput, PermissionDenied
+from app.i18n import get_locale
+from app.web import redirect, render, url_for
+
+router = APIRouter()
+CHAT_COOKIE = "witaj_chat"
+
+
+# --- web chat --------------------------------------------------------------------------------
+
+
+def _web_conversation(request: Request, db: Any, *, create: bool) -> tuple[Conversation | None, str | None]:
+    sender = request.cookies.get(CHAT_COOKIE)
+    if sender is None and not create:
+        return None, None
+    fresh = sender is None
+    sender = sender or service.new_sender_id()
+    conversation = service.get_or_start(db=db, channel="web", sender_id=sender, language=get_locale())
+    return conversation, sender if fresh else None
+
+
+def _set_cookie(response: Response, sender: str | None, settings: Any) -> Response:
+    if sender:
+        response.set_cookie(
+            CHAT_COOKIE, sender, max_age=30 * 24 * 3600, httponly=True, samesite="lax", secure=settings.secure_cookies
+        )
+    return response
+
+
+def _chat_context(db: Any, conversation: Conversation | None, error: str | None = None, draft: str = "") -> dict[str, Any]:
+    items = service.messages(db=db, conversation=conversation) if conversation else []
+    last_bot = next((m for m in reversed(items) if m.author == "bot"), None)
+    return {
+        "conversation": conversation,
+        "items": items,
+        "last_id": items[-1].id if items else 0,
+        "buttons": last_bot.buttons if last_bot and items and items[-1].id == last_bot.id else [],
+        "waiting": conversation is not None and conversation.mode in (service.QUEUED, service.HUMAN),
+        "error": error,
+        "draft": draft,
+        "system_text": service.display_text,
+    }
+
+
+@router.get("/chat", name="chat")
+def chat_page(request: Request, db: DbSession) -> Response:
+    """Show the chat with its history (nothing is stored until the first message)."""
+    conversation, _sender = _web_conversation(request, db, create=False)
+    return render(request, "assistant/chat.html", _chat_context(db, conversation))
+
+
+@router.post("/chat", name="chat_send")
+def chat_send(request: Request, db: DbSession, settings: Settings, message: Annotated[str, Form()] = "") -> Response:
+    """Take the newcomer's message (or a quick-reply payload) and answer; htmx gets the new messages."""
+    conversation, sender = _web_conversation(request, db, create=True)
+    assert conversation is not None
+    before = service.messages(db=db, conversation=conversation)
+    after_id = before[-1].id if before else 0
+    try:
+        service.receive(db=db, settings=settings, conversation=conversation, text=message)
+    except InvalidInput as exc:
+        db.rollback()
+        context = _chat_context(db, conversation, error=exc.field_errors.get("message"), draft=message)
+        return _set_cookie(render(request, "assistant/chat.html", context, status_code=422), sender, settings)
+    if request.headers.get("HX-Request") == "true":
+        context = _chat_context(db, conversation)
+        context["items"] = [m for m in context["items"] if m.id > after_id]
+        return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), sender, settings)
+    return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), sender, settings)
+
+
+@router.get("/chat/messages", name="chat_poll")
+def chat_poll(request: Request, db: DbSession, after: int = 0) -> Response:
+    """Return messages after `after` (staff replies while a person handles the chat); 204 when none."""
+    conversation, _sender = _web_conversation(request, db, create=False)
+    if conversation is None:
+        return Response(status_code=204)
+    items = service.messages(db=db, conversation=conversation, after_id=after)
+    if not items:
+        return Response(status_code=204)
+    context = _chat_context(db, conversation)
+    context["items"] = items
+    return render(request, "assistant/chat.html", context, block="new_messages")
+
+
+# --- Rasa's REST channel ---------------------------------------------------------------------------
+
+
+class RestMessage(BaseModel):
+    """Rasa's REST channel input: POST /webhooks/rest/webhook."""
+
+    sender: str = Field(min_length=1, max_length=120)
+    message: str = Field(min_length=1, max_length=service.MAX_MESSAGE)
+
+
+def _rest_out(sender: str, text: str, buttons: list[dict[str, str]] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"recipient_id": sender, "text": text}
+    if buttons:
+        out["buttons"] = [{"title": b["title"], "payload": b["payload"]} for b in buttons]
+    return out
+
+
+@router.post("/webhooks/rest/webhook", name="rest_webhook", tags=["assistant"])
+def rest_webhook(body: Annotated[RestMessage, Body()], db: DbSession, settings: Settings) -> Response:
+    """Answer like Rasa's REST channel: a list of {recipient_id, text, buttons}; staff replies ride along."""
+    if settings.assistant_backend == "rasa":
+        return _forward_to_rasa(body, settings)
+    conversation = service.get_or_start(db=db, channel="rest", sender_id=body.sender, language=get_locale())
+    delivered = int((conversation.state or {}).get("rest_delivered", 0))
+    answer = service.receive(db=db, settings=settings, conversation=conversation, text=body.message)
+    # Messages from a person (and the "joined" notice) since the last call, then the bot's answer.
+    pending = [m for m in service.messages(db=db, conversation=conversation, after_id=delivered) if m.author in ("staff", "system")]
+    out = [_rest_out(body.sender, service.display_text(m)) for m in pending]
+    out += [_rest_out(body.sender, m.text, m.buttons) for m in answer]
+    last = service.messages(db=db, conversation=conversation)
+    conversation.state = {**(conversation.state or {}), "rest_delivered": last[-1].id if last else delivered}
+    db.commit()
+    return JSONResponse(out)
+
+
+def _forward_to_rasa(body: RestMessage, settings: Any) -> Response:
+    """Pass the message to a city's own Rasa server and return its answer unchanged."""
+    url = settings.rasa_url.rstrip("/") + "/webhooks/rest/webhook"
+    try:
+        reply = httpx.post(url, json={"sender": body.sender, "message": body.message}, timeout=15.0)
+        reply.raise_for_status()
+        return JSONResponse(reply.json())
+    except (httpx.HTTPError, ValueError):
+        return JSONResponse({"detail": "the assistant is not available right now"}, status_code=503)
+
+
+# --- the caseworker's side of a handed-over chat ---------------------------------------------------
+
+
+@router.post("/staff/cases/{reference}/chat", name="case_chat_reply")
+def case_chat_reply(
+    request: Request,
+    reference: str,
+    db: DbSession,
+    principal: StaffPrincipal,
+    reply: Annotated[str, Form()] = "",
+) -> Response:
+    """Answer the newcomer in the chat linked to a case (office staff of the case only)."""
+    from app.cases import service as case_service
+
+    case = case_service.get_visible(db=db, principal=principal, reference=reference)
+    conversation = service.for_case(db=db, case_id=case.id)
+    if conversation is None or not principal.is_office or not can(principal, Action.message_clients, case.owner_org_id):
+        raise PermissionDenied("chat")
+    try:
+        service.staff_reply(db=db, conversation=conversation, user_id=principal.user_id or 0, text=reply, language=get_locale())
+    except InvalidInput as exc:
+        return redirect(request, url_for(request, "case_page", reference=reference, query={"chat_error": next(iter(exc.field_errors.values()))}))
+    return redirect(request, url_for(request, "case_page", reference=reference) + "#chat")

@@ -1,0 +1,196 @@
+"""Conversations: receive a message, answer with the engine (or let a person answer), hand over."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.assistant.models import Conversation, ConversationMessage
+from app.assistant.runtime import BotMessage, Tracker, get_engine
+from app.config import Settings
+from app.db import utcnow
+from app.errors import InvalidInput
+from app.i18n import _, use_locale
+
+if TYPE_CHECKING:
+    from app.assistant.runtime import Context
+
+MAX_MESSAGE = 2000
+#: Modes of a conversation: the bot answers; waiting for a person; a person answers; over.
+BOT, QUEUED, HUMAN, CLOSED = "bot", "queued", "human", "closed"
+
+
+def new_sender_id() -> str:
+    """Return a random, unguessable id for a web chat (kept in a cookie)."""
+    return secrets.token_urlsafe(24)
+
+
+def get_or_start(*, db: Session, channel: str, sender_id: str, language: str) -> Conversation:
+    """Return the conversation of (channel, sender_id), starting it if new. Flushes."""
+    conversation = db.scalar(select(Conversation).where(Conversation.channel == channel, Conversation.sender_id == sender_id))
+    if conversation is None:
+        conversation = Conversation(channel=channel, sender_id=sender_id[:120], language=language, mode=BOT, state={})
+        db.add(conversation)
+        db.flush()
+    return conversation
+
+
+def messages(*, db: Session, conversation: Conversation, after_id: int = 0) -> list[ConversationMessage]:
+    """Return the conversation's messages after after_id, oldest first."""
+    return list(
+        db.scalars(
+            select(ConversationMessage)
+            .where(ConversationMessage.conversation_id == conversation.id, ConversationMessage.id > after_id)
+            .order_by(ConversationMessage.id)
+        ).all()
+    )
+
+
+def _store(db: Session, conversation: Conversation, author: str, text: str, **fields: Any) -> ConversationMessage:
+    message = ConversationMessage(conversation_id=conversation.id, author=author, text=text, **fields)
+    db.add(message)
+    return message
+
+
+def receive(
+    *, db: Session, settings: Settings, conversation: Conversation, text: str, now: datetime | None = None
+) -> list[BotMessage]:
+    """Store the newcomer's message and return the bot's answer (none while a person handles the chat). Commits."""
+    now = now or utcnow()
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput({"message": _("Write a message first.")})
+    if len(text) > MAX_MESSAGE:
+        raise InvalidInput({"message": _("Enter at most %(max)s characters.", max=MAX_MESSAGE)})
+    tracker = Tracker.from_state(conversation.state, conversation.language)
+    conversation.updated_at = now
+    if conversation.mode in (QUEUED, HUMAN):
+        _store(db, conversation, "user", text, language=conversation.language, created_at=now)
+        _client_wrote(db=db, settings=settings, conversation=conversation, now=now)
+        db.commit()
+        return []
+    engine = get_engine(settings)
+    parsed = engine.parse(text, tracker)
+    # A secret typed into the status form is never stored in the transcript.
+    secret_answer = tracker.active_loop == "case_status_form" and tracker.requested_slot == "case_secret"
+    stored = "••••••" if secret_answer else text
+    _store(
+        db,
+        conversation,
+        "user",
+        stored,
+        language=parsed.language,
+        data={"intent": parsed.intent, "confidence": round(parsed.confidence, 3)},
+        created_at=now,
+    )
+    if parsed.language != tracker.language and parsed.language in settings.locales:
+        tracker.language = parsed.language
+        conversation.language = parsed.language
+    with use_locale(tracker.language):
+        answer = engine.handle(tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=now)
+    conversation.language = tracker.language
+    conversation.state = tracker.to_state()
+    for message in answer:
+        _store(
+            db,
+            conversation,
+            "bot",
+            message.stored_text if message.private else message.text,
+            language=tracker.language,
+            buttons=message.buttons,
+            private=message.private,
+            created_at=now,
+        )
+    db.commit()
+    return answer
+
+
+def _client_wrote(*, db: Session, settings: Settings, conversation: Conversation, now: datetime) -> None:
+    if conversation.case_id is None:
+        return
+    from app.cases import service as case_service
+    from app.cases.models import CaseFile
+
+    case = db.get(CaseFile, conversation.case_id)
+    if case is not None:
+        case_service.on_client_message(db=db, settings=settings, case=case, now=now)
+
+
+def transcript(*, db: Session, conversation: Conversation) -> str:
+    """Return the chat so far as plain text (private bot messages already masked)."""
+    names = {"user": "Client", "bot": "Witaj", "staff": "Staff", "system": "System"}
+    return "\n".join(f"{names.get(m.author, m.author)}: {m.text}" for m in messages(db=db, conversation=conversation))
+
+
+def hand_over(*, ctx: Context) -> None:
+    """Open a case for the chat (or keep its open one) with the transcript, and queue it for caseworkers."""
+    from app.cases import service as case_service
+    from app.cases.enums import Visibility
+    from app.cases.models import CaseFile
+
+    conversation: Conversation = ctx.conversation
+    db: Session = ctx.db
+    ctx.engine.deactivate(ctx.tracker)
+    case = db.get(CaseFile, conversation.case_id) if conversation.case_id else None
+    if case is None or case.status in ("resolved", "closed"):
+        with use_locale(ctx.settings.default_locale):
+            subject = _("Chat: the client asked for a person")
+            name = _("Chat visitor")
+        topic = ctx.tracker.slots.get("case_topic")
+        category = topic if topic in case_service.content(ctx.settings).categories else "other"
+        case, _secret = case_service.create(
+            db=db,
+            settings=ctx.settings,
+            client=case_service.ClientIn(display_name=f"{name} {conversation.id}", preferred_language=ctx.tracker.language),
+            case=case_service.CaseIn(category=category, subject=subject, source=case_service.Source.chat),
+            actor=case_service.CLIENT,
+            now=ctx.now,
+        )
+        conversation.case_id = case.id
+    db.flush()
+    text = transcript(db=db, conversation=conversation)
+    if text:
+        case_service.add_note(
+            db=db, case=case, body=text, visibility=Visibility.internal, actor=case_service.CLIENT,
+            language=ctx.tracker.language, now=ctx.now,
+        )
+    conversation.mode = QUEUED
+
+
+def staff_reply(
+    *, db: Session, conversation: Conversation, user_id: int, text: str, language: str, now: datetime | None = None
+) -> ConversationMessage:
+    """Store a caseworker's message; the first one tells the newcomer a person has joined. Commits."""
+    now = now or utcnow()
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput({"reply": _("Write something first.")})
+    if len(text) > MAX_MESSAGE:
+        raise InvalidInput({"reply": _("Enter at most %(max)s characters.", max=MAX_MESSAGE)})
+    if conversation.mode != HUMAN:
+        conversation.mode = HUMAN
+        conversation.staff_user_id = user_id
+        _store(db, conversation, "system", "joined", language=conversation.language, created_at=now, data={"event": "joined"})
+    message = _store(db, conversation, "staff", text, author_user_id=user_id, language=language, created_at=now)
+    conversation.updated_at = now
+    db.commit()
+    return message
+
+
+def for_case(*, db: Session, case_id: int) -> Conversation | None:
+    """Return the newest conversation linked to a case."""
+    return db.scalars(select(Conversation).where(Conversation.case_id == case_id).order_by(Conversation.id.desc())).first()
+
+
+def display_text(message: ConversationMessage) -> str:
+    """Return what the newcomer sees for a message (system notices in the conversation's language)."""
+    if message.author == "system" and message.data.get("event") == "joined":
+        if message.language:
+            with use_locale(message.language):
+                return _("A person from our team has joined the chat.")
+        return _("A person from our team has joined the chat.")
+    return message.text

@@ -1,0 +1,74 @@
+"""Runs the conversation tests of dialogues/tests through the real engine and a scratch database."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from alembic import command
+
+from app.assistant.data import DialogueData
+from app.assistant.models import Conversation
+from app.assistant.runtime import Engine, Parsed, Tracker
+from app.auth import service as auth_service
+from app.auth.enums import OrgKind
+from app.config import Settings, get_settings
+from app.db import build_engine, session_factory, utcnow
+from app.migrations import alembic_config
+
+
+def run_tests(data: DialogueData, settings: Settings | None = None, engine: Engine | None = None) -> list[tuple[str, bool, str]]:
+    """Return (story name, passed, what differed) for every test story."""
+    from app.assistant.runtime import get_engine
+
+    settings = settings or get_settings()
+    bot = engine or get_engine(settings)
+    results = []
+    with tempfile.TemporaryDirectory(prefix="witaj-dialogue-tests-") as folder:
+        db_engine = build_engine(f"sqlite:///{Path(folder) / 'tests.db'}")
+        with db_engine.begin() as conn:
+            command.upgrade(alembic_config(connection=conn), "head")
+        with session_factory(db_engine)() as db:
+            auth_service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
+            db.commit()
+            for number, story in enumerate(data.tests):
+                results.append(_run_story(bot, data, story, settings, db, number))
+        db_engine.dispose()
+    return results
+
+
+def _run_story(bot: Engine, data: DialogueData, story, settings: Settings, db, number: int) -> tuple[str, bool, str]:  # type: ignore[no-untyped-def]
+    conversation = Conversation(channel="test", sender_id=f"test-{number}", language=settings.default_locale, state={})
+    db.add(conversation)
+    db.flush()
+    tracker = Tracker(language=settings.default_locale)
+    steps = list(story.steps)
+    index = 0
+    while index < len(steps):
+        step = steps[index]
+        index += 1
+        if step.kind != "user":
+            continue
+        expected_actions = []
+        while index < len(steps) and steps[index].kind != "user":
+            if steps[index].kind == "action":
+                expected_actions.append(steps[index].name)
+            index += 1
+        parsed = bot.parse(step.user_text or "", tracker)
+        if step.entities:
+            # Annotated test lines: take the entities as written (like Rasa's e2e tests).
+            written = [{"entity": e, "value": data.synonyms.get(str(v).lower(), v)} for e, v in step.entities]
+            parsed.entities = written + parsed.entities
+        if step.name and parsed.intent != step.name:
+            return story.name, False, f"{step.user_text!r}: intent {parsed.intent} ({parsed.confidence:.2f}), expected {step.name}"
+        if parsed.language in settings.locales:
+            tracker.language = parsed.language
+        before = len(tracker.history)
+        bot.handle(tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=utcnow())
+        done = [h.split(":", 1)[1] for h in tracker.history[before:] if h.startswith("action:")]
+        if done != expected_actions:
+            return story.name, False, f"{step.user_text!r}: actions {done}, expected {expected_actions}"
+    return story.name, True, ""
+
+
+__all__ = ["Parsed", "run_tests"]

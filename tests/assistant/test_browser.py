@@ -1,0 +1,67 @@
+"""The web chat in Chromium: with htmx (no reload, quick replies) and without JavaScript."""
+
+from __future__ import annotations
+
+import pytest
+from alembic import command
+
+from app.auth import service
+from app.auth.enums import OrgKind
+from app.db import build_engine, session_factory
+from app.main import create_app
+from app.migrations import alembic_config
+from tests.browser import chromium, live_server
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory):
+    from app.config import get_settings
+
+    settings = get_settings()
+    engine = build_engine(f"sqlite:///{tmp_path_factory.mktemp('chat') / 'chat.db'}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), "head")
+    with session_factory(engine)() as db:
+        service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
+        db.commit()
+    with live_server(create_app(settings, engine)) as base:
+        yield base
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def test_chat_with_javascript_answers_in_place_and_quick_replies_work(site, browser):
+    page = browser.new_page(locale="en-GB")
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.goto(site + "/en/chat")
+    page.evaluate("window.__samePage = true")
+    page.get_by_label("Your message").fill("hello")
+    page.get_by_role("button", name="Send").click()
+    page.locator(".msg-bot").filter(has_text="Witaj").first.wait_for()
+    assert page.evaluate("window.__samePage") is True  # no reload: htmx added the answer
+    assert page.get_by_label("Your message").input_value() == ""  # the form was reset
+    page.locator(".quick-replies .chip").first.click()  # "Register at the labour office"
+    page.locator(".msg-bot").filter(has_text="praca.gov.pl").first.wait_for()
+    assert errors == []
+    page.close()
+
+
+def test_chat_without_javascript(site, browser):
+    context = browser.new_context(java_script_enabled=False, locale="uk-UA")
+    page = context.new_page()
+    page.goto(site + "/uk/chat")
+    page.locator("#chat-message").fill("де найближча бібліотека?")
+    page.locator("#chat-form button[type=submit]").click()
+    page.wait_for_load_state()
+    assert page.locator(".msg-user").filter(has_text="бібліотека").count() == 1
+    assert page.locator(".msg-user + .msg-bot").count() == 1  # the answer follows the question
+    context.close()

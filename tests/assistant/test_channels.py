@@ -1,0 +1,224 @@
+"""Whole conversations through both HTTP channels (web chat and Rasa's REST channel), with the real
+dialogue files, the real NLU model and a real database."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from markupsafe import escape
+from sqlalchemy import select
+
+from app.assistant import runtime
+from app.assistant.models import Conversation, ConversationMessage
+from app.cases.models import CaseFile, CaseNote
+from app.i18n import translations
+from tests.conftest import csrf_from
+
+
+def rest(client, sender: str, message: str) -> list[dict]:
+    response = client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert all(set(item) <= {"recipient_id", "text", "buttons"} and item["recipient_id"] == sender for item in body)
+    return body
+
+
+def said(engine_text: str, language: str) -> str:
+    """Return an English response text as the bot says it in language (its first line)."""
+    return translations(language).ugettext(engine_text).splitlines()[0]
+
+
+def response_text(settings, name: str) -> str:
+    return runtime.get_engine(settings).data.domain.responses[name][0].text
+
+
+@pytest.fixture
+def office(world):
+    return world.office
+
+
+class TestRestChannel:
+    def test_greeting_in_ukrainian_answers_in_ukrainian_with_buttons(self, client, settings, office):
+        answer = rest(client, "u-greet", "Привіт! Допоможіть, будь ласка")
+        texts = [m["text"] for m in answer]
+        assert said(response_text(settings, "utter_greet"), "uk") in texts[0]
+        assert any(m.get("buttons") for m in answer)  # the menu's quick replies
+
+    @pytest.mark.parametrize(
+        ("language", "message", "response"),
+        [
+            ("pl", "jak się zarejestrować w urzędzie pracy jako bezrobotny?", "utter_labour_register"),
+            ("uk", "де отримати читацький квиток у бібліотеці?", "utter_library_card"),
+            ("ru", "нужна бесплатная юридическая консультация", "utter_legal_help"),
+            ("en", "where can I learn Polish for free?", "utter_polish_course"),
+            ("be", "ці патрэбны дазвол на працу ў Польшчы?", "utter_work_permit"),
+        ],
+    )
+    def test_service_answers_in_the_users_language(self, client, settings, office, language, message, response):
+        answer = rest(client, f"svc-{language}", message)
+        assert said(response_text(settings, response), language) in answer[0]["text"]
+
+    def test_library_branch_asks_for_district_then_lists_branches(self, client, settings, office):
+        first = rest(client, "lib", "where is the nearest library branch?")
+        assert said(response_text(settings, "utter_library_branches_ask_district"), "en") in first[0]["text"]
+        second = rest(client, "lib", "I live in Nowa Huta")
+        assert "Nowa Huta" in second[0]["text"] and "•" in second[0]["text"]
+
+    def test_events_are_listed(self, client, office):
+        answer = rest(client, "events", "what cultural events are there this week?")
+        assert "•" in answer[0]["text"] or "karnet" in answer[0]["text"]
+
+    def test_language_switch_mid_chat(self, client, settings, office):
+        rest(client, "switch", "hello")
+        answer = rest(client, "switch", '/change_language{"language": "be"}')
+        assert said(response_text(settings, "utter_language_changed"), "be") in answer[0]["text"]
+        after = rest(client, "switch", "/library_card")
+        assert said(response_text(settings, "utter_library_card"), "be") in after[0]["text"]
+
+    def test_fallback_twice_hands_over_with_a_case(self, client, settings, db, office):
+        first = rest(client, "lost", "qwpoeiru zxmcvnb")
+        assert said(response_text(settings, "utter_ask_rephrase"), "pl") in first[0]["text"] or first
+        second = rest(client, "lost", "asdkjh qweoiu zxcmn")
+        assert said(response_text(settings, "utter_handoff_connecting"), "pl") in second[-1]["text"]
+        conversation = db.scalar(select(Conversation).where(Conversation.sender_id == "lost"))
+        assert conversation.mode == "queued" and conversation.case_id is not None
+        case = db.get(CaseFile, conversation.case_id)
+        assert case.source == "chat" and case.status == "new"
+        transcript = db.scalar(select(CaseNote.body).where(CaseNote.case_id == case.id))
+        assert "qwpoeiru" in transcript  # the transcript travels with the case
+
+    def test_case_form_with_a_validation_error_then_case_and_status(self, client, settings, db, office):
+        sender = "form-en"
+        rest(client, sender, '/change_language{"language": "en"}')
+        rest(client, sender, '/fill_form{"case_topic": "housing"}')
+        too_short = rest(client, sender, "help")
+        assert said(response_text(settings, "utter_invalid_case_description"), "en") in too_short[0]["text"]
+        rest(client, sender, "My landlord keeps my deposit after I moved out in October.")
+        rest(client, sender, '/inform{"contact_preference": "email"}')
+        bad_email = rest(client, sender, "not an email")
+        assert said(response_text(settings, "utter_invalid_email"), "en") in bad_email[0]["text"]
+        rest(client, sender, "anna.k@example.com")
+        rest(client, sender, "Krowodrza")
+        created = rest(client, sender, "/affirm")
+        text = created[0]["text"]
+        reference = re.search(r"KRK-\d{4}-\d{6}", text).group(0)
+        lines = text.splitlines()
+        at = next(i for i, line in enumerate(lines) if reference in line)
+        secret = lines[at + 1].split(": ", 1)[1].strip()  # the line after the reference
+        assert len(secret) >= 10
+        case = db.scalar(select(CaseFile).where(CaseFile.reference == reference))
+        assert case.category == "housing" and case.source == "chat" and case.district == "Krowodrza"
+        stored = db.scalars(select(ConversationMessage.text).where(ConversationMessage.private.is_(True))).all()
+        assert stored and all(secret not in t for t in stored)  # the secret is shown once, never stored
+
+        rest(client, "status-check", "/case_status")
+        rest(client, "status-check", reference)
+        status = rest(client, "status-check", secret)
+        assert reference in status[0]["text"]
+        user_lines = db.scalars(
+            select(ConversationMessage.text).join(Conversation).where(Conversation.sender_id == "status-check")
+        ).all()
+        assert secret not in user_lines
+
+    def test_no_consent_no_case(self, client, db, office):
+        sender = "no-consent"
+        for message in ('/fill_form{"case_topic": "job_search"}', "I am looking for work as a cook in Kraków",
+                        '/inform{"contact_preference": "chat"}', "no", "/deny"):
+            answer = rest(client, sender, message)
+        assert not any(re.search(r"KRK-\d{4}-\d{6}", m["text"]) for m in answer)
+        conversation = db.scalar(select(Conversation).where(Conversation.sender_id == sender))
+        assert conversation.case_id is None
+
+    def test_person_joins_and_answers(self, client, settings, db, world, login):
+        rest(client, "needs-person", "I want to talk to a human")
+        conversation = db.scalar(select(Conversation).where(Conversation.sender_id == "needs-person"))
+        case = db.get(CaseFile, conversation.case_id)
+        login(world.caseworker.email, "long enough password", locale="pl")
+        page = client.get(f"/pl/staff/cases/{case.reference}")
+        assert "I want to talk to a human" in page.text
+        client.post(
+            f"/pl/staff/cases/{case.reference}/chat", data={"csrf_token": csrf_from(page.text), "reply": "Dzień dobry, tu Kasia."}
+        )
+        answer = rest(client, "needs-person", "thank you")
+        texts = [m["text"] for m in answer]
+        assert any("Kasia" in t for t in texts)
+        with_joined = translations(conversation.language).ugettext("A person from our team has joined the chat.")
+        assert with_joined in texts
+
+    def test_resume_after_restart(self, client, settings, db, office, app):
+        sender = "resume"
+        rest(client, sender, '/fill_form{"case_topic": "legal_aid"}')
+        rest(client, sender, "I got a negative decision on my residence permit and need to appeal.")
+        runtime._engines.clear()  # a restart: the engine and its model are loaded again
+        answer = rest(client, sender, '/inform{"contact_preference": "chat"}')
+        # The form goes on where it was: the next question is the district.
+        assert said(response_text(settings, "utter_ask_case_form_district"), "en") in answer[0]["text"]
+
+    def test_invalid_request_is_422_with_fields(self, client):
+        response = client.post("/webhooks/rest/webhook", json={"sender": "", "message": ""})
+        assert response.status_code == 422
+        assert {e["field"] for e in response.json()["errors"]} == {"sender", "message"}
+
+
+class TestWebChat:
+    def test_plain_form_post_without_javascript(self, client, settings, office):
+        page = client.get("/en/chat")
+        assert page.status_code == 200
+        token = csrf_from(page.text)
+        sent = client.post("/en/chat", data={"csrf_token": token, "message": "hello"}, follow_redirects=False)
+        assert sent.status_code == 303
+        after = client.get("/en/chat")
+        assert str(escape(said(response_text(settings, "utter_greet"), "en"))) in after.text
+        assert 'name="message" value="/labour_register"' in after.text  # quick replies as buttons
+
+    def test_htmx_post_returns_only_new_messages(self, client, settings, office):
+        page = client.get("/uk/chat")
+        fragment = client.post(
+            "/uk/chat", data={"message": "дякую"}, headers={"HX-Request": "true", "X-CSRF-Token": csrf_from(page.text)}
+        )
+        assert fragment.status_code == 200 and "<html" not in fragment.text
+        assert "дякую" in fragment.text and 'hx-swap-oob="true"' in fragment.text
+
+    def test_empty_message_is_refused_in_users_language(self, client, office):
+        page = client.get("/ru/chat")
+        response = client.post("/ru/chat", data={"csrf_token": csrf_from(page.text), "message": "   "})
+        assert response.status_code == 422
+        assert translations("ru").ugettext("Write a message first.") in response.text
+
+    def test_chat_needs_csrf(self, client, office):
+        client.get("/en/chat")
+        assert client.post("/en/chat", data={"message": "hi"}).status_code == 403
+
+
+def test_rasa_backend_forwards_to_a_rasa_server(client, app, settings, office):
+    """WITAJ_ASSISTANT_BACKEND=rasa: the message goes to the city's Rasa server (a fake speaking its REST protocol)."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    received = []
+
+    class FakeRasa(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            received.append((self.path, body))
+            out = json.dumps([{"recipient_id": body["sender"], "text": "hi from rasa", "buttons": [{"title": "A", "payload": "/a"}]}])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(out.encode())
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = HTTPServer(("127.0.0.1", 0), FakeRasa)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    app.state.settings = settings.model_copy(update={"assistant_backend": "rasa", "rasa_url": f"http://127.0.0.1:{server.server_address[1]}"})
+    try:
+        answer = rest(client, "via-rasa", "hello")
+    finally:
+        server.shutdown()
+        app.state.settings = settings
+    assert received == [("/webhooks/rest/webhook", {"sender": "via-rasa", "message": "hello"})]
+    assert answer == [{"recipient_id": "via-rasa", "text": "hi from rasa", "buttons": [{"title": "A", "payload": "/a"}]}]

@@ -1,0 +1,69 @@
+"""The dialogue engine on the real dialogue files: the conversation tests, forms, fallback, state."""
+
+from __future__ import annotations
+
+import pytest
+
+from app.assistant.runtime import Parsed, Tracker, get_engine, run_conversation_tests
+from app.db import utcnow
+
+
+@pytest.fixture(scope="module")
+def engine():
+    from app.config import get_settings
+
+    return get_engine(get_settings())
+
+
+def say(engine, tracker, settings, text, **overrides):
+    parsed = engine.parse(text, tracker)
+    for key, value in overrides.items():
+        setattr(parsed, key, value)
+    return parsed, engine.handle(tracker=tracker, parsed=parsed, settings=settings, db=None, conversation=None, now=utcnow())
+
+
+def test_every_conversation_test_passes(engine):
+    results = run_conversation_tests(engine.data)
+    failed = [(name, why) for name, ok, why in results if not ok]
+    assert len(results) >= 15 and failed == []
+
+
+def test_state_round_trips_through_json(engine, settings):
+    import json
+
+    tracker = Tracker(language="uk")
+    say(engine, tracker, settings, "/fill_form")
+    saved = json.loads(json.dumps(tracker.to_state()))
+    again = Tracker.from_state(saved, "pl")
+    assert again.active_loop == "case_form" and again.requested_slot == "case_topic" and again.language == "uk"
+
+
+def test_rule_that_follows_the_bots_question_wins(engine, settings):
+    tracker = Tracker(language="en")
+    say(engine, tracker, settings, "/library_branches")
+    assert tracker.last_action == "action_find_library_branch"
+    _parsed, answer = say(engine, tracker, settings, "Podgórze", intent="inform", entities=[{"entity": "district", "value": "Podgórze"}])
+    assert "Podgórze" in answer[0].text
+
+
+def test_stop_in_a_form_asks_to_continue_and_affirm_resumes(engine, settings):
+    tracker = Tracker(language="en")
+    say(engine, tracker, settings, '/fill_form{"case_topic": "culture"}')
+    assert tracker.requested_slot == "case_description"
+    say(engine, tracker, settings, "/stop")
+    assert tracker.paused
+    _parsed, answer = say(engine, tracker, settings, "/affirm")
+    assert not tracker.paused and tracker.active_loop == "case_form" and tracker.requested_slot == "case_description"
+    assert answer  # the question is asked again
+
+
+def test_first_fallback_asks_to_rephrase_second_hands_over(engine, settings):
+    tracker = Tracker(language="en")
+    _p, first = say(engine, tracker, settings, "zzzz", intent="nlu_fallback", confidence=0.1)
+    assert tracker.fallbacks == 1 and first
+    assert "action:action_handoff" not in tracker.history
+
+
+def test_parsed_is_a_plain_record():
+    parsed = Parsed(text="x", language="pl", intent="greet", confidence=1.0, entities=[])
+    assert parsed.ranking == []
