@@ -8,9 +8,9 @@ STAMP_TEST := $(VENV)/.installed-test
 PO_FILES := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test install install-test migrate demo serve compile-catalogs i18n-check lint clean
+.PHONY: run test install install-test migrate demo train serve compile-catalogs i18n-check lint clean
 
-run: install compile-catalogs migrate demo serve
+run: install compile-catalogs migrate demo train serve
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ migrate: install
 
 demo: install
 	$(BIN)/witaj demo load
+
+train: install
+	$(BIN)/witaj dialogues train
 
 serve: install
 	$(BIN)/witaj serve

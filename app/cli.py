@@ -91,12 +91,20 @@ def _check_content(settings: Settings) -> None:
     from app.cases.content import ContentErrors
     from app.content import ContentError
 
+    from app.assistant.data import load_dialogues
+    from app.assistant.knowledge import load_knowledge
+
     try:
         case_service.content(settings)
         case_service.directory(settings)
+        load_dialogues(settings.content_dir / "dialogues")
+        load_knowledge(settings)
     except (ContentErrors, ContentError) as exc:
         click.echo(str(exc), err=True)
-        _fail("content is broken; fix the lines above (witaj cases validate, witaj partners validate)")
+        _fail(
+            "content is broken; fix the lines above "
+            "(witaj cases validate, witaj partners validate, witaj dialogues validate)"
+        )
 
 
 # --- db ----------------------------------------------------------------------------------------
@@ -373,11 +381,13 @@ def webhooks_add(org_slug: str, url: str) -> None:
 
 
 def _register_domain_commands() -> None:
+    from app.assistant.cli import dialogues as dialogues_commands
     from app.cases.cli import cases as cases_commands
     from app.partners.cli import partners as partners_commands
 
     main.add_command(cases_commands)
     main.add_command(partners_commands)
+    main.add_command(dialogues_commands)
 
 
 _register_domain_commands()

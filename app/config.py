@@ -60,6 +60,7 @@ class Settings(BaseSettings):
     login_lockout_minutes: int = Field(default=15, ge=1)
     secure_cookies: bool = False
     jobs_interval_seconds: int = Field(default=60, ge=0)
+    models_dir: Path | None = None
     assistant_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str = "http://127.0.0.1:5005"
     host: str = "127.0.0.1"

@@ -34,6 +34,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         if check_db:
             check_connection(engine)
         task = None
+        if settings.environment != "test":
+            # Load the assistant (NLU model, language detector) now, not on the first message.
+            asyncio.get_running_loop().run_in_executor(None, _warm_up_assistant, settings)
         if settings.jobs_interval_seconds and settings.environment != "test":
             task = asyncio.create_task(jobs.loop(engine=engine, settings=settings))
         yield
@@ -75,6 +78,17 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.add_middleware(LocaleMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     return app
+
+
+def _warm_up_assistant(settings: Settings) -> None:
+    try:
+        from app.assistant.nlu import preload
+        from app.assistant.runtime import get_engine
+
+        get_engine(settings)
+        preload(enabled=list(settings.locales))
+    except Exception as exc:  # noqa: BLE001 - the chat will report it on first use
+        log.error("assistant warm-up failed: %s", type(exc).__name__)
 
 
 def app_factory() -> FastAPI:

@@ -42,6 +42,16 @@ DEFAULT_ACTIONS = (
 DEFAULT_LOOPS = ("action_two_stage_fallback",)
 DEFAULT_SLOTS = ("requested_slot", "session_started_metadata")
 SLOT_TYPES = ("text", "bool", "categorical", "float", "list", "any")
+DOMAIN_SECTIONS = (
+    "intents",
+    "entities",
+    "slots",
+    "responses",
+    "forms",
+    "actions",
+    "session_config",
+    "e2e_actions",
+)
 MAPPING_TYPES = ("from_entity", "from_text", "from_intent", "from_trigger_intent", "custom")
 
 StepKind = Literal["intent", "action", "active_loop", "slot_was_set", "or", "user"]
@@ -233,7 +243,7 @@ class _Reader:
     def fail_at(self, path: Path | str, line: int, message: str) -> None:
         self.errors.append(ContentError(path, line, message))
 
-    def load(self, path: Path) -> YamlDoc | None:
+    def load(self, path: Path, *, sections: tuple[str, ...]) -> YamlDoc | None:
         try:
             self.digest.update(path.relative_to(self.folder).as_posix().encode() + b"\0")
             self.digest.update(path.read_bytes() + b"\0")
@@ -252,6 +262,9 @@ class _Reader:
             self.fail_at(path, 1, f'the file must start with version: "{VERSION}"')
         elif str(version) != VERSION or not isinstance(version, str):
             self.fail(doc, ("version",), f'version must be "{VERSION}" (in quotes), not {version!r}')
+        for key in doc.data:
+            if key != "version" and key not in sections:
+                self.fail(doc, (key,), f"unknown section `{key}`: this file holds {', '.join(sections)}")
         return doc
 
     def items(self, doc: YamlDoc, name: str) -> list[tuple[Key, Any]]:
@@ -270,7 +283,7 @@ class _Reader:
         if not domain_path.is_file():
             self.fail_at(domain_path, 0, "domain.yml is missing")
             return None
-        domain_doc = self.load(domain_path)
+        domain_doc = self.load(domain_path, sections=DOMAIN_SECTIONS)
         if domain_doc is None:
             return None
         domain = self.domain(domain_doc)
@@ -309,13 +322,13 @@ class _Reader:
         stories: list[Story] = []
         tests: list[Story] = []
         rules_path = self.folder / "data" / "rules.yml"
-        if rules_path.is_file() and (doc := self.load(rules_path)) is not None:
+        if rules_path.is_file() and (doc := self.load(rules_path, sections=("rules",))) is not None:
             rules = self.rules(doc, lookups, synonyms)
         stories_path = self.folder / "data" / "stories.yml"
-        if stories_path.is_file() and (doc := self.load(stories_path)) is not None:
+        if stories_path.is_file() and (doc := self.load(stories_path, sections=("stories",))) is not None:
             stories = self.stories(doc, lookups, synonyms, allow_user=False)
         for path in sorted((self.folder / "tests").glob("*.yml")):
-            if (doc := self.load(path)) is not None:
+            if (doc := self.load(path, sections=("stories",))) is not None:
                 tests.extend(self.stories(doc, lookups, synonyms, allow_user=True))
 
         self.reachable_forms(domain_doc, domain, rules, stories)
@@ -551,7 +564,7 @@ class _Reader:
         synonyms: dict[str, str],
         raw: dict[str, list[_RawExample]],
     ) -> None:
-        doc = self.load(path)
+        doc = self.load(path, sections=("nlu",))
         if doc is None:
             return
         entities = set(self.domain_obj.entities)

@@ -67,6 +67,7 @@ class Knowledge:
 
     branches: tuple[Branch, ...]
     events: tuple[Event, ...]
+    crisis_phrases: tuple[str, ...] = ()
 
 
 def _time(doc: YamlDoc, key: tuple[str | int, ...], value: object) -> time:
@@ -198,7 +199,26 @@ def _load(folder: str, districts: frozenset[str]) -> Knowledge:
     return Knowledge(
         branches=read_branches(base / "library_branches.yml", set(districts)),
         events=read_events(base / "events.yml", set(districts)),
+        crisis_phrases=read_crisis_phrases(base / "crisis.yml"),
     )
+
+
+def read_crisis_phrases(path: Path) -> tuple[str, ...]:
+    """Return the crisis phrases of every language, folded; raise ContentError with file and line."""
+    if not path.exists():
+        return ()
+    from app.assistant.nlu import normalize
+
+    doc = load_yaml(path)
+    phrases = (doc.data or {}).get("phrases") if isinstance(doc.data, dict) else None
+    if not isinstance(phrases, dict):
+        raise ContentError(path, 1, "expected `phrases:` mapping languages to lists of phrases")
+    out = []
+    for language, items in phrases.items():
+        if not isinstance(items, list) or not all(isinstance(i, str) and i.strip() for i in items):
+            raise doc.error(("phrases", language), "each language has a list of non-empty phrases")
+        out.extend(normalize(i) for i in items)
+    return tuple(out)
 
 
 def load_knowledge(settings: Settings) -> Knowledge:

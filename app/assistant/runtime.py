@@ -414,6 +414,14 @@ class Engine:
                 if follow:
                     self.run_actions(ctx, follow)
 
+    def in_crisis(self, text: str) -> bool:
+        """Return whether text contains one of the crisis phrases of dialogues/knowledge/crisis.yml."""
+        from app.assistant.knowledge import load_knowledge
+        from app.assistant.nlu import normalize
+
+        folded = normalize(text)
+        return any(phrase in folded for phrase in load_knowledge(self.settings).crisis_phrases)
+
     def fallback(self, ctx: Context) -> None:
         """First ask to rephrase (offering the likely topics), then hand over to a person."""
         tracker = ctx.tracker
@@ -427,6 +435,11 @@ class Engine:
     def handle(self, *, tracker: Tracker, parsed: Parsed, settings: Settings, db: Any, conversation: Any, now: datetime) -> list[BotMessage]:
         """Return the bot's answer to one understood message; tracker is updated in place."""
         ctx = Context(engine=self, tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=now)
+        if self.in_crisis(parsed.text) and parsed.intent != "psychological_help":
+            # Safety first: whatever the classifier guessed, someone who may be in danger gets the
+            # emergency numbers; the form (if any) stops.
+            self.deactivate(tracker)
+            parsed.intent = "psychological_help"
         intent = parsed.intent
         tracker.remember(f"intent:{intent}")
         if intent != "nlu_fallback" and tracker.fallbacks:
@@ -453,10 +466,10 @@ _lock = Lock()
 
 
 def models_dir() -> Path:
-    """Return where trained models are cached (WITAJ_MODELS_DIR or var/models)."""
-    import os
+    """Return where trained models are cached (WITAJ_MODELS_DIR, else var/models)."""
+    from app.config import get_settings
 
-    return Path(os.environ.get("WITAJ_MODELS_DIR") or PROJECT_ROOT / "var" / "models")
+    return get_settings().models_dir or PROJECT_ROOT / "var" / "models"
 
 
 def get_engine(settings: Settings) -> Engine:

@@ -187,6 +187,12 @@ def test_wrong_or_missing_version_is_reported(copy: Path):
     assert find(errors, "stories.yml", 'must start with version: "3.1"').line == 1
 
 
+def test_unknown_section_is_reported(copy: Path):
+    edit(copy, "data/rules.yml", "\nrules:\n", "\nrule:\n")
+    error = find(problems(copy), "rules.yml", "unknown section `rule`")
+    assert error.line == line_of(copy, "data/rules.yml", "rule:")
+
+
 def test_unknown_intent_in_rules_and_tests(copy: Path):
     edit(copy, "data/rules.yml", "      - intent: thank\n", "      - intent: thanks\n")
     edit(

@@ -67,3 +67,29 @@ def test_first_fallback_asks_to_rephrase_second_hands_over(engine, settings):
 def test_parsed_is_a_plain_record():
     parsed = Parsed(text="x", language="pl", intent="greet", confidence=1.0, entities=[])
     assert parsed.ranking == []
+
+
+def test_crisis_words_get_the_emergency_answer_even_inside_a_form(engine, settings):
+    tracker = Tracker(language="en")
+    say(engine, tracker, settings, '/fill_form{"case_topic": "housing"}')
+    assert tracker.active_loop == "case_form"
+    # Whatever the classifier thinks of it (it was seen to say "deny"), the answer is the help one.
+    _parsed, answer = say(engine, tracker, settings, "no. i dont want to live anymore", intent="deny", confidence=0.9)
+    expected = engine.render("utter_psychological_help", tracker).text
+    assert answer[0].text == expected and "116 123" in expected
+    assert tracker.active_loop is None
+
+
+def test_knowledge_errors_name_file_and_line(tmp_path):
+    from app.assistant.knowledge import read_branches
+    from app.content import ContentError
+
+    path = tmp_path / "library_branches.yml"
+    path.write_text(
+        "version: 1\nbranches:\n  - id: x\n    name: X\n    district: Atlantis\n    address: a\n"
+        "    schedule: [{days: [MO], opens_at: '10:00', closes_at: '12:00'}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ContentError) as caught:
+        read_branches(path, {"Nowa Huta"})
+    assert str(caught.value).startswith(f"{path}:5:") and "Atlantis" in str(caught.value)
