@@ -38,26 +38,43 @@ def office(world):
     return world.office
 
 
+SERVICES = [
+    ("pl", "jak się zarejestrować w urzędzie pracy jako bezrobotny?", "utter_labour_register"),
+    ("uk", "шукаю роботу в Кракові, де є вакансії?", "utter_job_search"),
+    ("be", "ці патрэбны дазвол на працу ў Польшчы?", "utter_work_permit"),
+    ("en", "are there any free vocational training courses?", "utter_training_courses"),
+    ("ru", "хочу записаться на приём в бюро труда", "utter_appointment"),
+    ("uk", "де отримати читацький квиток у бібліотеці?", "utter_library_card"),
+    ("en", "where can I learn Polish for free?", "utter_polish_course"),
+    ("ru", "нужна бесплатная юридическая консультация", "utter_legal_help"),
+    ("pl", "szukam mieszkania, nie mam gdzie spać", "utter_housing_help"),
+    ("be", "мне патрэбна дапамога псіхолага", "utter_psychological_help"),
+]
+
+
+def web_say(client, language: str, message: str) -> str:
+    page = client.get(f"/{language}/chat")
+    client.post(f"/{language}/chat", data={"csrf_token": csrf_from(page.text), "message": message})
+    return client.get(f"/{language}/chat").text
+
+
+@pytest.mark.parametrize("channel", ["rest", "web"])
+@pytest.mark.parametrize(("language", "message", "response"), SERVICES, ids=[s[2] for s in SERVICES])
+def test_every_service_answers_in_the_users_language(client, settings, office, channel, language, message, response):
+    expected = said(response_text(settings, response), language)
+    if channel == "rest":
+        answer = rest(client, f"svc-{response}", message)
+        assert expected in answer[0]["text"]
+    else:
+        assert str(escape(expected)) in web_say(client, language, message)
+
+
 class TestRestChannel:
     def test_greeting_in_ukrainian_answers_in_ukrainian_with_buttons(self, client, settings, office):
         answer = rest(client, "u-greet", "Привіт! Допоможіть, будь ласка")
         texts = [m["text"] for m in answer]
         assert said(response_text(settings, "utter_greet"), "uk") in texts[0]
         assert any(m.get("buttons") for m in answer)  # the menu's quick replies
-
-    @pytest.mark.parametrize(
-        ("language", "message", "response"),
-        [
-            ("pl", "jak się zarejestrować w urzędzie pracy jako bezrobotny?", "utter_labour_register"),
-            ("uk", "де отримати читацький квиток у бібліотеці?", "utter_library_card"),
-            ("ru", "нужна бесплатная юридическая консультация", "utter_legal_help"),
-            ("en", "where can I learn Polish for free?", "utter_polish_course"),
-            ("be", "ці патрэбны дазвол на працу ў Польшчы?", "utter_work_permit"),
-        ],
-    )
-    def test_service_answers_in_the_users_language(self, client, settings, office, language, message, response):
-        answer = rest(client, f"svc-{language}", message)
-        assert said(response_text(settings, response), language) in answer[0]["text"]
 
     def test_library_branch_asks_for_district_then_lists_branches(self, client, settings, office):
         first = rest(client, "lib", "where is the nearest library branch?")
