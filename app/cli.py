@@ -28,6 +28,22 @@ def _settings() -> Settings:
         raise  # unreachable
 
 
+def _engine(settings: Settings) -> Any:
+    """Return the database engine of settings, after checking it answers (ConfigError otherwise)."""
+    from app.db import check_connection, get_engine
+
+    engine = get_engine(settings)
+    check_connection(engine)
+    return engine
+
+
+def _session(settings: Settings) -> Any:
+    """Return a write session on the checked database, for commands that change data."""
+    from app.db import session_factory
+
+    return session_factory(_engine(settings), write=True)()
+
+
 def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
     """Turn configuration and database errors into one clear line and exit status 2."""
 
@@ -64,13 +80,11 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
     """Check configuration and database, then serve the app."""
     import uvicorn
 
-    from app.db import check_connection, get_engine
     from app.migrations_check import pending_migrations
 
     settings = _settings()
     _check_content(settings)
-    engine = get_engine(settings)
-    check_connection(engine)
+    engine = _engine(settings)
     pending = pending_migrations(engine)
     if pending:
         _fail(f"the database is not up to date ({len(pending)} migration(s) pending): run `witaj db upgrade`")
@@ -122,13 +136,11 @@ def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
     from alembic import command
 
-    from app.db import check_connection, get_engine, safe_url
+    from app.db import safe_url
     from app.migrations import alembic_config
 
     settings = _settings()
-    engine = get_engine(settings)
-    check_connection(engine)
-    with engine.begin() as conn:
+    with _engine(settings).begin() as conn:
         command.upgrade(alembic_config(connection=conn), revision)
     click.echo(f"database {safe_url(settings.database_url)} is at {revision}")
 
@@ -140,12 +152,9 @@ def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (use 'base' for empty)."""
     from alembic import command
 
-    from app.db import check_connection, get_engine
     from app.migrations import alembic_config
 
-    engine = get_engine(_settings())
-    check_connection(engine)
-    with engine.begin() as conn:
+    with _engine(_settings()).begin() as conn:
         command.downgrade(alembic_config(connection=conn), revision)
 
 
@@ -153,11 +162,9 @@ def db_downgrade(revision: str) -> None:
 @clear_errors
 def db_current() -> None:
     """Print the database's migration revision."""
-    from app.db import check_connection, get_engine
     from app.migrations_check import current_revision, pending_migrations
 
-    engine = get_engine(_settings())
-    check_connection(engine)
+    engine = _engine(_settings())
     click.echo(current_revision(engine) or "empty")
     pending = pending_migrations(engine)
     if pending:
@@ -245,15 +252,12 @@ def users_create(email: str, display_name: str, role: str, org_slug: str | None,
     """Create a staff user."""
     from app.auth import service
     from app.auth.enums import OrgKind
-    from app.db import check_connection, get_engine, session_factory
     from app.errors import InvalidInput
 
     settings = _settings()
-    engine = get_engine(settings)
-    check_connection(engine)
     generated = password is None
     password = password or service.generate_password()
-    with session_factory(engine)() as session:
+    with _session(settings) as session:
         if org_slug is None:
             org = service.ensure_organisation(
                 db=session, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office
@@ -286,13 +290,10 @@ def demo() -> None:
 @clear_errors
 def demo_load() -> None:
     """Create the city office, the demo partners and demo staff users (passwords printed once)."""
-    from app.db import check_connection, get_engine, session_factory
     from app.demo import load_demo
 
     settings = _settings()
-    engine = get_engine(settings)
-    check_connection(engine)
-    with session_factory(engine)() as session:
+    with _session(settings) as session:
         report = load_demo(db=session, settings=settings)
         session.commit()
     for line in report:
@@ -311,13 +312,10 @@ def jobs() -> None:
 @clear_errors
 def jobs_run() -> None:
     """Fire due workflow timers (escalation, auto-close) and post due webhooks, once."""
-    from app.db import check_connection, get_engine
     from app.jobs import run_once
 
     settings = _settings()
-    engine = get_engine(settings)
-    check_connection(engine)
-    counts = run_once(engine=engine, settings=settings)
+    counts = run_once(engine=_engine(settings), settings=settings)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
@@ -342,12 +340,8 @@ def tokens() -> None:
 def tokens_create(org_slug: str, name: str) -> None:
     """Create an API token; its value is printed once."""
     from app.auth import service
-    from app.db import check_connection, get_engine, session_factory
 
-    settings = _settings()
-    engine = get_engine(settings)
-    check_connection(engine)
-    with session_factory(engine, write=True)() as session:
+    with _session(_settings()) as session:
         token, value = service.create_api_token(db=session, organisation=_organisation(session, org_slug), name=name)
         click.echo(f"token {token.prefix}… for {org_slug} (shown once): {value}")
 
@@ -363,14 +357,11 @@ def webhooks() -> None:
 @clear_errors
 def webhooks_add(org_slug: str, url: str) -> None:
     """Register an endpoint; its signing secret is printed once."""
-    from app.db import check_connection, get_engine, session_factory
     from app.errors import InvalidInput
     from app.webhooks import service
 
     settings = _settings()
-    engine = get_engine(settings)
-    check_connection(engine)
-    with session_factory(engine, write=True)() as session:
+    with _session(settings) as session:
         try:
             endpoint, secret = service.create_endpoint(
                 db=session, settings=settings, organisation_id=_organisation(session, org_slug).id, url=url

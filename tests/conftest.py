@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 # Settings are read from the environment once: fix them before the app is imported.
@@ -73,34 +74,40 @@ def engine(backend: str) -> Iterator[Engine]:
     eng.dispose()
 
 
-@pytest.fixture
-def fresh_engine(backend: str) -> Iterator[Engine]:
-    """Return an engine on a new, migrated database (SQLite file or PostgreSQL schema) whose
-    commits are real: for tests of several connections at once."""
+@contextmanager
+def empty_database(backend: str) -> Iterator[Engine]:
+    """Yield an engine on a new, empty database: a SQLite file, or a PostgreSQL schema dropped after."""
     import uuid
 
     if backend == "sqlite":
         eng = build_engine(url_for_backend("sqlite", f"fresh-{uuid.uuid4().hex}"))
-        cleanup = eng.dispose
-    else:
-        schema = f"witaj_fresh_{uuid.uuid4().hex[:8]}"
-        admin = build_engine(PG_URL)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        eng = build_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-
-        def cleanup() -> None:
+        try:
+            yield eng
+        finally:
             eng.dispose()
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
-    with eng.begin() as conn:
-        command.upgrade(alembic_config(connection=conn), "head")
+        return
+    schema = f"witaj_fresh_{uuid.uuid4().hex[:8]}"
+    admin = build_engine(PG_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    eng = build_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     try:
         yield eng
     finally:
-        cleanup()
+        eng.dispose()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def fresh_engine(backend: str) -> Iterator[Engine]:
+    """Return an engine on a new, migrated database whose commits are real: for tests of several
+    connections at once."""
+    with empty_database(backend) as eng:
+        with eng.begin() as conn:
+            command.upgrade(alembic_config(connection=conn), "head")
+        yield eng
 
 
 @pytest.fixture

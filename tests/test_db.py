@@ -2,40 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 from alembic import command
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect
 
 from app.db import Base, build_engine
 from app.migrations import alembic_config
 from app.migrations_check import current_revision, pending_migrations
-from tests.conftest import PG_URL, url_for_backend
-
-
-def _fresh_engine(backend: str):
-    """Return an engine on an empty database (a new file, or a new PostgreSQL schema) and a cleanup."""
-    if backend == "sqlite":
-        engine = build_engine(url_for_backend("sqlite", f"migrate-{uuid.uuid4().hex}"))
-        return engine, engine.dispose
-    schema = f"witaj_migrate_{uuid.uuid4().hex[:8]}"
-    admin = build_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = build_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
-
-    def cleanup() -> None:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    return engine, cleanup
+from tests.conftest import empty_database
 
 
 def test_migrations_from_empty_to_head_and_back(backend):
-    engine, cleanup = _fresh_engine(backend)
-    try:
+    with empty_database(backend) as engine:
         assert current_revision(engine) is None
         assert pending_migrations(engine)
         with engine.begin() as conn:
@@ -46,8 +23,6 @@ def test_migrations_from_empty_to_head_and_back(backend):
         with engine.begin() as conn:
             command.downgrade(alembic_config(connection=conn), "base")
         assert set(inspect(engine).get_table_names()) & set(Base.metadata.tables) == set()
-    finally:
-        cleanup()
 
 
 def test_models_match_the_migrations(engine):

@@ -100,63 +100,57 @@ def _districts(settings: Settings) -> set[str]:
     return set(case_service.content(settings).districts)
 
 
-def read_branches(path: Path, districts: set[str]) -> tuple[Branch, ...]:
-    """Return the branches in path; raise ContentError with file and line."""
+def _entries(
+    path: Path, section: str, required: tuple[str, ...], districts: set[str]
+) -> tuple[YamlDoc | None, list[tuple[tuple[str, int], dict]]]:
+    """Return the file's items of section, each checked for required fields, a unique id and a known
+    district; raise ContentError with file and line."""
     if not path.exists():
-        return ()
+        return None, []
     doc = load_yaml(path)
-    items = (doc.data or {}).get("branches") if isinstance(doc.data, dict) else None
+    items = (doc.data or {}).get(section) if isinstance(doc.data, dict) else None
     if not isinstance(items, list):
-        raise ContentError(path, 1, "expected a `branches:` list")
+        raise ContentError(path, 1, f"expected a `{section}:` list")
     seen: set[str] = set()
-    out = []
+    checked = []
     for index, item in enumerate(items):
-        key = ("branches", index)
+        key = (section, index)
         if not isinstance(item, dict):
-            raise doc.error(key, "each branch is a mapping")
-        for required in ("id", "name", "district", "address", "schedule"):
-            if not item.get(required):
-                raise doc.error(key, f"`{required}` is required")
+            raise doc.error(key, "each item is a mapping")
+        for name in required:
+            if not item.get(name):
+                raise doc.error(key, f"`{name}` is required")
         if not _ID.match(str(item["id"])) or item["id"] in seen:
             raise doc.error((*key, "id"), "ids are unique and use a-z, 0-9 and -")
         seen.add(item["id"])
         if item["district"] not in districts:
             raise doc.error((*key, "district"), f"unknown district {item['district']!r} (see cases/routing.yml)")
-        out.append(
-            Branch(
-                id=item["id"],
-                name=str(item["name"]),
-                district=item["district"],
-                address=str(item["address"]),
-                schedule=_schedule(doc, (*key, "schedule"), item["schedule"]),
-                collections=tuple(item.get("collections") or ()),
-            )
+        checked.append((key, item))
+    return doc, checked
+
+
+def read_branches(path: Path, districts: set[str]) -> tuple[Branch, ...]:
+    """Return the branches in path; raise ContentError with file and line."""
+    doc, items = _entries(path, "branches", ("id", "name", "district", "address", "schedule"), districts)
+    return tuple(
+        Branch(
+            id=item["id"],
+            name=str(item["name"]),
+            district=item["district"],
+            address=str(item["address"]),
+            schedule=_schedule(doc, (*key, "schedule"), item["schedule"]),  # type: ignore[arg-type]
+            collections=tuple(item.get("collections") or ()),
         )
-    return tuple(out)
+        for key, item in items
+    )
 
 
 def read_events(path: Path, districts: set[str]) -> tuple[Event, ...]:
     """Return the events in path; raise ContentError with file and line."""
-    if not path.exists():
-        return ()
-    doc = load_yaml(path)
-    items = (doc.data or {}).get("events") if isinstance(doc.data, dict) else None
-    if not isinstance(items, list):
-        raise ContentError(path, 1, "expected an `events:` list")
-    seen: set[str] = set()
+    doc, items = _entries(path, "events", ("id", "title", "place", "district", "when"), districts)
     out = []
-    for index, item in enumerate(items):
-        key = ("events", index)
-        if not isinstance(item, dict):
-            raise doc.error(key, "each event is a mapping")
-        for required in ("id", "title", "place", "district", "when"):
-            if not item.get(required):
-                raise doc.error(key, f"`{required}` is required")
-        if not _ID.match(str(item["id"])) or item["id"] in seen:
-            raise doc.error((*key, "id"), "ids are unique and use a-z, 0-9 and -")
-        seen.add(item["id"])
-        if item["district"] not in districts:
-            raise doc.error((*key, "district"), f"unknown district {item['district']!r} (see cases/routing.yml)")
+    for key, item in items:
+        assert doc is not None
         when = item["when"]
         if not isinstance(when, dict):
             raise doc.error((*key, "when"), "`when` is {weekly: [days], time} or {date, time}")

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from app.auth.enums import Role
 from app.auth.models import Organisation
 from app.auth.permissions import Action, Principal, can
 from app.cases import service
