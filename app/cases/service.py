@@ -980,7 +980,7 @@ def list_for(
         condition = search_condition(db, filters.query)
         if condition is not None:
             query = query.where(condition)
-    per_page = max(1, min(filters.per_page, 100))
+    per_page = max(1, min(filters.per_page, 10_000))
     page = max(1, filters.page)
     query = query.order_by(*SORTS.get(filters.sort, SORTS["-updated"])).offset((page - 1) * per_page).limit(per_page + 1)
     rows = list(db.scalars(query).unique().all())

@@ -227,3 +227,22 @@ def test_inbox_needs_sign_in(client):
 
 def test_service_content_is_loaded_once(settings):
     assert service.content(settings) is service.content(settings)
+
+
+def test_supervisor_exports_csv_and_the_export_is_audited(as_user, world, open_case, db):
+    case, _ = open_case(email="never.in.export@example.org")
+    caseworker = as_user(world.caseworker)
+    assert caseworker.get("/pl/staff/cases/export.csv").status_code == 403
+    supervisor = as_user(world.supervisor)
+    response = supervisor.get("/pl/staff/cases/export.csv", params={"category": case.category})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv")
+    assert case.reference in response.text and "never.in.export" not in response.text
+    entry = db.scalars(select(AuditEntry).where(AuditEntry.action == "export_cases")).one()
+    assert entry.actor_user_id == world.supervisor.id and entry.detail["count"] >= 1
+
+
+def test_dashboard_counts_link_to_the_inbox(as_user, world, open_case):
+    open_case()
+    page = as_user(world.caseworker).get("/pl/staff/")
+    assert 'href="/pl/staff/cases/?overdue=true&amp;sort=due"' in page.text
+    assert re.search(r'<strong class="tile-number">\d+</strong>', page.text)
