@@ -8,7 +8,7 @@ STAMP_TEST := $(VENV)/.installed-test
 PO_FILES := $(wildcard locales/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: run test install install-test migrate demo train serve compile-catalogs i18n-check lint clean
+.PHONY: run test install install-test install-mt migrate demo train serve compile-catalogs i18n-check lint clean
 
 run: install compile-catalogs migrate demo train serve
 
@@ -21,12 +21,15 @@ $(STAMP_CORE): pyproject.toml | $(BIN)/python
 	touch $@
 
 $(STAMP_TEST): pyproject.toml $(STAMP_CORE)
-	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet -e ".[test,mt]"
 	touch $@
 
 install: $(STAMP_CORE)
 
 install-test: $(STAMP_TEST)
+
+install-mt: $(STAMP_CORE)
+	$(PIP) install --quiet -e ".[mt]"
 
 locales/%/LC_MESSAGES/messages.mo: locales/%/LC_MESSAGES/messages.po | $(STAMP_CORE)
 	$(BIN)/witaj i18n compile

@@ -88,6 +88,9 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
     pending = pending_migrations(engine)
     if pending:
         _fail(f"the database is not up to date ({len(pending)} migration(s) pending): run `witaj db upgrade`")
+    from app.translation.service import get_service
+
+    click.echo(get_service(settings).describe())
     click.echo(f"Witaj serves on http://{host or settings.host}:{port or settings.port}")
     uvicorn.run(
         "app.main:app_factory",
@@ -375,10 +378,12 @@ def _register_domain_commands() -> None:
     from app.assistant.cli import dialogues as dialogues_commands
     from app.cases.cli import cases as cases_commands
     from app.partners.cli import partners as partners_commands
+    from app.translation.cli import mt as mt_commands
 
     main.add_command(cases_commands)
     main.add_command(partners_commands)
     main.add_command(dialogues_commands)
+    main.add_command(mt_commands)
 
 
 _register_domain_commands()

@@ -61,6 +61,13 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     jobs_interval_seconds: int = Field(default=60, ge=0)
     models_dir: Path | None = None
+    translation_backend: Literal["argos", "libretranslate", "none"] = "argos"
+    argos_data_dir: Path = PROJECT_ROOT / "var" / "argos"
+    libretranslate_url: str = "http://127.0.0.1:5000"
+    libretranslate_api_key: str | None = None
+    translation_timeout_seconds: float = Field(default=10.0, gt=0)
+    translation_wait_seconds: float = Field(default=2.0, ge=0)
+    translation_cache_entries: int = Field(default=4096, ge=0)
     assistant_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str = "http://127.0.0.1:5005"
     host: str = "127.0.0.1"

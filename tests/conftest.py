@@ -15,6 +15,8 @@ _TMP = Path(tempfile.mkdtemp(prefix="witaj-tests-"))
 os.environ["WITAJ_ENVIRONMENT"] = "test"
 os.environ["WITAJ_SECRET_KEY"] = "test-secret-key-that-is-long-enough-0123456789"
 os.environ["WITAJ_DATABASE_URL"] = f"sqlite:///{_TMP / 'default.db'}"
+# argostranslate reads its folders once per process: the app and the tiny test models share one.
+os.environ["WITAJ_ARGOS_DATA_DIR"] = str(_TMP / "argos")
 os.environ.pop("WITAJ_LOCALES", None)
 os.environ.pop("WITAJ_DEFAULT_LOCALE", None)
 
@@ -33,7 +35,7 @@ from app.migrations import alembic_config  # noqa: E402
 PG_URL = os.environ.get("WITAJ_TEST_DATABASE_URL")
 
 # Shared fixtures of the domains (world, open_case, ...).
-pytest_plugins = ["tests.cases.fixtures"]
+pytest_plugins = ["tests.cases.fixtures", "tests.translation.fixtures"]
 
 
 def backends() -> list[str]:

@@ -14,7 +14,7 @@ from app.assistant.models import Conversation
 from app.auth.permissions import Action, can
 from app.deps import DbSession, Settings, StaffPrincipal
 from app.errors import InvalidInput, PermissionDenied
-from app.i18n import get_locale
+from app.i18n import _, get_locale
 from app.web import redirect, render, url_for
 
 router = APIRouter()
@@ -42,7 +42,9 @@ def _set_cookie(response: Response, sender: str | None, settings: Any) -> Respon
     return response
 
 
-def _chat_context(db: Any, conversation: Conversation | None, error: str | None = None, draft: str = "") -> dict[str, Any]:
+def _chat_context(
+    db: Any, conversation: Conversation | None, error: str | None = None, draft: str = "", settings: Any = None
+) -> dict[str, Any]:
     items = service.messages(db=db, conversation=conversation) if conversation else []
     last_bot = next((m for m in reversed(items) if m.author == "bot"), None)
     return {
@@ -54,14 +56,17 @@ def _chat_context(db: Any, conversation: Conversation | None, error: str | None 
         "error": error,
         "draft": draft,
         "system_text": service.display_text,
+        "view": lambda m: service.shown(settings=settings, message=m, language=conversation.language)
+        if conversation is not None and settings is not None
+        else {"text": service.display_text(m), "original": None, "machine": False, "untranslated": False},
     }
 
 
 @router.get("/chat", name="chat")
-def chat_page(request: Request, db: DbSession) -> Response:
+def chat_page(request: Request, db: DbSession, settings: Settings) -> Response:
     """Show the chat with its history (nothing is stored until the first message)."""
     conversation, _sender = _web_conversation(request, db, create=False)
-    return render(request, "assistant/chat.html", _chat_context(db, conversation))
+    return render(request, "assistant/chat.html", _chat_context(db, conversation, settings=settings))
 
 
 @router.post("/chat", name="chat_send")
@@ -75,17 +80,17 @@ def chat_send(request: Request, db: DbSession, settings: Settings, message: Anno
         service.receive(db=db, settings=settings, conversation=conversation, text=message)
     except InvalidInput as exc:
         db.rollback()
-        context = _chat_context(db, conversation, error=exc.field_errors.get("message"), draft=message)
+        context = _chat_context(db, conversation, error=exc.field_errors.get("message"), draft=message, settings=settings)
         return _set_cookie(render(request, "assistant/chat.html", context, status_code=422), sender, settings)
     if request.headers.get("HX-Request") == "true":
-        context = _chat_context(db, conversation)
+        context = _chat_context(db, conversation, settings=settings)
         context["items"] = [m for m in context["items"] if m.id > after_id]
         return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), sender, settings)
     return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), sender, settings)
 
 
 @router.get("/chat/messages", name="chat_poll")
-def chat_poll(request: Request, db: DbSession, after: int = 0) -> Response:
+def chat_poll(request: Request, db: DbSession, settings: Settings, after: int = 0) -> Response:
     """Return messages after `after` (staff replies while a person handles the chat); 204 when none."""
     conversation, _sender = _web_conversation(request, db, create=False)
     if conversation is None:
@@ -93,7 +98,7 @@ def chat_poll(request: Request, db: DbSession, after: int = 0) -> Response:
     items = service.messages(db=db, conversation=conversation, after_id=after)
     if not items:
         return Response(status_code=204)
-    context = _chat_context(db, conversation)
+    context = _chat_context(db, conversation, settings=settings)
     context["items"] = items
     return render(request, "assistant/chat.html", context, block="new_messages")
 
@@ -125,12 +130,20 @@ def rest_webhook(body: Annotated[RestMessage, Body()], db: DbSession, settings: 
     answer = service.receive(db=db, settings=settings, conversation=conversation, text=body.message)
     # Messages from a person (and the "joined" notice) since the last call, then the bot's answer.
     pending = [m for m in service.messages(db=db, conversation=conversation, after_id=delivered) if m.author in ("staff", "system")]
-    out = [_rest_out(body.sender, service.display_text(m)) for m in pending]
+    out = [_rest_out(body.sender, _rest_text(service.shown(settings=settings, message=m, language=conversation.language))) for m in pending]
     out += [_rest_out(body.sender, m.text, m.buttons) for m in answer]
     last = service.messages(db=db, conversation=conversation)
     conversation.state = {**(conversation.state or {}), "rest_delivered": last[-1].id if last else delivered}
     db.commit()
     return JSONResponse(out)
+
+
+def _rest_text(view: dict[str, Any]) -> str:
+    """Return a person's message for the REST channel: the translation, marked, with the original."""
+    if not view["machine"]:
+        return view["text"]
+    marked, original = _("Machine translated"), _("Original")
+    return f"{view['text']}\n\n({marked}. {original}: {view['original']})"
 
 
 def _forward_to_rasa(body: RestMessage, settings: Any) -> Response:
@@ -152,6 +165,7 @@ def case_chat_reply(
     request: Request,
     reference: str,
     db: DbSession,
+    settings: Settings,
     principal: StaffPrincipal,
     reply: Annotated[str, Form()] = "",
 ) -> Response:
@@ -163,7 +177,9 @@ def case_chat_reply(
     if conversation is None or not principal.is_office or not can(principal, Action.message_clients, case.owner_org_id):
         raise PermissionDenied("chat")
     try:
-        service.staff_reply(db=db, conversation=conversation, user_id=principal.user_id or 0, text=reply, language=get_locale())
+        service.staff_reply(
+            db=db, settings=settings, conversation=conversation, user_id=principal.user_id or 0, text=reply, language=get_locale()
+        )
     except InvalidInput as exc:
         return redirect(request, url_for(request, "case_page", reference=reference, query={"chat_error": next(iter(exc.field_errors.values()))}))
     return redirect(request, url_for(request, "case_page", reference=reference) + "#chat")

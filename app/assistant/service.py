@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -19,7 +22,11 @@ from app.i18n import _, use_locale
 if TYPE_CHECKING:
     from app.assistant.runtime import Context
 
+log = logging.getLogger(__name__)
 MAX_MESSAGE = 2000
+# Translations run here, off the request's own flow: a request waits at most
+# WITAJ_TRANSLATION_WAIT_SECONDS; a slower one finishes in the background into the cache.
+_translator = ThreadPoolExecutor(max_workers=2, thread_name_prefix="witaj-chat-mt")
 #: Modes of a conversation: the bot answers; waiting for a person; a person answers; over.
 BOT, QUEUED, HUMAN, CLOSED = "bot", "queued", "human", "closed"
 
@@ -69,7 +76,9 @@ def receive(
     tracker = Tracker.from_state(conversation.state, conversation.language)
     conversation.updated_at = now
     if conversation.mode in (QUEUED, HUMAN):
-        _store(db, conversation, "user", text, language=conversation.language, created_at=now)
+        message = _store(db, conversation, "user", text, language=conversation.language, created_at=now)
+        db.flush()
+        translate_into(settings=settings, message=message, target=settings.default_locale)
         _client_wrote(db=db, settings=settings, conversation=conversation, now=now)
         db.commit()
         return []
@@ -162,7 +171,14 @@ def hand_over(*, ctx: Context) -> None:
 
 
 def staff_reply(
-    *, db: Session, conversation: Conversation, user_id: int, text: str, language: str, now: datetime | None = None
+    *,
+    db: Session,
+    settings: Settings,
+    conversation: Conversation,
+    user_id: int,
+    text: str,
+    language: str,
+    now: datetime | None = None,
 ) -> ConversationMessage:
     """Store a caseworker's message; the first one tells the newcomer a person has joined. Commits."""
     now = now or utcnow()
@@ -176,9 +192,62 @@ def staff_reply(
         conversation.staff_user_id = user_id
         _store(db, conversation, "system", "joined", language=conversation.language, created_at=now, data={"event": "joined"})
     message = _store(db, conversation, "staff", text, author_user_id=user_id, language=language, created_at=now)
+    db.flush()
+    translate_into(settings=settings, message=message, target=conversation.language)
     conversation.updated_at = now
     db.commit()
     return message
+
+
+# --- machine translation of what a person and a newcomer write to each other ---------------------
+
+
+def translate_into(*, settings: Settings, message: ConversationMessage, target: str) -> None:
+    """Attach a machine translation of message into target, if one comes within the wait; never raises."""
+    source = message.language
+    if not message.text or not source or source == target:
+        return
+    try:
+        from app.translation.service import get_service
+
+        service = get_service(settings)
+        future = _translator.submit(service.translate, message.text, source, target)
+        result = future.result(timeout=settings.translation_wait_seconds)
+    except FuturesTimeout:
+        return  # it finishes into the cache; shown() picks it up from there
+    except Exception as exc:  # noqa: BLE001 - no translation never stops a message
+        log.info("no machine translation %s->%s: %s", source, target, type(exc).__name__)
+        return
+    if result.machine:
+        _keep_translation(message, result)
+
+
+def _keep_translation(message: ConversationMessage, result: Any) -> None:
+    data = dict(message.data or {})
+    translations = dict(data.get("translations") or {})
+    translations[result.target] = {"text": result.text, "engine": result.engine, "model_version": result.model_version}
+    data["translations"] = translations
+    message.data = data
+
+
+def shown(*, settings: Settings, message: ConversationMessage, language: str) -> dict[str, Any]:
+    """Return how message reads for someone reading `language`: text, the original, machine-translated or not."""
+    plain = {"text": display_text(message), "original": None, "machine": False, "untranslated": False}
+    if message.author in ("bot", "system") or not message.language or message.language == language:
+        return plain
+    stored = (message.data or {}).get("translations", {}).get(language)
+    if stored is None:
+        try:
+            from app.translation.service import get_service
+
+            cached = get_service(settings).lookup(message.text, message.language, language)
+        except Exception:  # noqa: BLE001 - shown untranslated
+            cached = None
+        if cached is not None and cached.machine:
+            stored = {"text": cached.text}
+    if stored is None:
+        return {**plain, "untranslated": True}
+    return {"text": stored["text"], "original": message.text, "machine": True, "untranslated": False}
 
 
 def for_case(*, db: Session, case_id: int) -> Conversation | None:

@@ -223,10 +223,11 @@ def _case_context(
 
         conversation = chat_service.for_case(db=db, case_id=case.id)
         if conversation is not None:
+            viewer = get_locale()
             chat = {
                 "conversation": conversation,
                 "messages": chat_service.messages(db=db, conversation=conversation),
-                "display_text": chat_service.display_text,
+                "view": lambda m: chat_service.shown(settings=settings, message=m, language=viewer),
             }
     return {
         "chat": chat,

@@ -15,16 +15,24 @@ from tests.browser import chromium, live_server
 pytestmark = pytest.mark.browser
 
 
+PASSWORD = "browser-chat-password"
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
+    from app.auth.enums import Role
     from app.config import get_settings
 
-    settings = get_settings()
+    # Translations are awaited here: the first one also imports argostranslate.
+    settings = get_settings().model_copy(update={"translation_wait_seconds": 60})
     engine = build_engine(f"sqlite:///{tmp_path_factory.mktemp('chat') / 'chat.db'}")
     with engine.begin() as conn:
         command.upgrade(alembic_config(connection=conn), "head")
     with session_factory(engine)() as db:
-        service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
+        office = service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
+        service.create_user(
+            db=db, email="kasia@gup.example.org", display_name="Kasia", password=PASSWORD, role=Role.caseworker, organisation=office
+        )
         db.commit()
     with live_server(create_app(settings, engine)) as base:
         yield base
@@ -65,3 +73,36 @@ def test_chat_without_javascript(site, browser):
     assert page.locator(".msg-user").filter(has_text="бібліотека").count() == 1
     assert page.locator(".msg-user + .msg-bot").count() == 1  # the answer follows the question
     context.close()
+
+
+def test_newcomer_and_caseworker_chat_through_machine_translation(site, browser, both_ways):
+    """Ukrainian newcomer, Polish caseworker, no common language: each reads their own, and the original."""
+    newcomer = browser.new_context(locale="uk-UA").new_page()
+    newcomer.goto(site + "/uk/chat")
+    newcomer.get_by_label("Ваше повідомлення").fill("/human_handoff")
+    newcomer.locator("#chat-form button[type=submit]").click()
+    newcomer.locator("#poller p").wait_for()  # waiting for a person
+    newcomer.locator("#chat-message").fill("кіт їсть хліб")
+    newcomer.locator("#chat-form button[type=submit]").click()
+    newcomer.locator(".msg-user").filter(has_text="кіт їсть хліб").wait_for()
+
+    caseworker = browser.new_context(locale="pl-PL").new_page()
+    caseworker.goto(site + "/pl/staff/login")
+    caseworker.locator("#f-email").fill("kasia@gup.example.org")
+    caseworker.locator("#f-password").fill(PASSWORD)
+    caseworker.locator("button[type=submit]").click()
+    caseworker.wait_for_url("**/staff/")
+    caseworker.goto(site + "/pl/staff/cases/")
+    caseworker.locator("table.cases a").first.click()
+    chat = caseworker.locator("#chat")
+    chat.locator(".msg-user").filter(has_text="kot je chleb").wait_for()  # Polish for the caseworker
+    assert "кіт їсть хліб" in chat.locator(".msg-user details").first.text_content()  # the original is kept
+    caseworker.locator("#chat-reply").fill("dzień dobry")
+    caseworker.locator("#chat button[type=submit]").click()
+
+    # The newcomer's page polls: the reply arrives in Ukrainian, marked, with the Polish original.
+    reply = newcomer.locator(".msg-staff").filter(has_text="день добрий")
+    reply.wait_for(timeout=15_000)
+    assert "dzień dobry" in reply.locator("details").text_content()
+    newcomer.context.close()
+    caseworker.context.close()

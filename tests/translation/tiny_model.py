@@ -74,7 +74,9 @@ def train_sentencepiece(words: list[str]) -> bytes:
     for word in words:
         pieces = processor.encode(word, out_type=str)
         if pieces != ["▁" + word]:
-            raise ValueError(f"sentencepiece split {word!r} into {pieces}; the tiny model needs one piece a word")
+            raise ValueError(
+                f"sentencepiece split {word!r} into {pieces}; the tiny model needs one piece a word"
+            )
     return model
 
 
@@ -218,7 +220,13 @@ def minisbd_onnx(lang: str) -> bytes:
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
-    config = {"feat_funcs": [], "max_seqlen": 1000, "batch_size": 32, "use_dictionary": False, "num_dict_feat": 0}
+    config = {
+        "feat_funcs": [],
+        "max_seqlen": 1000,
+        "batch_size": 32,
+        "use_dictionary": False,
+        "num_dict_feat": 0,
+    }
     for key, value in (("lang_code", lang), ("config", json.dumps(config)), ("vocab", json.dumps(vocab))):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
@@ -240,8 +248,14 @@ def build_argosmodel(
     version: str = "1.0",
     source_name: str | None = None,
     target_name: str | None = None,
+    sentence_splitter: bool = True,
 ) -> Path:
-    """Write <out_dir>/<source>_<target>.argosmodel translating words one for one; return its path."""
+    """Write <out_dir>/<source>_<target>.argosmodel translating words one for one; return its path.
+
+    sentence_splitter=False packs a stanza/ folder instead of minisbd/, like the packages of
+    argostranslate's index: argostranslate's own default would then have Stanza fetch its
+    resources.json from GitHub; Witaj has MiniSBD look for a downloaded splitter instead.
+    """
     mapping_words = _with_capitals(words)
     vocabulary_words = sorted(set(mapping_words) | set(mapping_words.values()))
     sp_model = train_sentencepiece(vocabulary_words)
@@ -260,11 +274,15 @@ def build_argosmodel(
     archive = out_dir / f"{source}_{target}.argosmodel"
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / name
-        (root / "minisbd").mkdir(parents=True)
-        (root / "model").mkdir()
+        (root / "model").mkdir(parents=True)
         _transformer_spec(vocabulary, mapping).save(str(root / "model"))
         (root / "sentencepiece.model").write_bytes(sp_model)
-        (root / "minisbd" / f"{source}.onnx").write_bytes(minisbd_onnx(source))
+        if sentence_splitter:
+            (root / "minisbd").mkdir()
+            (root / "minisbd" / f"{source}.onnx").write_bytes(minisbd_onnx(source))
+        else:
+            (root / "stanza" / source).mkdir(parents=True)
+            (root / "stanza" / source / "README").write_text("no Stanza model in the tiny package\n")
         metadata = {
             "package_version": version,
             "argos_version": "1.9",
@@ -286,5 +304,21 @@ def build_argosmodel(
 
 
 #: Dictionaries of the suite's tiny models (Polish -> English -> Ukrainian, for the pivot).
-PL_EN = {"pies": "dog", "je": "eats", "chleb": "bread", "kot": "cat", "dzień": "day", "dobry": "good", "dziękuję": "thanks"}
-EN_UK = {"dog": "пес", "eats": "їсть", "bread": "хліб", "cat": "кіт", "day": "день", "good": "добрий", "thanks": "дякую"}
+PL_EN = {
+    "pies": "dog",
+    "je": "eats",
+    "chleb": "bread",
+    "kot": "cat",
+    "dzień": "day",
+    "dobry": "good",
+    "dziękuję": "thanks",
+}
+EN_UK = {
+    "dog": "пес",
+    "eats": "їсть",
+    "bread": "хліб",
+    "cat": "кіт",
+    "day": "день",
+    "good": "добрий",
+    "thanks": "дякую",
+}
