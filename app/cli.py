@@ -236,6 +236,33 @@ def i18n_check(locales: tuple[str, ...]) -> None:
     click.echo(f"complete: {', '.join(chosen)}")
 
 
+@i18n.command("pretranslate")
+@click.option("--locale", "locale", required=True, help="The locale to fill, e.g. uk.")
+@clear_errors
+def i18n_pretranslate(locale: str) -> None:
+    """Fill empty messages of a locale with machine translations marked fuzzy, for human review."""
+    from app import i18n_tools
+    from app.translation.base import TranslationError
+    from app.translation.service import get_service
+
+    settings = _settings()
+    if locale not in KNOWN_LOCALES:
+        _fail(f"unknown locale {locale!r}; choose from {', '.join(KNOWN_LOCALES)}")
+    service = get_service(settings)
+
+    def translate(text: str, source: str, target: str) -> tuple[str, str] | None:
+        try:
+            result = service.translate(text, source, target)
+        except TranslationError:
+            return None
+        return (result.text, f"{result.engine} {result.model_version}") if result.machine else None
+
+    filled, skipped = i18n_tools.pretranslate(settings.locale_path, locale, translate)
+    click.echo(f"{locale}: {filled} message(s) machine-translated and marked fuzzy, {skipped} left empty")
+    if filled:
+        click.echo("review them (they are fuzzy), then run `witaj i18n check`")
+
+
 # --- users -------------------------------------------------------------------------------------
 
 

@@ -258,3 +258,69 @@ def check(locales_dir: Path, locales: Iterable[str]) -> list[Problem]:
 def default_locales_dir() -> Path:
     """Return the locales folder of the checkout."""
     return PROJECT_ROOT / "locales"
+
+
+_PROTECT = re.compile(r"%\(\w+\)[-#0 +]*\d*(?:\.\d+)?[sdifr]|%[sdifr]|\{\w*\}|https?://\S+")
+
+
+def pretranslate(
+    locales_dir: Path, code: str, translate: Callable[[str, str, str], tuple[str, str] | None]
+) -> tuple[int, int]:
+    """Fill the empty messages of locale code with machine translations marked fuzzy (for review);
+    return (filled, skipped). translate(text, source, target) returns (text, engine note) or None.
+
+    Placeholders and links are swapped for numbered tokens while translating and put back after;
+    a translation that loses one is skipped, never half-kept. Fuzzy messages never count as
+    complete, so `witaj i18n check` fails until a person has reviewed each one.
+    """
+    path = _po_path(locales_dir, code)
+    catalog = read_catalog(path, code)
+    filled = skipped = 0
+    for message in catalog:
+        if not message.id or _has_translation(message):
+            continue
+        # Form wording is written in Polish (msgctxt "form..."); everything else in English.
+        source = "pl" if (message.context or "").startswith("form") else "en"
+        ids = list(message.id) if isinstance(message.id, (list, tuple)) else [message.id]
+        texts = []
+        for original in ids:
+            protected, tokens = _protect(original)
+            result = translate(protected, source, code)
+            restored = _restore(result[0], tokens) if result else None
+            if restored is None:
+                break
+            texts.append(restored)
+        if len(texts) != len(ids):
+            skipped += 1
+            continue
+        if isinstance(message.id, (list, tuple)):
+            forms = get_plural(Locale.parse(code)).num_plurals
+            message.string = tuple([texts[0]] + [texts[-1]] * (forms - 1))
+        else:
+            message.string = texts[0]
+        message.flags.add("fuzzy")
+        note = f"machine-translated ({result[1]}), needs review" if result else "machine-translated"
+        if note not in message.user_comments:
+            message.user_comments.append(note)
+        filled += 1
+    write_catalog(path, catalog)
+    return filled, skipped
+
+
+def _protect(text: str) -> tuple[str, list[str]]:
+    tokens: list[str] = []
+
+    def swap(match: re.Match[str]) -> str:
+        tokens.append(match.group(0))
+        return f"[{len(tokens) - 1}]"
+
+    return _PROTECT.sub(swap, text), tokens
+
+
+def _restore(text: str, tokens: list[str]) -> str | None:
+    for index, token in enumerate(tokens):
+        marker = f"[{index}]"
+        if marker not in text:
+            return None
+        text = text.replace(marker, token, 1)
+    return text

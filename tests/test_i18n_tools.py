@@ -141,3 +141,40 @@ def test_compile_builds_mo_files(tmp_path):
     shutil.copytree(LOCALES, folder)
     written = i18n_tools.compile_catalogs(folder, ["pl"])
     assert written and Path(written[0]).stat().st_size > 100
+
+
+def test_pretranslate_fills_empty_messages_fuzzy_and_keeps_placeholders(tmp_path, argos_dir):
+    """With the real argostranslate and a tiny en->uk model: filled, marked fuzzy, never complete."""
+    from app.translation.service import get_service
+    from app.config import get_settings
+
+    folder = tmp_path / "locales"
+    shutil.copytree(LOCALES, folder)
+    po = folder / "uk" / "LC_MESSAGES" / "messages.po"
+    text = po.read_text(encoding="utf-8")
+    text = _replace_msgstr(text, "Dashboard", 'msgid "Dashboard"\nmsgstr ""')
+    text = _replace_msgstr(text, "Hello, %(name)s.", 'msgid "Hello, %(name)s."\nmsgstr ""')
+    po.write_text(text, encoding="utf-8")
+    service = get_service(get_settings())
+
+    def translate(message, source, target):
+        result = service.translate(message, source, target)
+        return (result.text, f"{result.engine} {result.model_version}")
+
+    filled, skipped = i18n_tools.pretranslate(folder, "uk", translate)
+    assert (filled, skipped) == (2, 0)
+    catalog = i18n_tools.read_catalog(po, "uk")
+    hello = catalog.get("Hello, %(name)s.")
+    assert hello.fuzzy and "%(name)s" in hello.string and any("machine-translated" in c for c in hello.user_comments)
+    problems = i18n_tools.check(folder, ["uk"])
+    assert {(p.kind, p.msgid) for p in problems} == {("fuzzy", "Dashboard"), ("fuzzy", "Hello, %(name)s.")}
+
+
+def test_pretranslate_skips_a_translation_that_loses_a_placeholder(tmp_path):
+    folder = tmp_path / "locales"
+    shutil.copytree(LOCALES, folder)
+    po = folder / "be" / "LC_MESSAGES" / "messages.po"
+    po.write_text(_replace_msgstr(po.read_text(encoding="utf-8"), "Hello, %(name)s.", 'msgid "Hello, %(name)s."\nmsgstr ""'), encoding="utf-8")
+    filled, skipped = i18n_tools.pretranslate(folder, "be", lambda text, s, t: ("Прывітанне", "test"))
+    assert (filled, skipped) == (0, 1)
+    assert i18n_tools.read_catalog(po, "be").get("Hello, %(name)s.").string == ""
