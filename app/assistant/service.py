@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FuturesTimeout
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,9 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE = 2000
-# Translations run here, off the request's own flow: a request waits at most
-# WITAJ_TRANSLATION_WAIT_SECONDS; a slower one finishes in the background into the cache.
-_translator = ThreadPoolExecutor(max_workers=2, thread_name_prefix="witaj-chat-mt")
+
 #: Modes of a conversation: the bot answers; waiting for a person; a person answers; over.
 BOT, QUEUED, HUMAN, CLOSED = "bot", "queued", "human", "closed"
 
@@ -204,30 +200,13 @@ def staff_reply(
 
 def translate_into(*, settings: Settings, message: ConversationMessage, target: str) -> None:
     """Attach a machine translation of message into target, if one comes within the wait; never raises."""
-    source = message.language
-    if not message.text or not source or source == target:
-        return
-    try:
-        from app.translation.service import get_service
+    from app.translation.service import as_stored, translate_within
 
-        service = get_service(settings)
-        future = _translator.submit(service.translate, message.text, source, target)
-        result = future.result(timeout=settings.translation_wait_seconds)
-    except FuturesTimeout:
-        return  # it finishes into the cache; shown() picks it up from there
-    except Exception as exc:  # noqa: BLE001 - no translation never stops a message
-        log.info("no machine translation %s->%s: %s", source, target, type(exc).__name__)
-        return
-    if result.machine:
-        _keep_translation(message, result)
-
-
-def _keep_translation(message: ConversationMessage, result: Any) -> None:
-    data = dict(message.data or {})
-    translations = dict(data.get("translations") or {})
-    translations[result.target] = {"text": result.text, "engine": result.engine, "model_version": result.model_version}
-    data["translations"] = translations
-    message.data = data
+    result = translate_within(settings, message.text, message.language, target)
+    if result is not None:
+        data = dict(message.data or {})
+        data["translations"] = {**(data.get("translations") or {}), target: as_stored(result)}
+        message.data = data
 
 
 def shown(*, settings: Settings, message: ConversationMessage, language: str) -> dict[str, Any]:

@@ -37,11 +37,12 @@ class CaseSummary(BaseModel):
 
 
 class NoteOut(BaseModel):
-    """A shared note."""
+    """A shared note: the original body, and machine translations by language (engine, model version)."""
 
     id: int
     body: str
     language: str | None
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict)
     author_organisation: str
     created_at: datetime
 
@@ -124,6 +125,7 @@ def _detail(db: Session, settings: SettingsModel, case: CaseFile, principal: Pri
             id=i["note"].id,
             body=i["note"].body,
             language=i["note"].language,
+            translations=i["note"].translations or {},
             author_organisation=i["note"].author_org.slug,
             created_at=i["note"].created_at,
         )
@@ -200,7 +202,7 @@ def post_transition(
 
 
 @router.post("/cases/{reference}/notes", response_model=NoteOut, status_code=201, summary="Write to the city office")
-def post_note(reference: str, body: NoteRequest, db: DbSession, principal: ApiPrincipal) -> NoteOut:
+def post_note(reference: str, body: NoteRequest, db: DbSession, settings: Settings, principal: ApiPrincipal) -> NoteOut:
     """Add a note shared with the office."""
     case = service.get_visible(db=db, principal=principal, reference=reference)
     if not can(principal, Action.edit_cases, principal.organisation_id):
@@ -208,7 +210,13 @@ def post_note(reference: str, body: NoteRequest, db: DbSession, principal: ApiPr
     note = service.add_note(
         db=db, case=case, body=body.body, visibility=Visibility.shared, actor=service.Actor.of(principal), language=body.language
     )
+    service.translate_note(db=db, settings=settings, note=note, target=settings.default_locale)
     return NoteOut(
-        id=note.id, body=note.body, language=note.language, author_organisation=note.author_org.slug, created_at=note.created_at
+        id=note.id,
+        body=note.body,
+        language=note.language,
+        translations=note.translations or {},
+        author_organisation=note.author_org.slug,
+        created_at=note.created_at,
     )
 

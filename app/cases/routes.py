@@ -231,6 +231,7 @@ def _case_context(
             }
     return {
         "chat": chat,
+        "note_view": lambda note: service.note_view(settings=settings, note=note, language=get_locale()),
         "case": case,
         "version": case.version,
         "transitions": transitions,
@@ -349,9 +350,13 @@ def case_note(
         raise PermissionDenied("note")
     chosen = Visibility.shared if visibility == "shared" else Visibility.internal
     try:
-        service.add_note(db=db, case=case, body=body, visibility=chosen, actor=service.Actor.of(principal), language=get_locale())
+        note = service.add_note(
+            db=db, case=case, body=body, visibility=chosen, actor=service.Actor.of(principal), language=get_locale()
+        )
     except InvalidInput as exc:
         return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors, form={"body": body})
+    # The office reads in its own language: a partner's note in another one is translated now.
+    service.translate_note(db=db, settings=settings, note=note, target=settings.default_locale)
     return _back_to_case(request, case)
 
 

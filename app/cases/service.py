@@ -698,6 +698,31 @@ def add_note(
     return note
 
 
+def translate_note(*, db: Session, settings: Settings, note: CaseNote, target: str) -> None:
+    """Store a machine translation of note into target (if one comes in time). Commits."""
+    from app.translation.service import as_stored, translate_within
+
+    result = translate_within(settings, note.body, note.language, target)
+    if result is not None:
+        note.translations = {**(note.translations or {}), target: as_stored(result)}
+        db.commit()
+
+
+def note_view(*, settings: Settings, note: CaseNote, language: str) -> dict[str, Any]:
+    """Return how a note reads in `language`: its text, the original, machine-translated or not."""
+    if not note.language or note.language == language:
+        return {"text": note.body, "original": None, "machine": False}
+    stored = (note.translations or {}).get(language)
+    if stored is None:
+        from app.translation.service import translate_within
+
+        result = translate_within(settings, note.body, note.language, language)
+        stored = {"text": result.text} if result is not None else None
+    if stored is None:
+        return {"text": note.body, "original": None, "machine": False, "untranslated": True}
+    return {"text": stored["text"], "original": note.body, "machine": True}
+
+
 def update_fields(
     *,
     db: Session,

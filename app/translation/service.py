@@ -365,3 +365,33 @@ async def detect_async(
         log.warning("translation service unavailable: %s", type(exc).__name__)
         return None
     return await chosen.detect_async(text, timeout=timeout)
+
+
+_waiting_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="witaj-mt-wait")
+
+
+def translate_within(settings: Any, text: str, source: str | None, target: str) -> Translation | None:
+    """Return a machine translation of text if one comes within WITAJ_TRANSLATION_WAIT_SECONDS, else None.
+
+    For synchronous request handlers: never raises, never blocks longer than the wait. A slower
+    translation goes on in the background and lands in the cache, where `lookup` finds it later.
+    """
+    if not text or not source or source == target:
+        return None
+    from concurrent.futures import TimeoutError as FuturesTimeout
+
+    wait = getattr(settings, "translation_wait_seconds", 2.0)
+    try:
+        future = _waiting_pool.submit(get_service(settings).translate, text, source, target)
+        result = future.result(timeout=wait)
+    except FuturesTimeout:
+        return None
+    except Exception as exc:  # noqa: BLE001 - no translation never stops the caller
+        log.info("no machine translation %s->%s: %s", source, target, type(exc).__name__)
+        return None
+    return result if result.machine else None
+
+
+def as_stored(result: Translation) -> dict[str, str]:
+    """Return what a record keeps of a translation: text, engine, model version."""
+    return {"text": result.text, "engine": result.engine, "model_version": result.model_version}

@@ -119,16 +119,23 @@ def extra_model(argos_dir: Path) -> Iterator[tuple[str, str]]:
             backend.remove("de", "en")
 
 
-@pytest.fixture(scope="session")
-def both_ways(argos_dir: Path) -> Path:
-    """Return the argos folder with uk->en and en->pl installed too, so pl<->uk works both ways."""
+@pytest.fixture
+def both_ways(argos_dir: Path) -> Iterator[Path]:
+    """Install uk->en and en->pl for one test (so pl<->uk works both ways), then remove them:
+    the translation tests count on the shared folder holding only pl->en and en->uk."""
     from app.translation.argos import ArgosBackend
     from tests.translation.tiny_model import EN_UK, PL_EN
 
     backend = ArgosBackend(argos_dir)
-    installed = {(m.source, m.target) for m in backend.models()}
     reverse = (("uk", "en", {uk: en for en, uk in EN_UK.items()}), ("en", "pl", {en: pl for pl, en in PL_EN.items()}))
+    added = []
+    installed = {(m.source, m.target) for m in backend.models()}
     for source, target, words in reverse:
         if (source, target) not in installed:
             backend.install(tiny_model(source, target, words))
-    return argos_dir
+            added.append((source, target))
+    try:
+        yield argos_dir
+    finally:
+        for source, target in added:
+            backend.remove(source, target)

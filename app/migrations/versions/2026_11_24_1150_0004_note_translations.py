@@ -1,0 +1,26 @@
+"""case_note.translations: machine translations of a note, with engine and model version
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-11-24 11:50:00+00:00
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("case_note", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("translations", sa.JSON(), nullable=False, server_default=sa.text("'{}'")))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("case_note", schema=None) as batch_op:
+        batch_op.drop_column("translations")
