@@ -37,11 +37,22 @@ def _engine(settings: Settings) -> Any:
     return engine
 
 
+def _migrated_engine(settings: Settings) -> Any:
+    """Return the engine after checking the database is migrated to the newest revision."""
+    from app.migrations_check import pending_migrations
+
+    engine = _engine(settings)
+    pending = pending_migrations(engine)
+    if pending:
+        _fail(f"the database is not up to date ({len(pending)} migration(s) pending): run `witaj db upgrade`")
+    return engine
+
+
 def _session(settings: Settings) -> Any:
-    """Return a write session on the checked database, for commands that change data."""
+    """Return a write session on the checked, migrated database, for commands that change data."""
     from app.db import session_factory
 
-    return session_factory(_engine(settings), write=True)()
+    return session_factory(_migrated_engine(settings), write=True)()
 
 
 def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -80,14 +91,9 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
     """Check configuration and database, then serve the app."""
     import uvicorn
 
-    from app.migrations_check import pending_migrations
-
     settings = _settings()
     _check_content(settings)
-    engine = _engine(settings)
-    pending = pending_migrations(engine)
-    if pending:
-        _fail(f"the database is not up to date ({len(pending)} migration(s) pending): run `witaj db upgrade`")
+    _migrated_engine(settings)
     from app.translation.service import get_service
 
     click.echo(get_service(settings).describe())
@@ -110,17 +116,19 @@ def _check_content(settings: Settings) -> None:
 
     from app.assistant.data import load_dialogues
     from app.assistant.knowledge import load_knowledge
+    from app.forms import service as forms_service
 
     try:
         case_service.content(settings)
         case_service.directory(settings)
         load_dialogues(settings.content_dir / "dialogues")
         load_knowledge(settings)
+        forms_service.forms(settings)
     except (ContentErrors, ContentError) as exc:
         click.echo(str(exc), err=True)
         _fail(
             "content is broken; fix the lines above "
-            "(witaj cases validate, witaj partners validate, witaj dialogues validate)"
+            "(witaj cases validate, witaj partners validate, witaj dialogues validate, witaj forms validate)"
         )
 
 
@@ -345,7 +353,7 @@ def jobs_run() -> None:
     from app.jobs import run_once
 
     settings = _settings()
-    counts = run_once(engine=_engine(settings), settings=settings)
+    counts = run_once(engine=_migrated_engine(settings), settings=settings)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
@@ -404,6 +412,7 @@ def webhooks_add(org_slug: str, url: str) -> None:
 def _register_domain_commands() -> None:
     from app.assistant.cli import dialogues as dialogues_commands
     from app.cases.cli import cases as cases_commands
+    from app.forms.cli import forms as forms_commands
     from app.partners.cli import partners as partners_commands
     from app.translation.cli import mt as mt_commands
 
@@ -411,6 +420,7 @@ def _register_domain_commands() -> None:
     main.add_command(partners_commands)
     main.add_command(dialogues_commands)
     main.add_command(mt_commands)
+    main.add_command(forms_commands)
 
 
 _register_domain_commands()

@@ -52,7 +52,13 @@ EXTRACTORS: list[Source] = [
             ("knowledge/events.yml", "app.content_extract:extract_yaml_labels"),
         ],
     ),
+    # The city forms' official Polish wording, with the message context "form" (app/forms/extract.py).
+    Source("forms", [("*.yml", "app.forms.extract:extract_form")]),
 ]
+
+#: The source language of messages by context: interface strings are written in English, the
+#: forms ("form") in their official Polish wording. In its source language a message stands for itself.
+SOURCE_LOCALE_OF_CONTEXT: dict[str | None, str] = {None: "en", "form": "pl"}
 
 
 def register_source(source: Source) -> None:
@@ -112,10 +118,11 @@ def update(locales_dir: Path, locales: Iterable[str] = KNOWN_LOCALES) -> list[st
         else:
             catalog = Catalog(locale=code, domain=DOMAIN, project="Witaj", fuzzy=False)
         catalog.update(template, no_fuzzy_matching=True, update_header_comment=False)
-        if code == "en":
-            # English is the source language of interface strings: each message stands for itself.
-            for message in catalog:
-                if message.id and not _has_translation(message):
+        for message in catalog:
+            if message.id and SOURCE_LOCALE_OF_CONTEXT.get(message.context, "en") == code:
+                if message.context is not None:
+                    message.string = message.id  # the official wording is changed in its source file only
+                elif not _has_translation(message):
                     message.string = message.id
         write_catalog(path, catalog)
         written.append(str(path))
@@ -227,6 +234,11 @@ def check_catalog(path: Path, code: str, template: Catalog | None = None) -> lis
             continue
         if not message.string:
             problems.append(Problem(shown, line, "untranslated", key))
+            continue
+        in_source_language = SOURCE_LOCALE_OF_CONTEXT.get(message.context) == code
+        if message.context is not None and in_source_language and message.string != key:
+            detail = f"in {code}, the source language, msgstr must equal msgid"
+            problems.append(Problem(shown, line, "source-changed", key, detail))
             continue
         want, got = placeholders(key), placeholders(message.string)
         if want != got:

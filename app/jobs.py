@@ -1,4 +1,4 @@
-"""Periodic work: workflow timers (escalation, auto-close) and webhook deliveries.
+"""Periodic work: workflow timers (escalation, auto-close), webhook deliveries, stale form drafts.
 
 Runs inside the app every WITAJ_JOBS_INTERVAL_SECONDS (0 turns it off, e.g. when a separate
 `witaj jobs run` process or cron does it). Each step is idempotent: a timer that fires twice is
@@ -20,8 +20,9 @@ log = logging.getLogger("witaj.jobs")
 
 
 def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None) -> dict[str, int]:
-    """Fire due workflow timers and post due webhooks once; return counts."""
+    """Fire due workflow timers, post due webhooks and delete stale form drafts, once; return counts."""
     from app.cases import service as case_service
+    from app.forms import service as forms_service
     from app.webhooks import service as webhook_service
 
     factory = session_factory(engine, write=True)
@@ -29,7 +30,9 @@ def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None)
         fired = case_service.run_timers(db=db, settings=settings, now=now)
     with factory() as db:
         delivered = webhook_service.deliver_due(db=db, settings=settings, now=now)
-    return {"timers": len(fired), **delivered}
+    with factory() as db:
+        purged = forms_service.purge_drafts(db=db, now=now)
+    return {"timers": len(fired), **delivered, "drafts_deleted": purged}
 
 
 async def loop(*, engine: Engine, settings: Settings) -> None:

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     from app.auth.routes import router as auth_router
     from app.cases.api import router as cases_api
     from app.cases.routes import router as cases_router
+    from app.forms.routes import router as forms_router
     from app.home.routes import router as home_router
     from app.partners.routes import router as partners_router
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(cases_api)
     app.include_router(partners_router)
     app.include_router(assistant_router)
+    app.include_router(forms_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

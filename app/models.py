@@ -3,6 +3,7 @@
 from app.assistant.models import Conversation, ConversationMessage
 from app.auth.models import ApiToken, Organisation, User, UserSession
 from app.cases.models import AuditEntry, CaseCounter, CaseEvent, CaseFile, CaseNote, Client, Consent, Referral
+from app.forms.models import FormRevision, FormSubmission
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
@@ -16,6 +17,8 @@ __all__ = [
     "CaseNote",
     "Client",
     "Consent",
+    "FormRevision",
+    "FormSubmission",
     "Organisation",
     "Referral",
     "User",
