@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
@@ -41,36 +41,7 @@ def _labels(settings: Any) -> dict[str, Any]:
     }
 
 
-def _filters(
-    status: str | None,
-    category: str | None,
-    language: str | None,
-    partner: str | None,
-    overdue: bool,
-    mine: bool,
-    q: str | None,
-    sort: str,
-    page: int,
-) -> service.InboxFilter:
-    return service.InboxFilter(
-        status=status or None,
-        category=category or None,
-        language=language or None,
-        partner=partner or None,
-        overdue=overdue,
-        mine=mine,
-        query=(q or "").strip() or None,
-        sort=sort if sort in service.SORTS else "-updated",
-        page=max(1, page),
-    )
-
-
-@router.get("/", name="inbox")
-def inbox(
-    request: Request,
-    db: DbSession,
-    settings: Settings,
-    principal: StaffPrincipal,
+def inbox_filters(
     status: str | None = None,
     category: str | None = None,
     language: str | None = None,
@@ -80,9 +51,27 @@ def inbox(
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: str = "-updated",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-) -> Response:
+) -> service.InboxFilter:
+    """Return the inbox filters of the query string (a dependency shared by the page and the export)."""
+    return service.InboxFilter(
+        status=status or None,
+        category=category or None,
+        language=language or None,
+        partner=partner or None,
+        overdue=overdue,
+        mine=mine,
+        query=(q or "").strip() or None,
+        sort=sort if sort in service.SORTS else "-updated",
+        page=page,
+    )
+
+
+Filters = Annotated[service.InboxFilter, Depends(inbox_filters)]
+
+
+@router.get("/", name="inbox")
+def inbox(request: Request, db: DbSession, settings: Settings, principal: StaffPrincipal, filters: Filters) -> Response:
     """Show the cases the principal may see, filtered, sorted and paged; htmx gets only the table."""
-    filters = _filters(status, category, language, partner, overdue, mine, q, sort, page)
     cases, has_next = service.list_for(db=db, principal=principal, filters=filters)
     partners = db.scalars(select(Organisation).where(Organisation.kind == "partner").order_by(Organisation.name)).all()
     query = {k: v for k, v in request.query_params.items() if k != "page" and v}
@@ -102,28 +91,14 @@ def inbox(
 
 
 @router.get("/export.csv", name="inbox_export")
-def inbox_export(
-    request: Request,
-    db: DbSession,
-    settings: Settings,
-    principal: StaffPrincipal,
-    status: str | None = None,
-    category: str | None = None,
-    language: str | None = None,
-    partner: str | None = None,
-    overdue: bool = False,
-    mine: bool = False,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    sort: str = "-updated",
-) -> Response:
+def inbox_export(request: Request, db: DbSession, principal: StaffPrincipal, filters: Filters) -> Response:
     """Download the filtered cases as CSV (supervisors; no contact details); the export is audited."""
     import csv
     import io
 
     if not can(principal, Action.export_personal_data, principal.organisation_id):
         raise PermissionDenied("export")
-    filters = _filters(status, category, language, partner, overdue, mine, q, sort, 1)
-    filters.per_page = EXPORT_LIMIT
+    filters.page, filters.per_page = 1, EXPORT_LIMIT
     cases, more = service.list_for(db=db, principal=principal, filters=filters)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
