@@ -539,20 +539,36 @@ def _require_exactly(c: Checker, key: Key, found: Collection[str], wanted: Seque
 # --- categories.yml ------------------------------------------------------------------------------
 
 
+_Entry = TypeVar("_Entry", Category, Status, Outcome)
+
+
+def _read_contract_entries(
+    c: Checker,
+    section: str,
+    entries: list[Any],
+    contract: Sequence[str],
+    read_one: Callable[[Checker, Key, object], _Entry | None],
+    start: int,
+) -> dict[str, _Entry] | None:
+    """Return the entries of a list whose ids must be exactly `contract`, by id (the first of a
+    repeated id wins); None when the list had any error since `start` (the error count before it)."""
+    ids = _read_ids(c, (section,), entries, lambda key, entry: c.choice(key, entry["id"], contract))
+    _require_exactly(c, (section,), ids, contract, section)
+    found: dict[str, _Entry] = {}
+    for index, entry in enumerate(entries):
+        item = read_one(c, (section, index), entry)
+        if item is not None:
+            found.setdefault(item.id, item)
+    return found if c.error_count == start else None
+
+
 def _read_categories(c: Checker) -> dict[str, Category] | None:
     start = c.error_count
     top = c.mapping((), c.doc.data, required=("categories",))
     entries = c.field(top, (), "categories", c.sequence, min_items=1) if top is not None else None
     if entries is None:
         return None
-    ids = _read_ids(c, ("categories",), entries, lambda key, entry: c.choice(key, entry["id"], CATEGORY_IDS))
-    _require_exactly(c, ("categories",), ids, CATEGORY_IDS, "categories")
-    categories: dict[str, Category] = {}
-    for index, entry in enumerate(entries):
-        category = _read_category(c, ("categories", index), entry)
-        if category is not None:
-            categories.setdefault(category.id, category)
-    return categories if c.error_count == start else None
+    return _read_contract_entries(c, "categories", entries, CATEGORY_IDS, _read_category, start)
 
 
 def _read_category(c: Checker, key: Key, entry: object) -> Category | None:
@@ -655,14 +671,7 @@ def _read_statuses(c: Checker, value: object) -> dict[str, Status] | None:
     entries = c.sequence(("statuses",), value, min_items=1)
     if entries is None:
         return None
-    ids = _read_ids(c, ("statuses",), entries, lambda key, entry: c.choice(key, entry["id"], STATUS_IDS))
-    _require_exactly(c, ("statuses",), ids, STATUS_IDS, "statuses")
-    statuses: dict[str, Status] = {}
-    for index, entry in enumerate(entries):
-        status = _read_status(c, ("statuses", index), entry)
-        if status is not None:
-            statuses.setdefault(status.id, status)
-    return statuses if c.error_count == start else None
+    return _read_contract_entries(c, "statuses", entries, STATUS_IDS, _read_status, start)
 
 
 def _read_status(c: Checker, key: Key, entry: object) -> Status | None:
@@ -701,19 +710,18 @@ def _read_outcomes(c: Checker, value: object) -> dict[str, Outcome] | None:
     entries = c.sequence(("outcomes",), value, min_items=1)
     if entries is None:
         return None
-    ids = _read_ids(c, ("outcomes",), entries, lambda key, entry: c.choice(key, entry["id"], OUTCOME_IDS))
-    _require_exactly(c, ("outcomes",), ids, OUTCOME_IDS, "outcomes")
-    outcomes: dict[str, Outcome] = {}
-    for index, entry in enumerate(entries):
-        key = ("outcomes", index)
-        item = c.mapping(key, entry, required=("id", "label"))
-        if item is None:
-            continue
-        label = c.field(item, key, "label", c.text)
-        outcome_id = item.get("id")
-        if label is not None and isinstance(outcome_id, str) and outcome_id in OUTCOME_IDS:
-            outcomes.setdefault(outcome_id, Outcome(id=outcome_id, label=label))
-    return outcomes if c.error_count == start else None
+    return _read_contract_entries(c, "outcomes", entries, OUTCOME_IDS, _read_outcome, start)
+
+
+def _read_outcome(c: Checker, key: Key, entry: object) -> Outcome | None:
+    item = c.mapping(key, entry, required=("id", "label"))
+    if item is None:
+        return None
+    label = c.field(item, key, "label", c.text)
+    outcome_id = item.get("id")
+    if label is not None and isinstance(outcome_id, str) and outcome_id in OUTCOME_IDS:
+        return Outcome(id=outcome_id, label=label)
+    return None
 
 
 _TRANSITION_KEYS = ("name", "label", "from", "to", "roles")
