@@ -11,7 +11,7 @@ import unicodedata
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from app.i18n import format_date, format_datetime, format_time, translations, use_locale
+from app.i18n import _, format_date, format_datetime, format_time, gettext, translations, use_locale
 
 if TYPE_CHECKING:
     from app.assistant.runtime import Context
@@ -144,15 +144,8 @@ def action_set_language(ctx: Context) -> None:
 def _hours_today(schedule: dict[int, list[tuple[object, object]]], today: date) -> str:
     spans = schedule.get(today.weekday(), [])
     if not spans:
-        return translations_of_current("closed today")
+        return _("closed today")
     return ", ".join(f"{format_time(a)}–{format_time(b)}" for a, b in spans)  # type: ignore[arg-type]
-
-
-def translations_of_current(message: str) -> str:
-    """Return message translated into the current locale."""
-    from app.i18n import gettext
-
-    return gettext(message)
 
 
 def action_find_library_branch(ctx: Context) -> None:
@@ -174,9 +167,8 @@ def action_find_library_branch(ctx: Context) -> None:
         return
     today = ctx.now.astimezone(ctx.settings.zone).date()
     with use_locale(ctx.tracker.language):
-        lines = [
-            f"• {b.name}, {b.address} — {translations_of_current('today')}: {_hours_today(b.schedule, today)}" for b in branches
-        ]
+        today_label = _("today")  # outside the f-string, where Babel's extractor finds it
+        lines = [f"• {b.name}, {b.address} — {today_label}: {_hours_today(b.schedule, today)}" for b in branches]
     ctx.utter("utter_library_branches_found", branches="\n".join(lines))
 
 
@@ -230,6 +222,33 @@ def action_find_events(ctx: Context) -> None:
             for start, event in found[:8]
         ]
     ctx.utter("utter_events_found", events="\n".join(lines))
+    offer_city_form(ctx, "cultural_events")
+
+
+# --- city forms --------------------------------------------------------------------------------
+
+
+def action_offer_city_form(ctx: Context) -> None:
+    """Put a link to the city form for the topic just asked about (dialogues/knowledge/city_forms.yml)
+    under the answer; the form opens in the conversation's language beside the Polish wording."""
+    offer_city_form(ctx, ctx.parsed.intent if ctx.parsed is not None else "")
+
+
+def offer_city_form(ctx: Context, intent: str) -> None:
+    """Add the link to the city form of intent (if any) to the turn's last message."""
+    from app.assistant.knowledge import load_knowledge
+    from app.assistant.runtime import BotMessage
+
+    form_id = load_knowledge(ctx.settings).city_forms.get(intent)
+    if form_id is None:
+        return
+    with use_locale(ctx.tracker.language):
+        button = {"title": _("Fill in the form online"), "form": form_id}
+        if ctx.messages:  # one bubble: the answer, its quick replies and the form link
+            ctx.messages[-1].buttons.append(button)
+        else:
+            text = _("You can fill in the city's form online, in your language.")
+            ctx.messages.append(BotMessage(text=text, buttons=[button]))
 
 
 # --- cases -----------------------------------------------------------------------------------
@@ -250,7 +269,7 @@ def action_create_case(ctx: Context) -> None:
     description = str(slots.get("case_description") or "").strip()
     category = slots.get("case_topic") or "other"
     with use_locale(ctx.tracker.language):
-        label = translations_of_current(case_service.content(ctx.settings).categories[category].label)
+        label = gettext(case_service.content(ctx.settings).categories[category].label)
     subject = (description.splitlines()[0] if description else label)[:120]
     try:
         case, secret = case_service.create(
@@ -281,7 +300,7 @@ def action_create_case(ctx: Context) -> None:
 def _display_name(ctx: Context) -> str:
     number = getattr(ctx.conversation, "id", None)
     with use_locale(ctx.tracker.language):
-        base = translations_of_current("Chat visitor")
+        base = _("Chat visitor")
     return f"{base} {number}" if number else base
 
 
@@ -337,6 +356,7 @@ REGISTRY = {
     "action_set_language": action_set_language,
     "action_find_library_branch": action_find_library_branch,
     "action_find_events": action_find_events,
+    "action_offer_city_form": action_offer_city_form,
     "action_create_case": action_create_case,
     "action_case_status": action_case_status,
     "action_handoff": action_handoff,

@@ -45,7 +45,14 @@ def dialogues() -> None:
 @dialogues.command()
 def validate() -> None:
     """Check every file of dialogues/ as `rasa data validate` would; print each problem as file:line."""
-    data = _load(settings_or_exit())
+    from app.assistant.knowledge import load_knowledge
+
+    settings = settings_or_exit()
+    data = _load(settings)
+    try:
+        load_knowledge(settings)  # knowledge/: branches, events, crisis phrases, city form links
+    except ContentError as exc:
+        exit_with(ContentErrors([exc]), "dialogues/knowledge/")
     counts = ", ".join(
         f"{len(examples)} examples in {language}" if i == 0 else f"{len(examples)} in {language}"
         for i, (language, examples) in enumerate(data.examples.items())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -68,6 +68,7 @@ class Knowledge:
     branches: tuple[Branch, ...]
     events: tuple[Event, ...]
     crisis_phrases: tuple[str, ...] = ()
+    city_forms: dict[str, str] = field(default_factory=dict)  # intent -> form id (forms/<id>.yml)
 
 
 def _time(doc: YamlDoc, key: tuple[str | int, ...], value: object) -> time:
@@ -188,13 +189,33 @@ def read_events(path: Path, districts: set[str]) -> tuple[Event, ...]:
 
 
 @lru_cache(maxsize=4)
-def _load(folder: str, districts: frozenset[str]) -> Knowledge:
+def _load(folder: str, districts: frozenset[str], intents: frozenset[str], form_ids: frozenset[str]) -> Knowledge:
     base = Path(folder)
     return Knowledge(
         branches=read_branches(base / "library_branches.yml", set(districts)),
         events=read_events(base / "events.yml", set(districts)),
         crisis_phrases=read_crisis_phrases(base / "crisis.yml"),
+        city_forms=read_city_forms(base / "city_forms.yml", intents=intents, form_ids=form_ids),
     )
+
+
+def read_city_forms(path: Path, *, intents: frozenset[str], form_ids: frozenset[str]) -> dict[str, str]:
+    """Return intent -> city form id from path; raise ContentError with file and line."""
+    if not path.exists():
+        return {}
+    doc = load_yaml(path)
+    offers = (doc.data or {}).get("offers") if isinstance(doc.data, dict) else None
+    if not isinstance(offers, dict):
+        raise ContentError(path, 1, "expected `offers:` mapping intents to form ids")
+    out: dict[str, str] = {}
+    for intent, form_id in offers.items():
+        if intent not in intents:
+            raise doc.error(("offers", intent), f"unknown intent {intent!r} (not in dialogues/domain.yml)")
+        if not isinstance(form_id, str) or form_id not in form_ids:
+            known = ", ".join(sorted(form_ids))
+            raise doc.error(("offers", intent), f"unknown form {form_id!r}; forms/ has: {known}")
+        out[str(intent)] = form_id
+    return out
 
 
 def read_crisis_phrases(path: Path) -> tuple[str, ...]:
@@ -217,4 +238,22 @@ def read_crisis_phrases(path: Path) -> tuple[str, ...]:
 
 def load_knowledge(settings: Settings) -> Knowledge:
     """Return the validated knowledge base (loaded once)."""
-    return _load(str(settings.content_dir / "dialogues" / "knowledge"), frozenset(_districts(settings)))
+    from app.forms import service as forms_service
+
+    folder = settings.content_dir / "dialogues"
+    return _load(
+        str(folder / "knowledge"),
+        frozenset(_districts(settings)),
+        _domain_intents(str(folder / "domain.yml")),
+        frozenset(forms_service.forms(settings)),
+    )
+
+
+@lru_cache(maxsize=4)
+def _domain_intents(path: str) -> frozenset[str]:
+    """Return the intent names of domain.yml (the dialogue loader checks the file itself)."""
+    if not Path(path).exists():
+        return frozenset()
+    data = load_yaml(Path(path)).data
+    items = data.get("intents") if isinstance(data, dict) else None
+    return frozenset(next(iter(i)) if isinstance(i, dict) else str(i) for i in items or ())

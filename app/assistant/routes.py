@@ -15,7 +15,7 @@ from app.auth.permissions import Action, can
 from app.deps import DbSession, Settings, StaffPrincipal
 from app.errors import InvalidInput, PermissionDenied
 from app.i18n import _, get_locale
-from app.web import redirect, render, url_for
+from app.web import base_path, redirect, render, url_for
 
 router = APIRouter()
 CHAT_COOKIE = "witaj_chat"
@@ -113,15 +113,24 @@ class RestMessage(BaseModel):
     message: str = Field(min_length=1, max_length=service.MAX_MESSAGE)
 
 
-def _rest_out(sender: str, text: str, buttons: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def _rest_out(sender: str, text: str, buttons: list[dict[str, str]] | None = None, *, link: Any = None) -> dict[str, Any]:
+    """Return one bot message as Rasa's REST channel sends it; a link to a city form becomes a
+    `web_url` button (the shape Rasa's chat widgets open as a link)."""
     out: dict[str, Any] = {"recipient_id": sender, "text": text}
-    if buttons:
-        out["buttons"] = [{"title": b["title"], "payload": b["payload"]} for b in buttons]
+    shaped = []
+    for b in buttons or []:
+        if "form" in b:
+            if link is not None:
+                shaped.append({"title": b["title"], "type": "web_url", "url": link(b["form"])})
+        else:
+            shaped.append({"title": b["title"], "payload": b["payload"]})
+    if shaped:
+        out["buttons"] = shaped
     return out
 
 
 @router.post("/webhooks/rest/webhook", name="rest_webhook", tags=["assistant"])
-def rest_webhook(body: Annotated[RestMessage, Body()], db: DbSession, settings: Settings) -> Response:
+def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbSession, settings: Settings) -> Response:
     """Answer like Rasa's REST channel: a list of {recipient_id, text, buttons}; staff replies ride along."""
     if settings.assistant_backend == "rasa":
         return _forward_to_rasa(body, settings)
@@ -131,7 +140,12 @@ def rest_webhook(body: Annotated[RestMessage, Body()], db: DbSession, settings: 
     # Messages from a person (and the "joined" notice) since the last call, then the bot's answer.
     pending = [m for m in service.messages(db=db, conversation=conversation, after_id=delivered) if m.author in ("staff", "system")]
     out = [_rest_out(body.sender, _rest_text(service.shown(settings=settings, message=m, language=conversation.language))) for m in pending]
-    out += [_rest_out(body.sender, m.text, m.buttons) for m in answer]
+    origin = f"{request.url.scheme}://{request.url.netloc}{base_path(request)}/{conversation.language}"
+
+    def link(form_id: str) -> str:
+        return origin + request.app.url_path_for("form_page", form_id=form_id)
+
+    out += [_rest_out(body.sender, m.text, m.buttons, link=link) for m in answer]
     last = service.messages(db=db, conversation=conversation)
     conversation.state = {**(conversation.state or {}), "rest_delivered": last[-1].id if last else delivered}
     db.commit()

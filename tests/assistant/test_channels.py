@@ -239,3 +239,45 @@ def test_rasa_backend_forwards_to_a_rasa_server(client, app, settings, office):
         app.state.settings = settings
     assert received == [("/webhooks/rest/webhook", {"sender": "via-rasa", "message": "hello"})]
     assert answer == [{"recipient_id": "via-rasa", "text": "hi from rasa", "buttons": [{"title": "A", "payload": "/a"}]}]
+
+
+class TestCityFormFromChat:
+    """The assistant launches the city form of a topic: a link under its answer, in the user's language."""
+
+    def test_rest_channel_gives_a_web_url_button_to_the_form_in_the_users_language(self, client, settings, office):
+        answer = rest(client, "form-link", "де отримати читацький квиток у бібліотеці?")
+        assert said(response_text(settings, "utter_library_card"), "uk") in answer[0]["text"]
+        links = [b for m in answer for b in m.get("buttons", []) if b.get("type") == "web_url"]
+        assert len(links) == 1 and links[0]["title"] == translations("uk").ugettext("Fill in the form online")
+        assert links[0]["url"] == "http://testserver/uk/forms/biblioteka-karta" and "payload" not in links[0]
+        form = client.get(links[0]["url"])
+        assert form.status_code == 200 and 'lang="uk"' in form.text
+        assert "Zgłoszenie do zapisu do Biblioteki Kraków" in form.text  # the Polish wording beside it
+        # Ordinary quick replies keep Rasa's {title, payload} shape.
+        replies = [b for m in answer for b in m.get("buttons", []) if "payload" in b]
+        assert all(set(b) == {"title", "payload"} for b in replies)
+
+    def test_topic_without_a_form_gets_no_link(self, client, office):
+        answer = rest(client, "no-form-link", "шукаю роботу в Кракові, де є вакансії?")
+        assert not [b for m in answer for b in m.get("buttons", []) if b.get("type") == "web_url"]
+
+    def test_web_chat_shows_the_form_link_and_it_opens_the_form(self, client, settings, office):
+        page = web_say(client, "ru", "нужна бесплатная юридическая консультация")
+        link = re.search(r'<a class="chip chip-link" href="([^"]+)">([^<]+)</a>', page)
+        assert link is not None, page
+        assert link.group(1) == "/ru/forms/pomoc-organizacji"
+        assert link.group(2) == translations("ru").ugettext("Fill in the form online")
+        assert client.get(link.group(1)).status_code == 200
+
+    def test_events_answer_links_the_cultural_programme_form(self, client, office):
+        answer = rest(client, "events-form", "what cultural events are there this week?")
+        links = [b["url"] for m in answer for b in m.get("buttons", []) if b.get("type") == "web_url"]
+        assert "•" in answer[0]["text"]  # weekly events: there are always some in the next 7 days
+        assert links == ["http://testserver/en/forms/program-kulturalny"]
+
+
+def test_library_branch_hours_are_labelled_in_the_users_language(client, office):
+    rest(client, "branch-uk", "де найближча бібліотека?")
+    answer = rest(client, "branch-uk", "Нова Гута")
+    text = answer[0]["text"]
+    assert "•" in text and "сьогодні" in text and "today" not in text

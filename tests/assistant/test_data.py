@@ -110,14 +110,14 @@ def test_rules_stories_and_tests_are_read_as_steps(data: DialogueData):
     assert [s.kind for s in submit.steps] == ["action", "active_loop", "slot_was_set", "action"]
     assert submit.steps[2].value == {"requested_slot": None}
     story = next(s for s in data.stories if s.name.startswith("library card, then"))
-    branch = story.steps[2]
+    branch = story.steps[3]  # after library_card, utter_library_card, action_offer_city_form
     assert (branch.kind, branch.name, branch.entities) == (
         "intent",
         "library_branches",
         (("district", "Nowa Huta"),),
     )
     test = next(s for s in data.tests if s.name.startswith("ru - library card"))
-    user = test.steps[2]
+    user = test.steps[3]
     assert (user.kind, user.name) == ("user", "library_branches")
     assert user.user_text == "где библиотека в Новой Гуте?"
     assert user.entities == (("district", "Nowa Huta"),)

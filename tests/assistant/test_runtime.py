@@ -93,3 +93,42 @@ def test_knowledge_errors_name_file_and_line(tmp_path):
     with pytest.raises(ContentError) as caught:
         read_branches(path, {"Nowa Huta"})
     assert str(caught.value).startswith(f"{path}:5:") and "Atlantis" in str(caught.value)
+
+
+def test_city_form_offers_must_name_known_intents_and_forms(tmp_path):
+    from app.assistant.knowledge import read_city_forms
+    from app.content import ContentError
+
+    path = tmp_path / "city_forms.yml"
+    path.write_text("version: 1\noffers:\n  library_card: biblioteka-karta\n  fly_to_mars: pismo-ogolne\n", encoding="utf-8")
+    intents, forms = frozenset({"library_card"}), frozenset({"biblioteka-karta", "pismo-ogolne"})
+    with pytest.raises(ContentError) as caught:
+        read_city_forms(path, intents=intents, form_ids=forms)
+    assert str(caught.value).startswith(f"{path}:4:") and "fly_to_mars" in str(caught.value)
+
+    path.write_text("version: 1\noffers:\n  library_card: karta-na-ksiezyc\n", encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        read_city_forms(path, intents=intents, form_ids=forms)
+    assert str(caught.value).startswith(f"{path}:3:") and "karta-na-ksiezyc" in str(caught.value)
+    assert "biblioteka-karta" in str(caught.value)  # the message lists the forms there are
+
+    path.write_text("version: 1\noffers:\n  library_card: biblioteka-karta\n", encoding="utf-8")
+    assert read_city_forms(path, intents=intents, form_ids=forms) == {"library_card": "biblioteka-karta"}
+
+
+def test_shipped_city_form_offers_point_at_forms_of_the_topic(settings):
+    from app.assistant.knowledge import load_knowledge
+    from app.forms import service as forms_service
+
+    topic = {  # the case category each intent is about
+        "labour_register": "labour_registration", "library_card": "library", "polish_course": "polish_course",
+        "cultural_events": "culture", "legal_help": "legal_aid", "housing_help": "housing",
+        "psychological_help": "psychological_support",
+    }
+    offers = load_knowledge(settings).city_forms
+    assert set(offers) == set(topic)
+    forms = forms_service.forms(settings)
+    for intent, form_id in offers.items():
+        form = forms[form_id]
+        categories = {form.category} | set(form.category_rule.by_choice.values() if form.category_rule else ())
+        assert topic[intent] in categories, (intent, form_id, categories)
