@@ -86,8 +86,14 @@ def main() -> None:
 @click.option("--host", default=None, help="Address to listen on (default: WITAJ_HOST).")
 @click.option("--port", default=None, type=int, help="Port (default: WITAJ_PORT).")
 @click.option("--reload", is_flag=True, help="Restart on code changes (development).")
+@click.option(
+    "--workers",
+    default=None,
+    type=click.IntRange(min=1),
+    help="Server processes (default: WITAJ_WORKERS, 1). More use more cores; each runs the jobs loop.",
+)
 @clear_errors
-def serve(host: str | None, port: int | None, reload: bool) -> None:
+def serve(host: str | None, port: int | None, reload: bool, workers: int | None) -> None:
     """Check configuration and database, then serve the app."""
     import uvicorn
 
@@ -104,6 +110,7 @@ def serve(host: str | None, port: int | None, reload: bool) -> None:
         host=host or settings.host,
         port=port or settings.port,
         reload=reload,
+        workers=None if reload else (workers or settings.workers),
         proxy_headers=True,
     )
 

@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     rasa_url: str = "http://127.0.0.1:5005"
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
 
     @field_validator("locales", mode="before")
     @classmethod

@@ -1,24 +1,27 @@
 """The assistant's speed: NLU time per message, and chat turns per second through HTTP with SQLite.
 
     .venv/bin/python bench/chat.py                          # 2,000 NLU messages, 1,200 HTTP turns
-    .venv/bin/python bench/chat.py --messages 5000 --turns 3000 --concurrency 16
+    .venv/bin/python bench/chat.py --messages 5000 --turns 3000 --concurrency 16 --workers 2
+    .venv/bin/python bench/chat.py --url http://127.0.0.1:8000   # a server that is already running
 
 NLU: the model `witaj dialogues train` caches (trained here when missing) parses real NLU examples
 of every language, once without and once with the conversation's language as the prior, the way
 the engine calls it; the figures are per message (language detection, entities, intent).
 
-HTTP: `witaj serve` runs in a child process on a fresh SQLite database in a temporary folder
-(migrated, content checked, assistant warmed up), and simulated newcomers hold conversations
-through Rasa's REST channel (`POST /webhooks/rest/webhook`) and the web chat (`POST /{lang}/chat`,
-with its cookie and CSRF token), several at once. Every turn runs the whole engine and stores the
-conversation in the database. Turns per second are counted over all of them; latency is per turn.
-The client runs on the same machine and takes some of its CPU.
+HTTP: `witaj serve` runs in a child process (`--workers N` processes) on a fresh SQLite database in
+a temporary folder (migrated, content checked, assistant warmed up), and simulated newcomers hold
+conversations through Rasa's REST channel (`POST /webhooks/rest/webhook`) and the web chat
+(`POST /{lang}/chat` as htmx sends it, with its cookies and CSRF token), several at once. Every turn
+runs the whole engine and stores the conversation in the database. Turns per second are counted
+over all of them; latency is per turn; CPU per turn is the server's (all its processes, from
+/proc) and this client's. The client is a minimal keep-alive HTTP/1.1 client on the same machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import re
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import urlencode, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -85,13 +89,40 @@ def bench_nlu(messages: int, seed: int) -> None:
 # --- HTTP -----------------------------------------------------------------------------------------
 
 
+def tree_cpu_seconds(pid: int) -> float | None:
+    """Return the CPU time (user + system) of pid and its descendants so far (Linux /proc), else None."""
+    proc = Path("/proc")
+    if not (proc / str(pid) / "stat").exists():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    stats = {}
+    for entry in proc.iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            stats[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    tree, total = {pid}, 0.0
+    changed = True
+    while changed:
+        changed = False
+        for child, (parent, _) in stats.items():
+            if parent in tree and child not in tree:
+                tree.add(child)
+                changed = True
+    for member in tree:
+        total += stats.get(member, (0, 0.0))[1]
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
+def start_server(folder: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "WITAJ_ENVIRONMENT": "development",
@@ -103,7 +134,8 @@ def start_server(folder: Path, port: int) -> subprocess.Popen[bytes]:
     witaj = str(Path(sys.executable).with_name("witaj"))
     subprocess.run([witaj, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed with the process
-    server = subprocess.Popen([witaj, "serve", "--port", str(port)], env=env, cwd=ROOT, stdout=log, stderr=log)
+    command = [witaj, "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -136,81 +168,136 @@ def conversations(turns: int, per_conversation: int, seed: int) -> list[tuple[st
     return scripts
 
 
-async def rest_conversation(client: httpx.AsyncClient, sender: str, script: list[str], out: list[float]) -> None:
+class Connection:
+    """A minimal keep-alive HTTP/1.1 client: the measured loop must not spend the 2 cores on the
+    client (httpx takes about as much CPU per request as the server does)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.cookies: dict[str, str] = {}
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", content_type: str = "", extra: tuple[str, ...] = ()
+    ) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        head = [f"{method} {path} HTTP/1.1", f"Host: {self.host}:{self.port}", f"Content-Length: {len(body)}"]
+        if content_type:
+            head.append(f"Content-Type: {content_type}")
+        head.extend(extra)
+        if self.cookies:
+            head.append("Cookie: " + "; ".join(f"{k}={v}" for k, v in self.cookies.items()))
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+        status = int((await self.reader.readline()).split()[1])
+        length = 0
+        while (line := await self.reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "set-cookie":
+                key, _, rest = value.strip().partition("=")
+                self.cookies[key] = rest.split(";", 1)[0]
+        return status, await self.reader.readexactly(length)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+
+
+async def rest_conversation(conn: Connection, sender: str, script: list[str], out: list[float]) -> None:
     for message in script:
+        body = json.dumps({"sender": sender, "message": message}).encode()
         t0 = time.perf_counter()
-        reply = await client.post("/webhooks/rest/webhook", json={"sender": sender, "message": message})
+        status, answer = await conn.request("POST", "/webhooks/rest/webhook", body, "application/json")
         out.append((time.perf_counter() - t0) * 1000)
-        if reply.status_code != 200 or not isinstance(reply.json(), list):
-            raise RuntimeError(f"REST channel answered {reply.status_code}: {reply.text[:200]}")
+        if status != 200 or not isinstance(json.loads(answer), list):
+            raise RuntimeError(f"REST channel answered {status}: {answer[:200]!r}")
 
 
-async def web_conversation(base: str, language: str, script: list[str], out: list[float]) -> None:
-    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
-        page = await client.get(f"/{language}/chat")
-        match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-        if page.status_code != 200 or not match:
-            raise RuntimeError(f"chat page answered {page.status_code} without a CSRF token")
-        token = match.group(1)
-        for message in script:
-            t0 = time.perf_counter()
-            reply = await client.post(
-                f"/{language}/chat",
-                data={"message": message, "csrf_token": token},
-                headers={"HX-Request": "true"},
-            )
-            out.append((time.perf_counter() - t0) * 1000)
-            if reply.status_code != 200:
-                raise RuntimeError(f"web chat answered {reply.status_code}: {reply.text[:200]}")
+async def web_conversation(conn: Connection, language: str, script: list[str], out: list[float]) -> None:
+    conn.cookies.clear()  # a new visitor: new chat and CSRF cookies
+    status, page = await conn.request("GET", f"/{language}/chat")
+    match = re.search(rb'name="csrf_token" value="([^"]+)"', page)
+    if status != 200 or not match:
+        raise RuntimeError(f"chat page answered {status} without a CSRF token")
+    token = match.group(1).decode()
+    for message in script:
+        body = urlencode({"message": message, "csrf_token": token}).encode()
+        t0 = time.perf_counter()
+        status, answer = await conn.request(
+            "POST", f"/{language}/chat", body, "application/x-www-form-urlencoded", ("HX-Request: true",)
+        )
+        out.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            raise RuntimeError(f"web chat answered {status}: {answer[:200]!r}")
 
 
 async def run_channel(
-    channel: str, base: str, scripts: list[tuple[str, list[str]]], concurrency: int
+    channel: str, host: str, port: int, scripts: list[tuple[str, list[str]]], concurrency: int
 ) -> tuple[list[float], float]:
     latencies: list[float] = []
     queue: asyncio.Queue[tuple[int, str, list[str]]] = asyncio.Queue()
     for i, (language, script) in enumerate(scripts):
         queue.put_nowait((i, language, script))
+    tag = random.getrandbits(32)
 
-    async def worker(client: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            i, language, script = queue.get_nowait()
-            if channel == "rest":
-                await rest_conversation(client, f"bench-{channel}-{i}-{random.getrandbits(32)}", script, latencies)
-            else:
-                await web_conversation(base, language, script, latencies)
+    async def worker() -> None:
+        conn = Connection(host, port)
+        try:
+            while not queue.empty():
+                i, language, script = queue.get_nowait()
+                if channel == "rest":
+                    await rest_conversation(conn, f"bench-{tag}-{i}", script, latencies)
+                else:
+                    await web_conversation(conn, language, script, latencies)
+        finally:
+            conn.close()
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as client:
-        started = time.perf_counter()
-        await asyncio.gather(*(worker(client) for _ in range(concurrency)))
-        elapsed = time.perf_counter() - started
-    return latencies, elapsed
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, time.perf_counter() - started
 
 
-def bench_http(turns: int, per_conversation: int, concurrency: int, seed: int) -> None:
+def bench_http(
+    turns: int, per_conversation: int, concurrency: int, seed: int, url: str | None = None, workers: int = 1
+) -> None:
     folder = Path(tempfile.mkdtemp(prefix="witaj-bench-chat-"))
-    port = free_port()
-    server = start_server(folder, port)
-    base = f"http://127.0.0.1:{port}"
+    server = None
+    if url:
+        parsed = urlsplit(url)
+        host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
+    else:
+        host, port = "127.0.0.1", free_port()
+        server = start_server(folder, port, workers)
     try:
-        # Warm-up: the first turns load the engine's caches in the server.
-        asyncio.run(run_channel("rest", base, conversations(40, 4, seed + 1), 4))
+        # Warm-up: the first turns load the engine's caches in the server (in every worker).
+        asyncio.run(run_channel("rest", host, port, conversations(60 * workers, 4, seed + 1), 4))
         for channel in ("rest", "web"):
             scripts = conversations(turns, per_conversation, seed)
-            latencies, elapsed = asyncio.run(run_channel(channel, base, scripts, concurrency))
+            server_before = tree_cpu_seconds(server.pid) if server is not None else None
+            client_before = time.process_time()
+            latencies, elapsed = asyncio.run(run_channel(channel, host, port, scripts, concurrency))
+            client_cpu = (time.process_time() - client_before) * 1000 / len(latencies)
+            server_after = tree_cpu_seconds(server.pid) if server is not None else None
             name = "Rasa REST channel" if channel == "rest" else "web chat (htmx post)"
             print(
                 f"\n{name}: {len(latencies)} turns in {len(scripts)} conversations, {concurrency} at once: "
                 f"{len(latencies) / elapsed:.0f} turns/s"
             )
             print(line("  latency per turn", latencies))
+            if server_before is not None and server_after is not None:
+                server_cpu = (server_after - server_before) * 1000 / len(latencies)
+                print(f"  CPU per turn: server {server_cpu:.2f} ms, this client {client_cpu:.2f} ms")
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        if server is not None:
+            server.terminate()
+            try:
+                server.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                server.kill()
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -222,11 +309,13 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="conversations at once")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-http", action="store_true", help="only the NLU figures")
+    parser.add_argument("--url", help="measure a running server instead of starting one (its data is kept)")
+    parser.add_argument("--workers", type=int, default=1, help="server processes (witaj serve --workers)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     bench_nlu(args.messages, args.seed)
     if not args.skip_http:
-        bench_http(args.turns, args.per_conversation, args.concurrency, args.seed)
+        bench_http(args.turns, args.per_conversation, args.concurrency, args.seed, args.url, args.workers)
 
 
 if __name__ == "__main__":

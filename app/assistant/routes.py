@@ -43,14 +43,20 @@ def _set_cookie(response: Response, sender: str | None, settings: Any) -> Respon
 
 
 def _chat_context(
-    db: Any, conversation: Conversation | None, error: str | None = None, draft: str = "", settings: Any = None
+    db: Any,
+    conversation: Conversation | None,
+    error: str | None = None,
+    draft: str = "",
+    settings: Any = None,
+    after_id: int = 0,
 ) -> dict[str, Any]:
-    items = service.messages(db=db, conversation=conversation) if conversation else []
+    """Return what the chat templates show: the messages after after_id (all by default)."""
+    items = service.messages(db=db, conversation=conversation, after_id=after_id) if conversation else []
     last_bot = next((m for m in reversed(items) if m.author == "bot"), None)
     return {
         "conversation": conversation,
         "items": items,
-        "last_id": items[-1].id if items else 0,
+        "last_id": items[-1].id if items else after_id,
         "buttons": last_bot.buttons if last_bot and items and items[-1].id == last_bot.id else [],
         "waiting": conversation is not None and conversation.mode in (service.QUEUED, service.HUMAN),
         "error": error,
@@ -74,8 +80,7 @@ def chat_send(request: Request, db: DbSession, settings: Settings, message: Anno
     """Take the newcomer's message (or a quick-reply payload) and answer; htmx gets the new messages."""
     conversation, sender = _web_conversation(request, db, create=True)
     assert conversation is not None
-    before = service.messages(db=db, conversation=conversation)
-    after_id = before[-1].id if before else 0
+    after_id = service.last_message_id(db=db, conversation=conversation)
     try:
         service.receive(db=db, settings=settings, conversation=conversation, text=message)
     except InvalidInput as exc:
@@ -83,8 +88,7 @@ def chat_send(request: Request, db: DbSession, settings: Settings, message: Anno
         context = _chat_context(db, conversation, error=exc.field_errors.get("message"), draft=message, settings=settings)
         return _set_cookie(render(request, "assistant/chat.html", context, status_code=422), sender, settings)
     if request.headers.get("HX-Request") == "true":
-        context = _chat_context(db, conversation, settings=settings)
-        context["items"] = [m for m in context["items"] if m.id > after_id]
+        context = _chat_context(db, conversation, settings=settings, after_id=after_id)
         return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), sender, settings)
     return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), sender, settings)
 
@@ -95,11 +99,9 @@ def chat_poll(request: Request, db: DbSession, settings: Settings, after: int = 
     conversation, _sender = _web_conversation(request, db, create=False)
     if conversation is None:
         return Response(status_code=204)
-    items = service.messages(db=db, conversation=conversation, after_id=after)
-    if not items:
+    context = _chat_context(db, conversation, settings=settings, after_id=after)
+    if not context["items"]:
         return Response(status_code=204)
-    context = _chat_context(db, conversation, settings=settings)
-    context["items"] = items
     return render(request, "assistant/chat.html", context, block="new_messages")
 
 
@@ -136,9 +138,9 @@ def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbS
         return _forward_to_rasa(body, settings)
     conversation = service.get_or_start(db=db, channel="rest", sender_id=body.sender, language=get_locale())
     delivered = int((conversation.state or {}).get("rest_delivered", 0))
-    answer = service.receive(db=db, settings=settings, conversation=conversation, text=body.message)
+    answer = service.receive(db=db, settings=settings, conversation=conversation, text=body.message, commit=False)
     # Messages from a person (and the "joined" notice) since the last call, then the bot's answer.
-    pending = [m for m in service.messages(db=db, conversation=conversation, after_id=delivered) if m.author in ("staff", "system")]
+    pending = service.messages(db=db, conversation=conversation, after_id=delivered, authors=("staff", "system"))
     out = [_rest_out(body.sender, _rest_text(service.shown(settings=settings, message=m, language=conversation.language))) for m in pending]
     origin = f"{request.url.scheme}://{request.url.netloc}{base_path(request)}/{conversation.language}"
 
@@ -146,9 +148,9 @@ def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbS
         return origin + request.app.url_path_for("form_page", form_id=form_id)
 
     out += [_rest_out(body.sender, m.text, m.buttons, link=link) for m in answer]
-    last = service.messages(db=db, conversation=conversation)
-    conversation.state = {**(conversation.state or {}), "rest_delivered": last[-1].id if last else delivered}
-    db.commit()
+    last_id = service.last_message_id(db=db, conversation=conversation)
+    conversation.state = {**(conversation.state or {}), "rest_delivered": last_id or delivered}
+    db.commit()  # one write transaction for the whole turn
     return JSONResponse(out)
 
 

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.assistant.models import Conversation, ConversationMessage
@@ -42,15 +42,22 @@ def get_or_start(*, db: Session, channel: str, sender_id: str, language: str) ->
     return conversation
 
 
-def messages(*, db: Session, conversation: Conversation, after_id: int = 0) -> list[ConversationMessage]:
-    """Return the conversation's messages after after_id, oldest first."""
-    return list(
-        db.scalars(
-            select(ConversationMessage)
-            .where(ConversationMessage.conversation_id == conversation.id, ConversationMessage.id > after_id)
-            .order_by(ConversationMessage.id)
-        ).all()
+def messages(
+    *, db: Session, conversation: Conversation, after_id: int = 0, authors: tuple[str, ...] | None = None
+) -> list[ConversationMessage]:
+    """Return the conversation's messages after after_id (only those of authors, if given), oldest first."""
+    query = select(ConversationMessage).where(
+        ConversationMessage.conversation_id == conversation.id, ConversationMessage.id > after_id
     )
+    if authors is not None:
+        query = query.where(ConversationMessage.author.in_(authors))
+    return list(db.scalars(query.order_by(ConversationMessage.id)).all())
+
+
+def last_message_id(*, db: Session, conversation: Conversation) -> int:
+    """Return the id of the conversation's newest message (0 when it has none)."""
+    found = db.scalar(select(func.max(ConversationMessage.id)).where(ConversationMessage.conversation_id == conversation.id))
+    return int(found or 0)
 
 
 def _store(db: Session, conversation: Conversation, author: str, text: str, **fields: Any) -> ConversationMessage:
@@ -60,9 +67,18 @@ def _store(db: Session, conversation: Conversation, author: str, text: str, **fi
 
 
 def receive(
-    *, db: Session, settings: Settings, conversation: Conversation, text: str, now: datetime | None = None
+    *,
+    db: Session,
+    settings: Settings,
+    conversation: Conversation,
+    text: str,
+    now: datetime | None = None,
+    commit: bool = True,
 ) -> list[BotMessage]:
-    """Store the newcomer's message and return the bot's answer (none while a person handles the chat). Commits."""
+    """Store the newcomer's message and return the bot's answer (none while a person handles the chat).
+
+    Commits, unless commit is False: then the caller adds its own changes and commits once (one
+    write transaction per turn)."""
     now = now or utcnow()
     text = (text or "").strip()
     if not text:
@@ -76,7 +92,8 @@ def receive(
         db.flush()
         translate_into(settings=settings, message=message, target=settings.default_locale)
         _client_wrote(db=db, settings=settings, conversation=conversation, now=now)
-        db.commit()
+        if commit:
+            db.commit()
         return []
     engine = get_engine(settings)
     parsed = engine.parse(text, tracker)
@@ -110,7 +127,10 @@ def receive(
             private=message.private,
             created_at=now,
         )
-    db.commit()
+    if commit:
+        db.commit()
+    else:
+        db.flush()
     return answer
 
 
