@@ -9,7 +9,7 @@ of every language, once without and once with the conversation's language as the
 the engine calls it; the figures are per message (language detection, entities, intent).
 
 HTTP: `witaj serve` runs in a child process (`--workers N` processes) on a fresh SQLite database in
-a temporary folder (migrated, content checked, assistant warmed up), and simulated newcomers hold
+a temporary folder (migrated, demo content loaded, assistant warmed up), and simulated newcomers hold
 conversations through Rasa's REST channel (`POST /webhooks/rest/webhook`) and the web chat
 (`POST /{lang}/chat` as htmx sends it, with its cookies and CSRF token), several at once. Every turn
 runs the whole engine and stores the conversation in the database. Turns per second are counted
@@ -133,6 +133,8 @@ def start_server(folder: Path, port: int, workers: int) -> subprocess.Popen[byte
     }
     witaj = str(Path(sys.executable).with_name("witaj"))
     subprocess.run([witaj, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
+    # The city office and its staff: a chat that falls back twice is handed over as a case.
+    subprocess.run([witaj, "demo", "load"], env=env, check=True, capture_output=True, cwd=ROOT)
     log = open(folder / "server.log", "wb")  # noqa: SIM115 - closed with the process
     command = [witaj, "serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=log)

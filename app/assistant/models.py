@@ -59,4 +59,4 @@ class ConversationMessage(Base):
     private: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    author_user: Mapped[User | None] = relationship()
+    author_user: Mapped[User | None] = relationship(lazy="selectin")  # shown with the message

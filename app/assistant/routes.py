@@ -89,6 +89,7 @@ def chat_send(request: Request, db: DbSession, settings: Settings, message: Anno
         return _set_cookie(render(request, "assistant/chat.html", context, status_code=422), sender, settings)
     if request.headers.get("HX-Request") == "true":
         context = _chat_context(db, conversation, settings=settings, after_id=after_id)
+        db.commit()  # end the write transaction: other chats need not wait while this page renders
         return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), sender, settings)
     return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), sender, settings)
 
