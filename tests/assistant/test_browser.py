@@ -75,6 +75,24 @@ def test_chat_without_javascript(site, browser):
     context.close()
 
 
+def test_chat_opens_the_city_form_of_the_topic_on_a_phone(site, browser):
+    """Asked about a library card, the assistant links the city's form; on a phone it opens in Belarusian."""
+    context = browser.new_context(locale="be-BY", viewport={"width": 360, "height": 740}, is_mobile=True)
+    page = context.new_page()
+    page.goto(site + "/be/chat")
+    page.locator("#chat-message").fill("/library_card")
+    page.locator("#chat-form button[type=submit]").click()
+    link = page.locator(".quick-replies a.chip-link")
+    link.wait_for()
+    box = link.bounding_box()
+    assert box is not None and box["height"] >= 44 and box["x"] + box["width"] <= 360  # tappable, on screen
+    link.click()
+    page.wait_for_url("**/be/forms/biblioteka-karta")
+    assert page.locator("html").get_attribute("lang") == "be"
+    assert page.locator("form").filter(has_text="Imię").count() >= 1  # the Polish wording beside the labels
+    context.close()
+
+
 def test_newcomer_and_caseworker_chat_through_machine_translation(site, browser, both_ways):
     """Ukrainian newcomer, Polish caseworker, no common language: each reads their own, and the original."""
     newcomer = browser.new_context(locale="uk-UA").new_page()
