@@ -127,6 +127,7 @@ def _check_content(settings: Settings) -> None:
 
     try:
         case_service.content(settings)
+        case_service.check_settings(settings)
         case_service.directory(settings)
         load_dialogues(settings.content_dir / "dialogues")
         load_knowledge(settings)

@@ -8,8 +8,10 @@ from typing import NoReturn
 
 import click
 
+from app.cases import service
 from app.cases.content import ContentErrors, load_case_content
 from app.config import ConfigError, Settings, load_settings
+from app.content import ContentError
 
 
 def settings_or_exit() -> Settings:
@@ -45,11 +47,15 @@ def cases() -> None:
 @cases.command("validate")
 def validate() -> None:
     """Check cases/*.yml and print every problem with its file and line."""
-    folder = settings_or_exit().content_dir / "cases"
+    settings = settings_or_exit()
+    folder = settings.content_dir / "cases"
     try:
         content = load_case_content(folder)
+        service.check_settings(settings)
     except ContentErrors as exc:
         exit_with(exc, str(folder))
+    except ContentError as exc:
+        exit_with(ContentErrors([exc]), str(folder))
     workflow = content.workflow
     click.echo(
         f"ok: {len(content.categories)} categories, {len(workflow.statuses)} statuses, "

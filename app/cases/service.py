@@ -72,6 +72,22 @@ def _directory(folder: str, cases_folder: str) -> Directory:
     return load_directory(Path(folder), categories=set(cc.categories), districts=set(cc.districts))
 
 
+def check_settings(settings: Settings) -> None:
+    """Raise ContentError (file:line) when cases/workflow.yml's office time zone is not WITAJ_TIME_ZONE:
+    deadlines would be counted in one zone and the pages' dates shown in another."""
+    zone = content(settings).workflow.calendar.zone.key
+    if zone == settings.time_zone:
+        return
+    from app.content import load_yaml
+
+    doc = load_yaml(settings.content_dir / "cases" / "workflow.yml")
+    raise doc.error(
+        ("business_hours", "time_zone"),
+        f"the office time zone {zone} differs from WITAJ_TIME_ZONE={settings.time_zone}; "
+        "deadlines and the dates on the pages would disagree: set both to the same zone",
+    )
+
+
 def directory(settings: Settings) -> Directory:
     """Return the validated partner directory (partners/*.yml), loaded once."""
     return _directory(str(settings.content_dir / "partners"), str(settings.content_dir / "cases"))

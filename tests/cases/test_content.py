@@ -651,3 +651,11 @@ def test_validate_command_prints_every_problem_and_fails(copy):
     assert f"workflow.yml:{workflow_line}: `clock` is 'never'" in result.stderr
     assert f"routing.yml:{routing_line}: `max_suggestions` is 0" in result.stderr
     assert "2 problem(s)" in result.stderr
+
+
+def test_validate_command_refuses_an_office_time_zone_other_than_witaj_time_zone():
+    env = {"WITAJ_CONTENT_DIR": str(PROJECT_ROOT), "WITAJ_TIME_ZONE": "Europe/Kyiv"}
+    result = CliRunner().invoke(cases, ["validate"], env=env)
+    assert result.exit_code == 1
+    line = line_of(PROJECT_ROOT / "cases", "workflow.yml", "time_zone: Europe/Warsaw")
+    assert f"workflow.yml:{line}: the office time zone Europe/Warsaw differs from WITAJ_TIME_ZONE=Europe/Kyiv" in result.stderr
