@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    access_log: bool = Field(
+        default=False,
+        description="uvicorn's line per request; off by default: paths and queries can carry personal data",
+    )
 
     @field_validator("locales", mode="before")
     @classmethod

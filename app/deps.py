@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import service as auth_service
 from app.auth.enums import Role
@@ -19,7 +21,11 @@ from app.i18n import get_locale
 SESSION_COOKIE = "witaj_session"
 
 
-def get_settings_dep(request: Request) -> SettingsModel:
+# Dependencies that touch no database are `async def`: FastAPI runs a plain `def` dependency in
+# its thread pool, a hand-off that costs more than the work itself.
+
+
+async def get_settings_dep(request: Request) -> SettingsModel:
     """Return the settings the app was created with."""
     return request.app.state.settings
 
@@ -27,15 +33,24 @@ def get_settings_dep(request: Request) -> SettingsModel:
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_db(request: Request) -> Iterator[Session]:
+async def get_db(request: Request) -> AsyncIterator[Session]:
     """Yield a database session for one request; closed (and rolled back if uncommitted) afterwards.
 
     Requests that change state get a write session, so concurrent writers queue instead of failing.
+    The dependency is async on purpose: making a session touches no database, so it costs no trip
+    to the thread pool; only a session left inside a transaction is closed there (its ROLLBACK is I/O).
     """
     state = request.app.state
     factory = state.session_factory if request.method in SAFE_METHODS else state.write_session_factory
-    with factory() as session:
+    session = factory()
+    try:
         yield session
+    finally:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):  # a cancelled request still ends its transaction
+                await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 Settings = Annotated[SettingsModel, Depends(get_settings_dep)]
@@ -53,7 +68,7 @@ def current_principal(request: Request, db: DbSession, settings: Settings) -> Pr
     return principal
 
 
-def staff_principal(principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
+async def staff_principal(principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
     """Return the signed-in staff principal; raise LoginRequired for a visitor."""
     if principal is None:
         raise LoginRequired()
@@ -67,7 +82,7 @@ StaffPrincipal = Annotated[Principal, Depends(staff_principal)]
 def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     """Return a dependency that lets through only principals with one of roles."""
 
-    def check(principal: StaffPrincipal) -> Principal:
+    async def check(principal: StaffPrincipal) -> Principal:
         if principal.role not in roles:
             raise PermissionDenied("role")
         return principal
@@ -75,7 +90,7 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
-def locale_dep() -> str:
+async def locale_dep() -> str:
     """Return the request's locale."""
     return get_locale()
 

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, time
 from decimal import Decimal
+from functools import lru_cache
 from pathlib import Path
 from threading import Lock
 
@@ -183,8 +184,14 @@ def negotiate(
 
 def babel_locale(code: str | None = None) -> Locale:
     """Return the Babel Locale of code (the current locale by default)."""
+    return _babel_locale(code or get_locale())
+
+
+@lru_cache(maxsize=64)
+def _babel_locale(code: str) -> Locale:
+    # One Locale per code: a new one reads its locale data again on first use.
     try:
-        return Locale.parse(code or get_locale())
+        return Locale.parse(code)
     except (UnknownLocaleError, ValueError):
         return Locale.parse("en")
 

@@ -264,7 +264,14 @@ async def run_channel(
 
 
 def bench_http(
-    turns: int, per_conversation: int, concurrency: int, seed: int, url: str | None = None, workers: int = 1
+    turns: int,
+    per_conversation: int,
+    concurrency: int,
+    seed: int,
+    url: str | None = None,
+    workers: int = 1,
+    channels: tuple[str, ...] = ("rest", "web"),
+    rounds: int = 1,
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="witaj-bench-chat-"))
     server = None
@@ -277,14 +284,15 @@ def bench_http(
     try:
         # Warm-up: the first turns load the engine's caches in the server (in every worker).
         asyncio.run(run_channel("rest", host, port, conversations(60 * workers, 4, seed + 1), 4))
-        for channel in ("rest", "web"):
-            scripts = conversations(turns, per_conversation, seed)
+        for channel, round_ in [(c, r) for c in channels for r in range(rounds)]:
+            scripts = conversations(turns, per_conversation, seed + round_)
             server_before = tree_cpu_seconds(server.pid) if server is not None else None
             client_before = time.process_time()
             latencies, elapsed = asyncio.run(run_channel(channel, host, port, scripts, concurrency))
             client_cpu = (time.process_time() - client_before) * 1000 / len(latencies)
             server_after = tree_cpu_seconds(server.pid) if server is not None else None
             name = "Rasa REST channel" if channel == "rest" else "web chat (htmx post)"
+            name += f", round {round_ + 1} of {rounds}" if rounds > 1 else ""
             print(
                 f"\n{name}: {len(latencies)} turns in {len(scripts)} conversations, {concurrency} at once: "
                 f"{len(latencies) / elapsed:.0f} turns/s"
@@ -311,13 +319,22 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="conversations at once")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-http", action="store_true", help="only the NLU figures")
+    parser.add_argument("--skip-nlu", action="store_true", help="only the HTTP figures")
+    parser.add_argument("--channels", default="rest,web", help="HTTP channels to measure: rest, web or both")
+    parser.add_argument("--rounds", type=int, default=1, help="measure each channel this many times (figures vary)")
     parser.add_argument("--url", help="measure a running server instead of starting one (its data is kept)")
     parser.add_argument("--workers", type=int, default=1, help="server processes (witaj serve --workers)")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
-    bench_nlu(args.messages, args.seed)
+    channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
+    if unknown := [c for c in channels if c not in ("rest", "web")]:
+        parser.error(f"unknown channel(s) {unknown}: choose rest, web")
+    if not args.skip_nlu:
+        bench_nlu(args.messages, args.seed)
     if not args.skip_http:
-        bench_http(args.turns, args.per_conversation, args.concurrency, args.seed, args.url, args.workers)
+        bench_http(
+            args.turns, args.per_conversation, args.concurrency, args.seed, args.url, args.workers, channels, args.rounds
+        )
 
 
 if __name__ == "__main__":

@@ -145,3 +145,46 @@ def test_sqlite_write_lock_is_freed_by_rollback_close_and_a_failed_statement(tmp
     assert can_write_now()
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM t WHERE n = 1")).scalar() == 0
+
+
+def test_request_sessions_end_their_transactions_and_free_the_write_lock(tmp_path, settings):
+    """The app's own session dependency (no test override): a request that leaves its write
+    transaction open (a refused chat message reads the conversation, then answers 422) still ends
+    it, so the next writer is not kept waiting for SQLite's lock."""
+    import threading
+
+    from alembic import command
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select, text
+
+    from app.assistant.models import Conversation
+    from app.db import session_factory
+    from app.main import create_app
+    from app.migrations import alembic_config
+    from tests.conftest import csrf_from
+
+    engine = build_engine(f"sqlite:///{tmp_path / 'app.db'}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), "head")
+    app = create_app(settings, engine, check_db=False)
+    with TestClient(app, base_url="http://testserver") as client:
+        token = csrf_from(client.get("/en/chat").text)
+        assert client.post("/en/chat", data={"csrf_token": token, "message": "hello"}, follow_redirects=False).status_code == 303
+        refused = client.post("/en/chat", data={"csrf_token": token, "message": "  "})
+        assert refused.status_code == 422
+        assert client.post("/webhooks/rest/webhook", json={"sender": "s1", "message": "hi"}).status_code == 200
+
+    done: list[bool] = []
+
+    def write() -> None:
+        with session_factory(engine, write=True)() as db:
+            db.execute(text("UPDATE conversation SET mode = mode"))
+            db.commit()
+            done.append(True)
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    writer.join(1.0)
+    assert done == [True]  # with a leaked transaction it would wait SQLite's 5 s and fail
+    with session_factory(engine)() as db:
+        assert sorted(db.scalars(select(Conversation.channel)).all()) == ["rest", "web"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Annotated, Any
 
 import httpx
@@ -49,9 +50,11 @@ def _chat_context(
     draft: str = "",
     settings: Any = None,
     after_id: int = 0,
+    items: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """Return what the chat templates show: the messages after after_id (all by default)."""
-    items = service.messages(db=db, conversation=conversation, after_id=after_id) if conversation else []
+    """Return what the chat templates show: items, else the messages after after_id (all by default)."""
+    if items is None:
+        items = service.messages(db=db, conversation=conversation, after_id=after_id) if conversation else []
     last_bot = next((m for m in reversed(items) if m.author == "bot"), None)
     return {
         "conversation": conversation,
@@ -61,6 +64,7 @@ def _chat_context(
         "waiting": conversation is not None and conversation.mode in (service.QUEUED, service.HUMAN),
         "error": error,
         "draft": draft,
+        "refresh_form": False,
         "system_text": service.display_text,
         "view": lambda m: service.shown(settings=settings, message=m, language=conversation.language)
         if conversation is not None and settings is not None
@@ -76,22 +80,43 @@ def chat_page(request: Request, db: DbSession, settings: Settings) -> Response:
 
 
 @router.post("/chat", name="chat_send")
-def chat_send(request: Request, db: DbSession, settings: Settings, message: Annotated[str, Form()] = "") -> Response:
-    """Take the newcomer's message (or a quick-reply payload) and answer; htmx gets the new messages."""
-    conversation, sender = _web_conversation(request, db, create=True)
-    assert conversation is not None
-    after_id = service.last_message_id(db=db, conversation=conversation)
+def chat_send(
+    request: Request,
+    db: DbSession,
+    settings: Settings,
+    message: Annotated[str, Form()] = "",
+    after: Annotated[str, Form()] = "",
+) -> Response:
+    """Take the newcomer's message (or a quick-reply payload) and answer; htmx gets the new messages
+    (those after `after`, the last one the page shows, when a person may have written meanwhile)."""
+    sender = request.cookies.get(CHAT_COOKIE)
     try:
-        service.receive(db=db, settings=settings, conversation=conversation, text=message)
+        text = service.check_message(message)
+        # Understood before the conversation is read: the parse stays out of the write transaction.
+        hint = service.language_hints.get("web", sender) if sender else None
+        understood = service.understand(settings=settings, text=text, language=hint or get_locale())
+        conversation, new_sender = _web_conversation(request, db, create=True)
+        assert conversation is not None
+        turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=understood, commit=False)
     except InvalidInput as exc:
         db.rollback()
+        conversation, new_sender = _web_conversation(request, db, create=False)
         context = _chat_context(db, conversation, error=exc.field_errors.get("message"), draft=message, settings=settings)
-        return _set_cookie(render(request, "assistant/chat.html", context, status_code=422), sender, settings)
+        return _set_cookie(render(request, "assistant/chat.html", context, status_code=422), new_sender, settings)
     if request.headers.get("HX-Request") == "true":
-        context = _chat_context(db, conversation, settings=settings, after_id=after_id)
+        if conversation.case_id is not None:
+            # A person may have written since the page last looked: show everything after it.
+            seen = int(after) if after.isdigit() else turn.stored[0].id - 1
+            context = _chat_context(db, conversation, settings=settings, after_id=seen)
+        else:
+            context = _chat_context(db, conversation, settings=settings, items=turn.stored)
         db.commit()  # end the write transaction: other chats need not wait while this page renders
-        return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), sender, settings)
-    return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), sender, settings)
+        service.language_hints.put("web", new_sender or sender or "", conversation.language)
+        context["refresh_form"] = True
+        return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), new_sender, settings)
+    db.commit()
+    service.language_hints.put("web", new_sender or sender or "", conversation.language)
+    return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), new_sender, settings)
 
 
 @router.get("/chat/messages", name="chat_poll")
@@ -137,21 +162,30 @@ def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbS
     """Answer like Rasa's REST channel: a list of {recipient_id, text, buttons}; staff replies ride along."""
     if settings.assistant_backend == "rasa":
         return _forward_to_rasa(body, settings)
+    text = service.check_message(body.message)
+    # Understood before the conversation is read: the parse stays out of the write transaction.
+    hint = service.language_hints.get("rest", body.sender)
+    understood = service.understand(settings=settings, text=text, language=hint or get_locale())
     conversation = service.get_or_start(db=db, channel="rest", sender_id=body.sender, language=get_locale())
-    delivered = int((conversation.state or {}).get("rest_delivered", 0))
-    answer = service.receive(db=db, settings=settings, conversation=conversation, text=body.message, commit=False)
-    # Messages from a person (and the "joined" notice) since the last call, then the bot's answer.
-    pending = service.messages(db=db, conversation=conversation, after_id=delivered, authors=("staff", "system"))
-    out = [_rest_out(body.sender, _rest_text(service.shown(settings=settings, message=m, language=conversation.language))) for m in pending]
+    turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=understood, commit=False)
+    out = []
+    if conversation.case_id is not None:
+        # Only a chat handed over to a case has messages from a person (and the "joined" notice):
+        # those since the last call come first, then the bot's answer.
+        delivered = int((conversation.state or {}).get("rest_delivered", 0))
+        pending = service.messages(db=db, conversation=conversation, after_id=delivered, authors=("staff", "system"))
+        view = partial(service.shown, settings=settings, language=conversation.language)
+        out += [_rest_out(body.sender, _rest_text(view(message=m))) for m in pending]
+        if pending:
+            conversation.state = {**(conversation.state or {}), "rest_delivered": pending[-1].id}
     origin = f"{request.url.scheme}://{request.url.netloc}{base_path(request)}/{conversation.language}"
 
     def link(form_id: str) -> str:
         return origin + request.app.url_path_for("form_page", form_id=form_id)
 
-    out += [_rest_out(body.sender, m.text, m.buttons, link=link) for m in answer]
-    last_id = service.last_message_id(db=db, conversation=conversation)
-    conversation.state = {**(conversation.state or {}), "rest_delivered": last_id or delivered}
+    out += [_rest_out(body.sender, m.text, m.buttons, link=link) for m in turn.answer]
     db.commit()  # one write transaction for the whole turn
+    service.language_hints.put("rest", body.sender, conversation.language)
     return JSONResponse(out)
 
 

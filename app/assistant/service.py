@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,7 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.assistant.models import Conversation, ConversationMessage
-from app.assistant.runtime import BotMessage, Tracker, get_engine
+from app.assistant.runtime import BotMessage, Parsed, Tracker, get_engine
 from app.config import Settings
 from app.db import utcnow
 from app.errors import InvalidInput
@@ -25,6 +27,65 @@ MAX_MESSAGE = 2000
 
 #: Modes of a conversation: the bot answers; waiting for a person; a person answers; over.
 BOT, QUEUED, HUMAN, CLOSED = "bot", "queued", "human", "closed"
+
+
+@dataclass
+class Understood:
+    """A message parsed before its conversation was read: what the NLU made of text, read with
+    `language` as the conversation's language. `receive` uses it when the conversation's language
+    is indeed that one, and parses again otherwise."""
+
+    text: str
+    language: str
+    parsed: Parsed
+
+
+@dataclass
+class Turn:
+    """What one message from the newcomer did: the bot's answer and every message stored (the
+    newcomer's first), flushed, so they have their ids."""
+
+    answer: list[BotMessage] = field(default_factory=list)
+    stored: list[ConversationMessage] = field(default_factory=list)
+
+
+class _LanguageHints:
+    """The language each recent conversation was last seen in, per process, so a message can be
+    parsed before the conversation is read, outside the database's write transaction (the
+    conversation's own language always decides: a wrong hint costs one more parse)."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.languages: dict[tuple[str, str], str] = {}
+        self.lock = threading.Lock()
+
+    def get(self, channel: str, sender_id: str) -> str | None:
+        return self.languages.get((channel, sender_id))
+
+    def put(self, channel: str, sender_id: str, language: str) -> None:
+        with self.lock:
+            self.languages.pop((channel, sender_id), None)
+            self.languages[(channel, sender_id)] = language  # newest last
+            if len(self.languages) > self.size:
+                del self.languages[next(iter(self.languages))]
+
+
+language_hints = _LanguageHints()
+
+
+def check_message(text: str | None) -> str:
+    """Return the newcomer's message stripped; InvalidInput (in their language) when empty or too long."""
+    text = (text or "").strip()
+    if not text:
+        raise InvalidInput({"message": _("Write a message first.")})
+    if len(text) > MAX_MESSAGE:
+        raise InvalidInput({"message": _("Enter at most %(max)s characters.", max=MAX_MESSAGE)})
+    return text
+
+
+def understand(*, settings: Settings, text: str, language: str) -> Understood:
+    """Parse a (checked) message as written in a conversation held in `language`; no database."""
+    return Understood(text=text, language=language, parsed=get_engine(settings).parse(text, Tracker(language=language)))
 
 
 def new_sender_id() -> str:
@@ -74,17 +135,15 @@ def receive(
     text: str,
     now: datetime | None = None,
     commit: bool = True,
-) -> list[BotMessage]:
+    understood: Understood | None = None,
+) -> Turn:
     """Store the newcomer's message and return the bot's answer (none while a person handles the chat).
 
-    Commits, unless commit is False: then the caller adds its own changes and commits once (one
-    write transaction per turn)."""
+    Commits, unless commit is False: then the stored messages are flushed and the caller adds its
+    own changes and commits once (one write transaction per turn). `understood` is the message
+    parsed beforehand (see `understand`), used when it was read in the conversation's language."""
     now = now or utcnow()
-    text = (text or "").strip()
-    if not text:
-        raise InvalidInput({"message": _("Write a message first.")})
-    if len(text) > MAX_MESSAGE:
-        raise InvalidInput({"message": _("Enter at most %(max)s characters.", max=MAX_MESSAGE)})
+    text = check_message(text)
     tracker = Tracker.from_state(conversation.state, conversation.language)
     conversation.updated_at = now
     if conversation.mode in (QUEUED, HUMAN):
@@ -94,44 +153,52 @@ def receive(
         _client_wrote(db=db, settings=settings, conversation=conversation, now=now)
         if commit:
             db.commit()
-        return []
+        return Turn(stored=[message])
     engine = get_engine(settings)
-    parsed = engine.parse(text, tracker)
+    if understood is not None and understood.text == text and understood.language == tracker.language:
+        parsed = understood.parsed
+    else:
+        parsed = engine.parse(text, tracker)
     # A secret typed into the status form is never stored in the transcript.
     secret_answer = tracker.active_loop == "case_status_form" and tracker.requested_slot == "case_secret"
     stored = "••••••" if secret_answer else text
-    _store(
-        db,
-        conversation,
-        "user",
-        stored,
-        language=parsed.language,
-        data={"intent": parsed.intent, "confidence": round(parsed.confidence, 3)},
-        created_at=now,
+    turn = Turn()
+    turn.stored.append(
+        _store(
+            db,
+            conversation,
+            "user",
+            stored,
+            language=parsed.language,
+            data={"intent": parsed.intent, "confidence": round(parsed.confidence, 3)},
+            created_at=now,
+        )
     )
     if parsed.language != tracker.language and parsed.language in settings.locales:
         tracker.language = parsed.language
         conversation.language = parsed.language
     with use_locale(tracker.language):
-        answer = engine.handle(tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=now)
+        turn.answer = engine.handle(tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=now)
     conversation.language = tracker.language
     conversation.state = tracker.to_state()
-    for message in answer:
-        _store(
-            db,
-            conversation,
-            "bot",
-            message.stored_text if message.private else message.text,
-            language=tracker.language,
-            buttons=message.buttons,
-            private=message.private,
-            created_at=now,
+    for message in turn.answer:
+        turn.stored.append(
+            _store(
+                db,
+                conversation,
+                "bot",
+                message.stored_text if message.private else message.text,
+                language=tracker.language,
+                buttons=message.buttons,
+                private=message.private,
+                created_at=now,
+            )
         )
     if commit:
         db.commit()
     else:
         db.flush()
-    return answer
+    return turn
 
 
 def _client_wrote(*, db: Session, settings: Settings, conversation: Conversation, now: datetime) -> None:

@@ -41,7 +41,7 @@ def _labels(settings: Any) -> dict[str, Any]:
     }
 
 
-def inbox_filters(
+async def inbox_filters(
     status: str | None = None,
     category: str | None = None,
     language: str | None = None,

@@ -162,6 +162,8 @@ class TestRestChannel:
         assert any("Kasia" in t for t in texts)
         with_joined = translations(conversation.language).ugettext("A person from our team has joined the chat.")
         assert with_joined in texts
+        again = [m["text"] for m in rest(client, "needs-person", "are you still there?")]
+        assert not any("Kasia" in t or t == with_joined for t in again)  # each reply is delivered once
 
     def test_resume_after_restart(self, client, settings, db, office, app):
         sender = "resume"
@@ -196,6 +198,43 @@ class TestWebChat:
         )
         assert fragment.status_code == 200 and "<html" not in fragment.text
         assert "дякую" in fragment.text and 'hx-swap-oob="true"' in fragment.text
+
+    def test_a_persons_reply_the_page_has_not_polled_yet_comes_with_the_next_answer(self, client, settings, db, world):
+        """The htmx send carries the id of the last message the page shows (`after`): a caseworker's
+        reply that arrived since the last poll is shown with the newcomer's message, not skipped."""
+        from app.assistant import service
+
+        page = client.get("/en/chat")
+        token = csrf_from(page.text)
+        client.post("/en/chat", data={"csrf_token": token, "message": "I want to talk to a human"})
+        page = client.get("/en/chat")
+        seen = re.search(r'id="chat-after" name="after" value="(\d+)"', page.text)
+        assert seen and 'hx-include="#chat-after"' in page.text
+        conversation = db.scalar(select(Conversation).where(Conversation.channel == "web"))
+        assert conversation.case_id is not None
+        service.staff_reply(db=db, settings=settings, conversation=conversation, user_id=world.caseworker.id, text="Hello, Kasia here.", language="en")
+        fragment = client.post(
+            "/en/chat",
+            data={"message": "are you there?", "after": seen.group(1)},
+            headers={"HX-Request": "true", "X-CSRF-Token": token},
+        )
+        assert fragment.status_code == 200
+        assert "Kasia here" in fragment.text and "are you there?" in fragment.text
+        assert fragment.text.index("Kasia here") < fragment.text.index("are you there?")
+        assert 'id="chat-form"' in fragment.text  # the sent message leaves the box
+
+    def test_a_poll_brings_a_persons_reply_and_keeps_what_the_newcomer_is_typing(self, client, settings, db, world):
+        from app.assistant import service
+
+        page = client.get("/en/chat")
+        client.post("/en/chat", data={"csrf_token": csrf_from(page.text), "message": "I want to talk to a human"})
+        seen = re.search(r'id="chat-after" name="after" value="(\d+)"', client.get("/en/chat").text).group(1)
+        conversation = db.scalar(select(Conversation).where(Conversation.channel == "web"))
+        service.staff_reply(db=db, settings=settings, conversation=conversation, user_id=world.caseworker.id, text="Kasia here.", language="en")
+        polled = client.get(f"/en/chat/messages?after={seen}", headers={"HX-Request": "true"})
+        assert polled.status_code == 200 and "Kasia here." in polled.text
+        assert 'id="chat-form"' not in polled.text  # swapping the form would wipe the draft
+        assert re.search(r'id="chat-after" name="after" value="(\d+)"', polled.text).group(1) != seen
 
     def test_empty_message_is_refused_in_users_language(self, client, office):
         page = client.get("/ru/chat")
@@ -281,3 +320,24 @@ def test_library_branch_hours_are_labelled_in_the_users_language(client, office)
     answer = rest(client, "branch-uk", "Нова Гута")
     text = answer[0]["text"]
     assert "•" in text and "сьогодні" in text and "today" not in text
+
+
+def test_a_message_parsed_beforehand_is_used_only_if_read_in_the_conversations_language(db, settings):
+    """Channels parse a message before the conversation is read (outside the write transaction),
+    with the language they last saw it in; if the conversation's language is another, receive
+    parses again, so a stale hint never decides."""
+    from app.assistant import service
+    from app.assistant.models import ConversationMessage
+
+    conversation = service.get_or_start(db=db, channel="rest", sender_id="hint", language="uk")
+    text = "дякую"
+    real = runtime.get_engine(settings).parse(text, runtime.Tracker(language="uk"))
+    planted = runtime.Parsed(text=text, language="uk", intent="goodbye", confidence=0.99, entities=[])
+    stale = service.Understood(text=text, language="en", parsed=planted)
+    turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=stale)
+    assert turn.stored[0].data["intent"] == real.intent != "goodbye"
+    fresh = service.Understood(text=text, language="uk", parsed=planted)
+    turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=fresh)
+    assert turn.stored[0].data["intent"] == "goodbye"  # read in the right language: not parsed twice
+    assert [m.id for m in turn.stored] == sorted(m.id for m in turn.stored) and all(m.id for m in turn.stored)
+    assert all(isinstance(m, ConversationMessage) for m in turn.stored) and turn.stored[1].author == "bot"

@@ -132,3 +132,15 @@ def test_shipped_city_form_offers_point_at_forms_of_the_topic(settings):
         form = forms[form_id]
         categories = {form.category} | set(form.category_rule.by_choice.values() if form.category_rule else ())
         assert topic[intent] in categories, (intent, form_id, categories)
+
+
+def test_language_hints_stay_bounded():
+    from app.assistant.service import _LanguageHints
+
+    hints = _LanguageHints(size=3)
+    for i in range(5):
+        hints.put("rest", f"s{i}", "uk")
+    hints.put("rest", "s2", "pl")  # seen again: kept as the newest
+    hints.put("rest", "s5", "en")
+    assert hints.get("rest", "s0") is None and hints.get("rest", "s3") is None
+    assert (hints.get("rest", "s2"), hints.get("rest", "s4"), hints.get("rest", "s5")) == ("pl", "uk", "en")
