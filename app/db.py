@@ -216,6 +216,12 @@ def get_engine(settings: Settings | None = None) -> Engine:
     return _engine_for((settings or get_settings()).database_url)
 
 
+#: Execution options for a write session's first transaction when it only reads (pass them to
+#: `session.connection(execution_options=READ_FIRST)` before its first statement): on SQLite it
+#: begins DEFERRED, without the write lock; the next transaction takes the lock as usual.
+READ_FIRST = {"witaj_begin": "DEFERRED"}
+
+
 def session_factory(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
     """Return a session factory bound to engine; `write` sessions take SQLite's write lock up front."""
     bind = engine.execution_options(witaj_begin="IMMEDIATE") if write else engine

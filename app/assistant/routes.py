@@ -92,30 +92,34 @@ def chat_send(
     sender = request.cookies.get(CHAT_COOKIE)
     try:
         text = service.check_message(message)
-        # Understood before the conversation is read: the parse stays out of the write transaction.
-        hint = service.language_hints.get("web", sender) if sender else None
-        understood = service.understand(settings=settings, text=text, language=hint or get_locale())
-        conversation, new_sender = _web_conversation(request, db, create=True)
-        assert conversation is not None
-        turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=understood, commit=False)
     except InvalidInput as exc:
-        db.rollback()
-        conversation, new_sender = _web_conversation(request, db, create=False)
+        conversation, _new = _web_conversation(request, db, create=False)
         context = _chat_context(db, conversation, error=exc.field_errors.get("message"), draft=message, settings=settings)
-        return _set_cookie(render(request, "assistant/chat.html", context, status_code=422), new_sender, settings)
-    if request.headers.get("HX-Request") == "true":
-        if conversation.case_id is not None:
+        return render(request, "assistant/chat.html", context, status_code=422)
+    new_sender = None if sender else service.new_sender_id()
+    sender = sender or new_sender
+    assert sender is not None
+    # Understood before the conversation is read: the parse stays out of the write transaction.
+    hint = service.language_hints.get("web", sender)
+    understood = service.understand(settings=settings, text=text, language=hint or get_locale())
+    htmx = request.headers.get("HX-Request") == "true"
+
+    def shown_items(conversation: Conversation, turn: service.Turn) -> list[Any]:
+        if htmx and conversation.case_id is not None:
             # A person may have written since the page last looked: show everything after it.
             seen = int(after) if after.isdigit() else turn.stored[0].id - 1
-            context = _chat_context(db, conversation, settings=settings, after_id=seen)
-        else:
-            context = _chat_context(db, conversation, settings=settings, items=turn.stored)
-        db.commit()  # end the write transaction: other chats need not wait while this page renders
-        service.language_hints.put("web", new_sender or sender or "", conversation.language)
+            return service.messages(db=db, conversation=conversation, after_id=seen)
+        return turn.stored
+
+    conversation, turn, items = service.take_turn(
+        db=db, settings=settings, channel="web", sender_id=sender, language=get_locale(), text=text,
+        understood=understood, then=shown_items,
+    )
+    service.language_hints.put("web", sender, conversation.language)
+    if htmx:
+        context = _chat_context(db, conversation, settings=settings, items=items)
         context["refresh_form"] = True
         return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), new_sender, settings)
-    db.commit()
-    service.language_hints.put("web", new_sender or sender or "", conversation.language)
     return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), new_sender, settings)
 
 
@@ -166,26 +170,31 @@ def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbS
     # Understood before the conversation is read: the parse stays out of the write transaction.
     hint = service.language_hints.get("rest", body.sender)
     understood = service.understand(settings=settings, text=text, language=hint or get_locale())
-    conversation = service.get_or_start(db=db, channel="rest", sender_id=body.sender, language=get_locale())
-    turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=understood, commit=False)
-    out = []
-    if conversation.case_id is not None:
+
+    def deliver_pending(conversation: Conversation, _turn: service.Turn) -> list[Any]:
         # Only a chat handed over to a case has messages from a person (and the "joined" notice):
-        # those since the last call come first, then the bot's answer.
+        # those since the last call come before the bot's answer, once.
+        if conversation.case_id is None:
+            return []
         delivered = int((conversation.state or {}).get("rest_delivered", 0))
         pending = service.messages(db=db, conversation=conversation, after_id=delivered, authors=("staff", "system"))
-        view = partial(service.shown, settings=settings, language=conversation.language)
-        out += [_rest_out(body.sender, _rest_text(view(message=m))) for m in pending]
         if pending:
             conversation.state = {**(conversation.state or {}), "rest_delivered": pending[-1].id}
+        return pending
+
+    conversation, turn, pending = service.take_turn(
+        db=db, settings=settings, channel="rest", sender_id=body.sender, language=get_locale(), text=text,
+        understood=understood, then=deliver_pending,
+    )
+    service.language_hints.put("rest", body.sender, conversation.language)
+    view = partial(service.shown, settings=settings, language=conversation.language)
+    out = [_rest_out(body.sender, _rest_text(view(message=m))) for m in pending]
     origin = f"{request.url.scheme}://{request.url.netloc}{base_path(request)}/{conversation.language}"
 
     def link(form_id: str) -> str:
         return origin + request.app.url_path_for("form_page", form_id=form_id)
 
     out += [_rest_out(body.sender, m.text, m.buttons, link=link) for m in turn.answer]
-    db.commit()  # one write transaction for the whole turn
-    service.language_hints.put("rest", body.sender, conversation.language)
     return JSONResponse(out)
 
 

@@ -5,17 +5,20 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.assistant.models import Conversation, ConversationMessage
 from app.assistant.runtime import BotMessage, Parsed, Tracker, get_engine
 from app.config import Settings
-from app.db import utcnow
+from app.db import READ_FIRST, utcnow
 from app.errors import InvalidInput
 from app.i18n import _, use_locale
 
@@ -100,6 +103,55 @@ def get_or_start(*, db: Session, channel: str, sender_id: str, language: str) ->
         conversation = Conversation(channel=channel, sender_id=sender_id[:120], language=language, mode=BOT, state={})
         db.add(conversation)
         db.flush()
+    return conversation
+
+
+#: How often a turn is tried when another request changed the same conversation meanwhile.
+TURN_ATTEMPTS = 4
+
+
+def take_turn(
+    *,
+    db: Session,
+    settings: Settings,
+    channel: str,
+    sender_id: str,
+    language: str,
+    text: str,
+    understood: Understood | None = None,
+    then: Callable[[Conversation, Turn], Any] | None = None,
+) -> tuple[Conversation, Turn, Any]:
+    """Run one newcomer's message through their conversation (started if new) and commit.
+
+    The conversation is read outside the write transaction, and the turn's writes (the conversation's
+    new state and the messages) come at its end, so a writer holds SQLite's lock only while it
+    writes. The conversation row carries a version: if another request changed it in between (the
+    same newcomer twice at once, a caseworker joining), the update finds no row, and the turn is
+    run again on the fresh state. `then(conversation, turn)` adds the caller's own work to the same
+    transaction; what it returns is returned third."""
+    for attempt in range(1, TURN_ATTEMPTS + 1):
+        conversation = _read_conversation(db=db, channel=channel, sender_id=sender_id)
+        try:
+            if conversation is None:
+                conversation = get_or_start(db=db, channel=channel, sender_id=sender_id, language=language)
+            turn = receive(db=db, settings=settings, conversation=conversation, text=text, understood=understood, commit=False)
+            extra = then(conversation, turn) if then is not None else None
+            db.commit()
+            return conversation, turn, extra
+        except (StaleDataError, IntegrityError):
+            db.rollback()
+            if attempt == TURN_ATTEMPTS:
+                raise
+            log.info("conversation changed during a turn; trying again (attempt %s)", attempt + 1)
+    raise AssertionError("unreachable")
+
+
+def _read_conversation(*, db: Session, channel: str, sender_id: str) -> Conversation | None:
+    """Return the conversation of (channel, sender_id) as it is now, read without the write lock."""
+    if not db.in_transaction():
+        db.connection(execution_options=READ_FIRST)
+    conversation = db.scalar(select(Conversation).where(Conversation.channel == channel, Conversation.sender_id == sender_id))
+    db.commit()  # the read ends here: the turn's first write starts the write transaction
     return conversation
 
 

@@ -341,3 +341,40 @@ def test_a_message_parsed_beforehand_is_used_only_if_read_in_the_conversations_l
     assert turn.stored[0].data["intent"] == "goodbye"  # read in the right language: not parsed twice
     assert [m.id for m in turn.stored] == sorted(m.id for m in turn.stored) and all(m.id for m in turn.stored)
     assert all(isinstance(m, ConversationMessage) for m in turn.stored) and turn.stored[1].author == "bot"
+
+
+def test_a_turn_that_loses_a_race_for_its_conversation_runs_again_on_the_fresh_state(fresh_engine, settings):
+    """Two messages of one newcomer at once: the turn is computed outside the write transaction, so
+    another turn may commit in between. The conversation's version catches it and the turn runs
+    again: both messages are answered, in order, and neither turn's state is lost."""
+    from sqlalchemy import event
+
+    from app.assistant import service
+    from app.db import session_factory
+
+    write = session_factory(fresh_engine, write=True)
+    with write() as db:
+        service.take_turn(db=db, settings=settings, channel="rest", sender_id="twice", language="en", text="hello")
+    raced = []
+
+    def competing_turn(session, _flush_context, _instances):
+        if not raced:  # once: between this turn's read and its first write
+            raced.append(True)
+            with write() as other:
+                service.take_turn(db=other, settings=settings, channel="rest", sender_id="twice", language="en", text="thank you")
+
+    with write() as db:
+        event.listen(db, "before_flush", competing_turn)
+        conversation, turn, _ = service.take_turn(
+            db=db, settings=settings, channel="rest", sender_id="twice", language="en", text="I am looking for a job"
+        )
+    assert raced and turn.answer
+    with write() as db:
+        stored = db.scalars(
+            select(ConversationMessage).where(ConversationMessage.conversation_id == conversation.id).order_by(ConversationMessage.id)
+        ).all()
+        users = [m.text for m in stored if m.author == "user"]
+        assert users == ["hello", "thank you", "I am looking for a job"]
+        state = db.get(Conversation, conversation.id).state
+        intents = [h for h in state["history"] if h.startswith("intent:")]
+        assert intents[-3:] == ["intent:greet", "intent:thank", "intent:job_search"]  # no turn overwrote another
