@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)
+    chat_threads: int = Field(
+        default=1, ge=1, le=64, description="chat turns one server process runs at once (more processes: workers)"
+    )
     access_log: bool = Field(
         default=False,
         description="uvicorn's line per request; off by default: paths and queries can carry personal data",

@@ -64,12 +64,13 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     from app.home.routes import router as home_router
     from app.partners.routes import router as partners_router
 
+    # Routes are matched in order: the chat, the busiest, first (no path of the others overlaps).
+    app.include_router(assistant_router)
     app.include_router(home_router)
     app.include_router(auth_router)
     app.include_router(cases_router)
     app.include_router(cases_api)
     app.include_router(partners_router)
-    app.include_router(assistant_router)
     app.include_router(forms_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 

@@ -1,6 +1,7 @@
 """The assistant's speed: NLU time per message, and chat turns per second through HTTP with SQLite.
 
     .venv/bin/python bench/chat.py                          # 2,000 NLU messages, 1,200 HTTP turns
+    .venv/bin/python bench/chat.py --skip-nlu --channels rest --rounds 3 --workers 1
     .venv/bin/python bench/chat.py --messages 5000 --turns 3000 --concurrency 16 --workers 2
     .venv/bin/python bench/chat.py --url http://127.0.0.1:8000   # a server that is already running
 
@@ -8,10 +9,12 @@ NLU: the model `witaj dialogues train` caches (trained here when missing) parses
 of every language, once without and once with the conversation's language as the prior, the way
 the engine calls it; the figures are per message (language detection, entities, intent).
 
-HTTP: `witaj serve` runs in a child process (`--workers N` processes) on a fresh SQLite database in
+HTTP: `witaj serve` runs in a child process (`--workers N` processes, by default one per core, as a
+city would run it) on a fresh SQLite database in
 a temporary folder (migrated, demo content loaded, assistant warmed up), and simulated newcomers hold
 conversations through Rasa's REST channel (`POST /webhooks/rest/webhook`) and the web chat
-(`POST /{lang}/chat` as htmx sends it, with its cookies and CSRF token), several at once. Every turn
+(`POST /{lang}/chat` as htmx sends it, with its cookies and CSRF token), several at once, each on a
+keep-alive connection of its own. Every turn
 runs the whole engine and stores the conversation in the database. Turns per second are counted
 over all of them; latency is per turn; CPU per turn is the server's (all its processes, from
 /proc) and this client's. The client is a minimal keep-alive HTTP/1.1 client on the same machine.
@@ -247,16 +250,18 @@ async def run_channel(
     tag = random.getrandbits(32)
 
     async def worker() -> None:
-        conn = Connection(host, port)
-        try:
-            while not queue.empty():
-                i, language, script = queue.get_nowait()
+        while not queue.empty():
+            i, language, script = queue.get_nowait()
+            # Every newcomer has a connection of their own (kept alive through the conversation), as
+            # different browsers do; with several workers the kernel spreads them over the processes.
+            conn = Connection(host, port)
+            try:
                 if channel == "rest":
                     await rest_conversation(conn, f"bench-{tag}-{i}", script, latencies)
                 else:
                     await web_conversation(conn, language, script, latencies)
-        finally:
-            conn.close()
+            finally:
+                conn.close()
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -292,6 +297,7 @@ def bench_http(
             client_cpu = (time.process_time() - client_before) * 1000 / len(latencies)
             server_after = tree_cpu_seconds(server.pid) if server is not None else None
             name = "Rasa REST channel" if channel == "rest" else "web chat (htmx post)"
+            name += f", {workers} worker{'s' if workers > 1 else ''}" if server is not None else ""
             name += f", round {round_ + 1} of {rounds}" if rounds > 1 else ""
             print(
                 f"\n{name}: {len(latencies)} turns in {len(scripts)} conversations, {concurrency} at once: "
@@ -323,7 +329,9 @@ def main() -> None:
     parser.add_argument("--channels", default="rest,web", help="HTTP channels to measure: rest, web or both")
     parser.add_argument("--rounds", type=int, default=1, help="measure each channel this many times (figures vary)")
     parser.add_argument("--url", help="measure a running server instead of starting one (its data is kept)")
-    parser.add_argument("--workers", type=int, default=1, help="server processes (witaj serve --workers)")
+    parser.add_argument(
+        "--workers", type=int, default=os.cpu_count() or 1, help="server processes (witaj serve --workers; default: one per core)"
+    )
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from functools import partial
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 import httpx
 from fastapi import APIRouter, Body, Form, Request
 from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from app.assistant import service
@@ -79,8 +83,27 @@ def chat_page(request: Request, db: DbSession, settings: Settings) -> Response:
     return render(request, "assistant/chat.html", _chat_context(db, conversation, settings=settings))
 
 
+def _chat_limiter(request: Request, settings: Any) -> anyio.CapacityLimiter:
+    """Return this process's limit on chat turns running at once (WITAJ_CHAT_THREADS, default 1).
+
+    A turn is Python work that holds the GIL: several at once in one process add no speed, and a
+    turn holding SQLite's write lock then waits for the interpreter behind the others (measured with
+    bench/chat.py, 2 workers: the lock was held 3.5 ms per turn instead of a fraction of one, and
+    half the CPU stood idle). More processes (WITAJ_WORKERS) use more cores."""
+    loop = asyncio.get_running_loop()
+    held = getattr(request.app.state, "chat_limiter", None)
+    if held is None or held[0] is not loop:  # one per event loop (tests start several)
+        held = (loop, anyio.CapacityLimiter(settings.chat_threads))
+        request.app.state.chat_limiter = held
+    return held[1]
+
+
+async def _in_chat_thread(request: Request, settings: Any, work: Any, *args: Any) -> Response:
+    return await anyio.to_thread.run_sync(partial(work, *args), limiter=_chat_limiter(request, settings))
+
+
 @router.post("/chat", name="chat_send")
-def chat_send(
+async def chat_send(
     request: Request,
     db: DbSession,
     settings: Settings,
@@ -89,6 +112,10 @@ def chat_send(
 ) -> Response:
     """Take the newcomer's message (or a quick-reply payload) and answer; htmx gets the new messages
     (those after `after`, the last one the page shows, when a person may have written meanwhile)."""
+    return await _in_chat_thread(request, settings, _web_turn, request, db, settings, message, after)
+
+
+def _web_turn(request: Request, db: Any, settings: Any, message: str, after: str) -> Response:
     sender = request.cookies.get(CHAT_COOKIE)
     try:
         text = service.check_message(message)
@@ -162,10 +189,14 @@ def _rest_out(sender: str, text: str, buttons: list[dict[str, str]] | None = Non
 
 
 @router.post("/webhooks/rest/webhook", name="rest_webhook", tags=["assistant"])
-def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbSession, settings: Settings) -> Response:
+async def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbSession, settings: Settings) -> Response:
     """Answer like Rasa's REST channel: a list of {recipient_id, text, buttons}; staff replies ride along."""
     if settings.assistant_backend == "rasa":
-        return _forward_to_rasa(body, settings)
+        return await run_in_threadpool(_forward_to_rasa, body, settings)
+    return await _in_chat_thread(request, settings, _rest_turn, request, body, db, settings)
+
+
+def _rest_turn(request: Request, body: RestMessage, db: Any, settings: Any) -> Response:
     text = service.check_message(body.message)
     # Understood before the conversation is read: the parse stays out of the write transaction.
     hint = service.language_hints.get("rest", body.sender)

@@ -7,7 +7,7 @@ import re
 
 import pytest
 from markupsafe import escape
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from app.assistant import runtime
 from app.assistant.models import Conversation, ConversationMessage
@@ -378,3 +378,53 @@ def test_a_turn_that_loses_a_race_for_its_conversation_runs_again_on_the_fresh_s
         state = db.get(Conversation, conversation.id).state
         intents = [h for h in state["history"] if h.startswith("intent:")]
         assert intents[-3:] == ["intent:greet", "intent:thank", "intent:job_search"]  # no turn overwrote another
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_process_runs_as_many_chat_turns_at_once_as_chat_threads_allows(tmp_path, settings, monkeypatch, threads):
+    """WITAJ_CHAT_THREADS: turns beyond the limit wait for a free one (a turn is GIL-bound work;
+    more at once only stretch the database's write lock), and none is lost."""
+    import asyncio
+    import threading
+    import time
+
+    import httpx
+    from alembic import command
+
+    from app.assistant import service
+    from app.db import build_engine
+    from app.main import create_app
+    from app.migrations import alembic_config
+
+    engine = build_engine(f"sqlite:///{tmp_path / 'chat.db'}")
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), "head")
+    app = create_app(settings.model_copy(update={"chat_threads": threads}), engine, check_db=False)
+    running, most, lock = [0], [0], threading.Lock()
+    real_take_turn = service.take_turn
+
+    def counted_take_turn(**kwargs):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.05)  # long enough for the others to start, were they allowed to
+        try:
+            return real_take_turn(**kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
+
+    monkeypatch.setattr(service, "take_turn", counted_take_turn)
+
+    async def chat() -> list[int]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            answers = await asyncio.gather(
+                *(client.post("/webhooks/rest/webhook", json={"sender": f"s{i}", "message": "hello"}) for i in range(4))
+            )
+        return [a.status_code for a in answers]
+
+    assert asyncio.run(chat()) == [200] * 4
+    assert most[0] == threads
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Conversation)).scalar() == 4
