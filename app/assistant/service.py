@@ -206,11 +206,14 @@ def receive(
     conversation.updated_at = now
     if conversation.mode in (QUEUED, HUMAN):
         message = _store(db, conversation, "user", text, language=conversation.language, created_at=now)
-        db.flush()
+        # Translated before anything is written: the wait for the machine translation (up to
+        # WITAJ_TRANSLATION_WAIT_SECONDS) must not hold the database's write lock.
         translate_into(settings=settings, message=message, target=settings.default_locale)
         _client_wrote(db=db, settings=settings, conversation=conversation, now=now)
         if commit:
             db.commit()
+        else:
+            db.flush()
         return Turn(stored=[message])
     engine = get_engine(settings)
     if understood is not None and understood.text == text and understood.language == tracker.language:

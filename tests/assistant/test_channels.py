@@ -428,3 +428,43 @@ def test_a_process_runs_as_many_chat_turns_at_once_as_chat_threads_allows(tmp_pa
     assert most[0] == threads
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Conversation)).scalar() == 4
+
+
+def test_a_handed_over_chat_waits_for_its_translation_without_holding_the_write_lock(fresh_engine, settings, monkeypatch):
+    """A newcomer's message to a person is machine-translated (a wait of up to
+    WITAJ_TRANSLATION_WAIT_SECONDS) before the turn writes anything: other chats keep writing."""
+    import threading
+
+    from sqlalchemy import text as sql
+
+    from app.assistant import service
+    from app.db import session_factory
+    from app.translation import service as translation
+
+    write = session_factory(fresh_engine, write=True)
+    with write() as db:
+        conversation = service.get_or_start(db=db, channel="rest", sender_id="queued", language="uk")
+        conversation.mode = service.QUEUED
+        db.commit()
+    others_wrote: list[bool] = []
+    real_translate_within = translation.translate_within
+
+    def translate_while_another_writes(*args, **kwargs):
+        def other_chat() -> None:
+            with write() as other:
+                other.execute(sql("UPDATE conversation SET updated_at = updated_at"))
+                other.commit()
+                others_wrote.append(True)
+
+        writer = threading.Thread(target=other_chat)
+        writer.start()
+        writer.join(2.0)  # with the lock held here it would wait SQLite's 5 s
+        return real_translate_within(*args, **kwargs)
+
+    monkeypatch.setattr(translation, "translate_within", translate_while_another_writes)
+    with write() as db:
+        _conversation, turn, _ = service.take_turn(
+            db=db, settings=settings, channel="rest", sender_id="queued", language="uk", text="Коли мені прийти?"
+        )
+    assert others_wrote == [True]
+    assert turn.answer == [] and turn.stored[0].id and turn.stored[0].text == "Коли мені прийти?"
