@@ -164,6 +164,27 @@ def csrf_from(html: str) -> str:
     return match.group(1)
 
 
+def writes_within(engine: Engine, statement: str, seconds: float) -> bool:
+    """Return whether a write session of engine runs statement and commits within seconds, from
+    another thread (a writer that finds the write lock held waits SQLite's 5 s busy timeout)."""
+    import threading
+
+    from app.db import session_factory
+
+    done: list[bool] = []
+
+    def attempt() -> None:
+        with session_factory(engine, write=True)() as db:
+            db.execute(text(statement))
+            db.commit()
+            done.append(True)
+
+    writer = threading.Thread(target=attempt)
+    writer.start()
+    writer.join(seconds)
+    return bool(done)
+
+
 @pytest.fixture
 def make_org(db: Session):
     """Return a factory of organisations."""

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 from app.db import Base, build_engine
 from app.migrations import alembic_config
 from app.migrations_check import current_revision, pending_migrations
-from tests.conftest import empty_database
+from tests.conftest import empty_database, writes_within
 
 
 def test_migrations_from_empty_to_head_and_back(backend):
@@ -115,20 +115,7 @@ def test_sqlite_write_lock_is_freed_by_rollback_close_and_a_failed_statement(tmp
     write = session_factory(engine, write=True)
 
     def can_write_now() -> bool:
-        import threading
-
-        done = []
-
-        def attempt() -> None:
-            with write() as db:
-                db.execute(text("INSERT INTO t VALUES (9)"))
-                db.commit()
-                done.append(True)
-
-        thread = threading.Thread(target=attempt)
-        thread.start()
-        thread.join(1.0)
-        return bool(done)
+        return writes_within(engine, "INSERT INTO t VALUES (9)", 1.0)
 
     with write() as db:
         db.execute(text("INSERT INTO t VALUES (1)"))
@@ -151,11 +138,9 @@ def test_request_sessions_end_their_transactions_and_free_the_write_lock(tmp_pat
     """The app's own session dependency (no test override): a request that leaves its write
     transaction open (a refused chat message reads the conversation, then answers 422) still ends
     it, so the next writer is not kept waiting for SQLite's lock."""
-    import threading
-
     from alembic import command
     from fastapi.testclient import TestClient
-    from sqlalchemy import select, text
+    from sqlalchemy import select
 
     from app.assistant.models import Conversation
     from app.db import session_factory
@@ -174,17 +159,7 @@ def test_request_sessions_end_their_transactions_and_free_the_write_lock(tmp_pat
         assert refused.status_code == 422
         assert client.post("/webhooks/rest/webhook", json={"sender": "s1", "message": "hi"}).status_code == 200
 
-    done: list[bool] = []
-
-    def write() -> None:
-        with session_factory(engine, write=True)() as db:
-            db.execute(text("UPDATE conversation SET mode = mode"))
-            db.commit()
-            done.append(True)
-
-    writer = threading.Thread(target=write)
-    writer.start()
-    writer.join(1.0)
-    assert done == [True]  # with a leaked transaction it would wait SQLite's 5 s and fail
+    # With a leaked transaction the writer would wait SQLite's 5 s and fail.
+    assert writes_within(engine, "UPDATE conversation SET mode = mode", 1.0)
     with session_factory(engine)() as db:
         assert sorted(db.scalars(select(Conversation.channel)).all()) == ["rest", "web"]

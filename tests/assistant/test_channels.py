@@ -13,7 +13,7 @@ from app.assistant import runtime
 from app.assistant.models import Conversation, ConversationMessage
 from app.cases.models import CaseFile, CaseNote
 from app.i18n import translations
-from tests.conftest import csrf_from
+from tests.conftest import csrf_from, writes_within
 
 
 def rest(client, sender: str, message: str) -> list[dict]:
@@ -433,10 +433,6 @@ def test_a_process_runs_as_many_chat_turns_at_once_as_chat_threads_allows(tmp_pa
 def test_a_handed_over_chat_waits_for_its_translation_without_holding_the_write_lock(fresh_engine, settings, monkeypatch):
     """A newcomer's message to a person is machine-translated (a wait of up to
     WITAJ_TRANSLATION_WAIT_SECONDS) before the turn writes anything: other chats keep writing."""
-    import threading
-
-    from sqlalchemy import text as sql
-
     from app.assistant import service
     from app.db import session_factory
     from app.translation import service as translation
@@ -450,15 +446,8 @@ def test_a_handed_over_chat_waits_for_its_translation_without_holding_the_write_
     real_translate_within = translation.translate_within
 
     def translate_while_another_writes(*args, **kwargs):
-        def other_chat() -> None:
-            with write() as other:
-                other.execute(sql("UPDATE conversation SET updated_at = updated_at"))
-                other.commit()
-                others_wrote.append(True)
-
-        writer = threading.Thread(target=other_chat)
-        writer.start()
-        writer.join(2.0)  # with the lock held here it would wait SQLite's 5 s
+        # With the lock held here the other chat would wait SQLite's 5 s.
+        others_wrote.append(writes_within(fresh_engine, "UPDATE conversation SET updated_at = updated_at", 2.0))
         return real_translate_within(*args, **kwargs)
 
     monkeypatch.setattr(translation, "translate_within", translate_while_another_writes)
