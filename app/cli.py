@@ -12,7 +12,8 @@ from typing import Any
 import click
 
 from app.auth.enums import Role
-from app.config import KNOWN_LOCALES, ConfigError, Settings, load_settings
+from app.config import ConfigError, Settings, load_settings
+from app.languages import KNOWN_LOCALES
 
 
 def _fail(message: str) -> None:
@@ -120,12 +121,11 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int | None)
 
 def _check_content(settings: Settings) -> None:
     """Stop with every content error (file:line: message) before serving broken content."""
+    from app.assistant.data import load_dialogues
+    from app.assistant.knowledge import load_knowledge
     from app.cases import service as case_service
     from app.cases.content import ContentErrors
     from app.content import ContentError
-
-    from app.assistant.data import load_dialogues
-    from app.assistant.knowledge import load_knowledge
     from app.forms import service as forms_service
 
     try:

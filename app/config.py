@@ -10,17 +10,14 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from app.languages import KNOWN_LOCALES
+
 #: The development secret. Refused by `Settings` outside development.
 DEV_SECRET_KEY = "dev-insecure-change-me"
 
 #: The repository root: the default place of the content folders and of var/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
-#: Locales we ship catalogs for; WITAJ_LOCALES picks the enabled ones among them.
-KNOWN_LOCALES = ("pl", "uk", "ru", "en", "be")
-
-#: Scripts written right to left; the base layout sets dir="rtl" for these.
-RTL_LOCALES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb"})
 
 
 class ConfigError(Exception):

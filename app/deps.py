@@ -1,4 +1,4 @@
-"""Annotated dependencies: DbSession, Settings, CurrentPrincipal, StaffPrincipal, require_role(...)."""
+"""Annotated dependencies: DbSession, AppSettings, CurrentPrincipal, StaffPrincipal, require_role(...)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import service as auth_service
 from app.auth.enums import Role
-from app.auth.exceptions import LoginRequired
 from app.auth.permissions import Principal
-from app.config import Settings as SettingsModel
-from app.errors import PermissionDenied
+from app.config import Settings
+from app.errors import LoginRequired, PermissionDenied
 from app.i18n import get_locale
 
 SESSION_COOKIE = "witaj_session"
@@ -25,7 +24,7 @@ SESSION_COOKIE = "witaj_session"
 # its thread pool, a hand-off that costs more than the work itself.
 
 
-async def get_settings_dep(request: Request) -> SettingsModel:
+async def app_settings(request: Request) -> Settings:
     """Return the settings the app was created with."""
     return request.app.state.settings
 
@@ -53,11 +52,11 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
             session.close()
 
 
-Settings = Annotated[SettingsModel, Depends(get_settings_dep)]
+AppSettings = Annotated[Settings, Depends(app_settings)]
 DbSession = Annotated[Session, Depends(get_db)]
 
 
-def current_principal(request: Request, db: DbSession, settings: Settings) -> Principal | None:
+def current_principal(request: Request, db: DbSession, settings: AppSettings) -> Principal | None:
     """Return the signed-in staff principal, or None for a visitor."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:

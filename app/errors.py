@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.i18n import _
+from app.web import redirect, render, url_for
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,15 @@ class PermissionDenied(DomainError):
 
     def public_message(self) -> str:
         return _("You do not have permission to do this.")
+
+
+class LoginRequired(DomainError):
+    """The page needs a signed-in staff user (pages redirect to the sign-in form; the API says 401)."""
+
+    status = 401
+
+    def public_message(self) -> str:
+        return _("Please sign in to continue.")
 
 
 class CsrfError(DomainError):
@@ -133,11 +143,9 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def _error_response(request: Request, status: int, message: str, extra: dict[str, Any] | None = None) -> Response:
+def error_response(request: Request, status: int, message: str, extra: dict[str, Any] | None = None) -> Response:
     if wants_json(request):
         return JSONResponse({"detail": message, **(extra or {})}, status_code=status)
-    from app.web import render
-
     try:
         return render(
             request,
@@ -156,18 +164,14 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(DomainError)
     async def _domain(request: Request, exc: DomainError) -> Response:
-        from app.auth.exceptions import LoginRequired
-
         if isinstance(exc, LoginRequired) and not wants_json(request):
-            from app.web import redirect, url_for
-
             return redirect(request, url_for(request, "login_form", query={"next": request.url.path}))
         extra: dict[str, Any] = {}
         if isinstance(exc, InvalidInput):
             extra["errors"] = [{"field": k, "message": v} for k, v in exc.field_errors.items()]
         if isinstance(exc, Conflict) and exc.details:
             extra.update(exc.details)
-        response = _error_response(request, exc.status, exc.public_message(), extra)
+        response = error_response(request, exc.status, exc.public_message(), extra)
         if isinstance(exc, LoginRequired):
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
@@ -175,7 +179,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> Response:
         errors = field_errors_of(list(exc.errors()))
-        return _error_response(request, 422, _("Please correct the marked fields."), {"errors": errors})
+        return error_response(request, 422, _("Please correct the marked fields."), {"errors": errors})
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
@@ -184,7 +188,7 @@ def install(app: FastAPI) -> None:
             405: _("This address does not accept that kind of request."),
             403: _("You do not have permission to do this."),
         }
-        response = _error_response(
+        response = error_response(
             request, exc.status_code, messages.get(exc.status_code, _("The request could not be completed."))
         )
         for key, value in (exc.headers or {}).items():
@@ -196,4 +200,4 @@ def install(app: FastAPI) -> None:
         # Log the type and route only: exception text may carry personal data from user input.
         log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
         log.debug("unhandled exception", exc_info=exc)
-        return _error_response(request, 500, _("Something went wrong on our side. Please try again in a moment."))
+        return error_response(request, 500, _("Something went wrong on our side. Please try again in a moment."))

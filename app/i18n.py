@@ -25,22 +25,13 @@ from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.support import LazyProxy, NullTranslations, Translations
 
-from app.config import RTL_LOCALES, get_settings
+from app.config import get_settings
+from app.languages import RTL_LOCALES
 
 DOMAIN = "messages"
 _current_locale: ContextVar[str | None] = ContextVar("witaj_locale", default=None)
 _cache: dict[tuple[Path, str], NullTranslations] = {}
 _cache_lock = Lock()
-
-#: Native names shown in the language switcher; never translated.
-NATIVE_NAMES = {
-    "pl": "Polski",
-    "uk": "Українська",
-    "ru": "Русский",
-    "en": "English",
-    "be": "Беларуская",
-}
-
 
 def _load(locales_dir: Path, code: str) -> NullTranslations:
     folder = locales_dir / code / "LC_MESSAGES"

@@ -19,7 +19,8 @@ from babel.messages.mofile import write_mo
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po, write_po
 
-from app.config import KNOWN_LOCALES, PROJECT_ROOT
+from app.config import PROJECT_ROOT
+from app.languages import KNOWN_LOCALES
 
 DOMAIN = "messages"
 KEYWORDS = {**DEFAULT_KEYWORDS, "_l": None, "lazy_gettext": None}

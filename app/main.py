@@ -85,10 +85,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 def _warm_up_assistant(settings: Settings) -> None:
     try:
-        from app.assistant.nlu import preload
-        from app.assistant.runtime import get_engine
+        from app.assistant.runtime import dialogue_engine
+        from app.languages import preload
 
-        get_engine(settings)
+        dialogue_engine(settings)
         preload(enabled=list(settings.locales))
     except Exception as exc:  # noqa: BLE001 - the chat will report it on first use
         log.error("assistant warm-up failed: %s", type(exc).__name__)

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse
 
 from app import i18n
 from app.config import Settings
+from app.errors import CsrfError, error_response
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -193,9 +194,7 @@ class CsrfMiddleware:
                     sent = None
 
         if fresh or not sent or not secrets.compare_digest(sent.encode(), token.encode()):
-            from app.errors import CsrfError, _error_response
-
-            response = _error_response(Request(scope), 403, CsrfError().public_message())
+            response = error_response(Request(scope), 403, CsrfError().public_message())
             await response(scope, receive, send_with_cookie)
             return
 

@@ -15,6 +15,7 @@ from jinja2_fragments import render_block
 
 from app import i18n
 from app.config import get_settings
+from app.languages import native_name
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 
@@ -116,7 +117,7 @@ def context_for(request: Request) -> dict[str, Any]:
         "request": request,
         "locale": locale,
         "dir": i18n.text_direction(locale),
-        "locales": [(code, i18n.NATIVE_NAMES.get(code, code)) for code in settings.locales],
+        "locales": [(code, native_name(code)) for code in settings.locales],
         "csrf_token": request.scope.get("witaj_csrf", ""),
         "principal": getattr(request.state, "principal", None),
         "settings": settings,

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from app import i18n_tools
 from app.cli import main
-from app.config import KNOWN_LOCALES, PROJECT_ROOT
+from app.config import PROJECT_ROOT
+from app.languages import KNOWN_LOCALES
 
 LOCALES = PROJECT_ROOT / "locales"
 

@@ -11,10 +11,9 @@ from pathlib import Path
 import click
 
 from app.assistant.data import DialogueData, load_dialogues
-from app.cases.cli import exit_with, settings_or_exit
-from app.cases.content import ContentErrors
+from app.cli_helpers import exit_with, settings_or_exit
 from app.config import PROJECT_ROOT, Settings
-from app.content import ContentError
+from app.content import ContentError, ContentErrors
 
 
 def default_models_dir() -> Path:

@@ -16,8 +16,7 @@ from typing import IO, Any, Literal
 
 import yaml
 
-from app.cases.content import ContentErrors
-from app.content import ContentError, Key, YamlDoc, load_yaml
+from app.content import ContentError, ContentErrors, Key, YamlDoc, load_yaml
 
 VERSION = "3.1"
 #: Examples every intent needs in every language (issue 4; dialogues/README.md aims for 20-25).

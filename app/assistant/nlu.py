@@ -23,7 +23,7 @@ import tempfile
 import time
 import unicodedata
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
@@ -33,27 +33,8 @@ from typing import Any
 import numpy as np
 
 from app.assistant.data import DEFAULT_INTENTS, DialogueData, parse_payload
+from app.languages import DETECTABLE, MIN_LETTERS, detect_language
 
-#: Our locale codes and lingua's languages.
-LANGUAGE_NAMES = {"pl": "POLISH", "uk": "UKRAINIAN", "ru": "RUSSIAN", "en": "ENGLISH", "be": "BELARUSIAN"}
-CYRILLIC_LANGUAGES = frozenset({"uk", "ru", "be"})
-
-#: Below this many letters a message says nothing about its language ("ok", "42", "tak", a reference).
-MIN_LETTERS = 4
-#: One word ("okay", "super", "biblioteka", "так") rarely says which language it is, and the user can
-#: always ask for another language: it leaves the conversation's language only when it is Cyrillic
-#: in a Polish or English conversation, or all but certain (ONE_WORD_THRESHOLD: "help", "dzięki")
-#: in a Polish or English one (in a uk/ru/be conversation a Latin word may be a transliteration).
-MIN_WORDS_TO_SWITCH = 2
-ONE_WORD_THRESHOLD = 0.96
-#: Mean of lingua's and the example model's confidence needed to leave the conversation's language.
-#: Tuned on held-out NLU examples (the example model trained on the other 80 %, every message
-#: against every prior): at 0.7, 0.5 % of messages in the conversation's language switch it away
-#: (Łacinka or transliterations read as Polish), 84 % of messages in another language switch to
-#: it, and the rest (one word, transliterations) keep the conversation's language.
-SWITCH_THRESHOLD = 0.7
-#: The same with lingua alone (no example model at hand): lingua is over-confident on short texts.
-LINGUA_SWITCH_THRESHOLD = 0.9
 #: Intent confidence below which a message is `nlu_fallback` (Rasa's FallbackClassifier default,
 #: and the value dialogues/README.md suggests). On held-out examples (80/20 split, three seeds)
 #: it keeps 99 % of the right answers and sends 40 % of the wrong ones to the two-stage fallback.
@@ -65,16 +46,10 @@ FALLBACK_INTENT = "nlu_fallback"
 #: Bump when the features or the model change, so that cached models are retrained.
 MODEL_VERSION = 3
 
-_POLISH_ONLY = re.compile(r"[ąęóżĄĘÓŻ]")
-#: Letters of Belarusian Łacinka and Latin transliterations that Polish and English never use.
-_NEITHER_POLISH_NOR_ENGLISH = re.compile(r"[čšžŭČŠŽŬ]")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _NOISE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+|\d+")
 _ISO_DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{2})-(\d{2})(?![\w-])")
 _DOTTED_DATE = re.compile(r"(?<![\w.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\w.])")
 _WORD = re.compile(r"(?u)\b\w+\b")
-_LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 _FOLD = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ß": "s"})
 
 
@@ -98,81 +73,6 @@ def _fold_char(ch: str) -> str:
         c for c in unicodedata.normalize("NFKD", ch.lower().translate(_FOLD)) if not unicodedata.combining(c)
     ]
     return base[0] if len(base) == 1 else ch.lower()[:1] or ch
-
-
-# --- language ------------------------------------------------------------------------------------
-
-
-@lru_cache(maxsize=16)
-def _detector(codes: tuple[str, ...]) -> Any:
-    from lingua import Language, LanguageDetectorBuilder
-
-    languages = [getattr(Language, LANGUAGE_NAMES[code]) for code in codes]
-    return LanguageDetectorBuilder.from_languages(*languages).with_preloaded_language_models().build()
-
-
-@lru_cache(maxsize=1)
-def _codes_by_language() -> dict[Any, str]:
-    from lingua import Language
-
-    return {getattr(Language, name): code for code, name in LANGUAGE_NAMES.items()}
-
-
-def lingua_scores(text: str, *, enabled: Sequence[str]) -> dict[str, float]:
-    """Return lingua's confidence for each enabled language that lingua knows."""
-    codes = tuple(sorted(code for code in set(enabled) if code in LANGUAGE_NAMES))
-    scores = dict.fromkeys(codes, 0.0)
-    if len(codes) < 2:
-        return {code: 1.0 for code in codes}
-    by_language = _codes_by_language()
-    for value in _detector(codes).compute_language_confidence_values(text):
-        scores[by_language[value.language]] = value.value
-    return scores
-
-
-def preload(*, enabled: Sequence[str]) -> None:
-    """Load lingua's models for the enabled languages now (about a second), not on the first message."""
-    lingua_scores("warm up", enabled=enabled)
-
-
-def detect_language(
-    text: str, *, enabled: Sequence[str], prior: str | None, hint: Mapping[str, float] | None = None
-) -> tuple[str, float]:
-    """Return (language, confidence) of text among enabled; prior is kept unless text is clearly another.
-
-    hint: per-language probabilities from the model trained on the NLU examples (NLUModel passes
-    it); without it, Latin text never leaves a Cyrillic prior unless it has letters only Polish
-    uses, because it may be a transliteration. Confidence 0.0: the text had no language in it.
-    """
-    codes = [code for code in enabled if code in LANGUAGE_NAMES]
-    if not codes:
-        raise ValueError(f"no supported language among {list(enabled)}; supported: {list(LANGUAGE_NAMES)}")
-    if prior not in codes:
-        prior = None
-    if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
-        return prior or codes[0], 0.0
-    scores = lingua_scores(text, enabled=codes)
-    if _NEITHER_POLISH_NOR_ENGLISH.search(text):
-        scores = {code: 0.0 if code in ("pl", "en") else value for code, value in scores.items()}
-    threshold = LINGUA_SWITCH_THRESHOLD
-    if hint is not None:
-        scores = {code: (scores[code] + float(hint.get(code, 0.0))) / 2 for code in codes}
-        threshold = SWITCH_THRESHOLD
-    best = max(codes, key=lambda code: scores[code])
-    if prior is None or best == prior:
-        return best, scores[best]
-    if scores[best] < threshold:
-        return prior, scores[prior]
-    if len(_LETTER_WORD.findall(text)) < MIN_WORDS_TO_SWITCH and _mostly_latin(text):
-        if prior in CYRILLIC_LANGUAGES or scores[best] < ONE_WORD_THRESHOLD:
-            return prior, scores[prior]
-    if hint is None and prior in CYRILLIC_LANGUAGES and _mostly_latin(text) and not _POLISH_ONLY.search(text):
-        return prior, scores[prior]
-    return best, scores[best]
-
-
-def _mostly_latin(text: str) -> bool:
-    return len(_LATIN.findall(text)) > len(_CYRILLIC.findall(text))
 
 
 # --- a linear text model with fast single-message scoring ----------------------------------------
@@ -521,7 +421,7 @@ class NLUModel:
     ) -> Parse:
         """Return the language, intent (nlu_fallback below threshold) and entities of a message."""
         payload = parse_payload(text, intents=(*self.intents, *DEFAULT_INTENTS))
-        codes = [code for code in enabled_languages if code in LANGUAGE_NAMES]
+        codes = [code for code in enabled_languages if code in DETECTABLE]
         if payload is not None:
             intent, values = payload
             language = prior_language if prior_language in codes else (codes[0] if codes else "")

@@ -11,13 +11,15 @@ import anyio.to_thread
 import httpx
 from fastapi import APIRouter, Body, Form, Request
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.assistant import service
 from app.assistant.models import Conversation
 from app.auth.permissions import Action, can
-from app.deps import DbSession, Settings, StaffPrincipal
+from app.config import Settings
+from app.deps import AppSettings, DbSession, StaffPrincipal
 from app.errors import InvalidInput, PermissionDenied
 from app.i18n import _, get_locale
 from app.web import base_path, redirect, render, url_for
@@ -29,7 +31,7 @@ CHAT_COOKIE = "witaj_chat"
 # --- web chat --------------------------------------------------------------------------------
 
 
-def _web_conversation(request: Request, db: Any, *, create: bool) -> tuple[Conversation | None, str | None]:
+def _web_conversation(request: Request, db: Session, *, create: bool) -> tuple[Conversation | None, str | None]:
     sender = request.cookies.get(CHAT_COOKIE)
     if sender is None and not create:
         return None, None
@@ -39,7 +41,7 @@ def _web_conversation(request: Request, db: Any, *, create: bool) -> tuple[Conve
     return conversation, sender if fresh else None
 
 
-def _set_cookie(response: Response, sender: str | None, settings: Any) -> Response:
+def _set_cookie(response: Response, sender: str | None, settings: Settings) -> Response:
     if sender:
         response.set_cookie(
             CHAT_COOKIE, sender, max_age=30 * 24 * 3600, httponly=True, samesite="lax", secure=settings.secure_cookies
@@ -48,11 +50,11 @@ def _set_cookie(response: Response, sender: str | None, settings: Any) -> Respon
 
 
 def _chat_context(
-    db: Any,
+    db: Session,
     conversation: Conversation | None,
     error: str | None = None,
     draft: str = "",
-    settings: Any = None,
+    settings: Settings | None = None,
     after_id: int = 0,
     items: list[Any] | None = None,
 ) -> dict[str, Any]:
@@ -77,13 +79,13 @@ def _chat_context(
 
 
 @router.get("/chat", name="chat")
-def chat_page(request: Request, db: DbSession, settings: Settings) -> Response:
+def chat_page(request: Request, db: DbSession, settings: AppSettings) -> Response:
     """Show the chat with its history (nothing is stored until the first message)."""
     conversation, _sender = _web_conversation(request, db, create=False)
     return render(request, "assistant/chat.html", _chat_context(db, conversation, settings=settings))
 
 
-def _chat_limiter(request: Request, settings: Any) -> anyio.CapacityLimiter:
+def _chat_limiter(request: Request, settings: Settings) -> anyio.CapacityLimiter:
     """Return this process's limit on chat turns running at once (WITAJ_CHAT_THREADS, default 1).
 
     A turn is Python work that holds the GIL: several at once in one process add no speed, and a
@@ -98,7 +100,7 @@ def _chat_limiter(request: Request, settings: Any) -> anyio.CapacityLimiter:
     return held[1]
 
 
-async def _in_chat_thread(request: Request, settings: Any, work: Any, *args: Any) -> Response:
+async def _in_chat_thread(request: Request, settings: Settings, work: Any, *args: Any) -> Response:
     return await anyio.to_thread.run_sync(partial(work, *args), limiter=_chat_limiter(request, settings))
 
 
@@ -106,7 +108,7 @@ async def _in_chat_thread(request: Request, settings: Any, work: Any, *args: Any
 async def chat_send(
     request: Request,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     message: Annotated[str, Form()] = "",
     after: Annotated[str, Form()] = "",
 ) -> Response:
@@ -115,7 +117,7 @@ async def chat_send(
     return await _in_chat_thread(request, settings, _web_turn, request, db, settings, message, after)
 
 
-def _web_turn(request: Request, db: Any, settings: Any, message: str, after: str) -> Response:
+def _web_turn(request: Request, db: Session, settings: Settings, message: str, after: str) -> Response:
     sender = request.cookies.get(CHAT_COOKIE)
     try:
         text = service.check_message(message)
@@ -151,7 +153,7 @@ def _web_turn(request: Request, db: Any, settings: Any, message: str, after: str
 
 
 @router.get("/chat/messages", name="chat_poll")
-def chat_poll(request: Request, db: DbSession, settings: Settings, after: int = 0) -> Response:
+def chat_poll(request: Request, db: DbSession, settings: AppSettings, after: int = 0) -> Response:
     """Return messages after `after` (staff replies while a person handles the chat); 204 when none."""
     conversation, _sender = _web_conversation(request, db, create=False)
     if conversation is None:
@@ -189,14 +191,14 @@ def _rest_out(sender: str, text: str, buttons: list[dict[str, str]] | None = Non
 
 
 @router.post("/webhooks/rest/webhook", name="rest_webhook", tags=["assistant"])
-async def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbSession, settings: Settings) -> Response:
+async def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbSession, settings: AppSettings) -> Response:
     """Answer like Rasa's REST channel: a list of {recipient_id, text, buttons}; staff replies ride along."""
     if settings.assistant_backend == "rasa":
         return await run_in_threadpool(_forward_to_rasa, body, settings)
     return await _in_chat_thread(request, settings, _rest_turn, request, body, db, settings)
 
 
-def _rest_turn(request: Request, body: RestMessage, db: Any, settings: Any) -> Response:
+def _rest_turn(request: Request, body: RestMessage, db: Session, settings: Settings) -> Response:
     text = service.check_message(body.message)
     # Understood before the conversation is read: the parse stays out of the write transaction.
     hint = service.language_hints.get("rest", body.sender)
@@ -237,7 +239,7 @@ def _rest_text(view: dict[str, Any]) -> str:
     return f"{view['text']}\n\n({marked}. {original}: {view['original']})"
 
 
-def _forward_to_rasa(body: RestMessage, settings: Any) -> Response:
+def _forward_to_rasa(body: RestMessage, settings: Settings) -> Response:
     """Pass the message to a city's own Rasa server and return its answer unchanged."""
     url = settings.rasa_url.rstrip("/") + "/webhooks/rest/webhook"
     try:
@@ -256,7 +258,7 @@ def case_chat_reply(
     request: Request,
     reference: str,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     principal: StaffPrincipal,
     reply: Annotated[str, Form()] = "",
 ) -> Response:

@@ -106,7 +106,7 @@ _FORMAT = _SafeFormat()
 class Context:
     """What actions may use and change during one turn."""
 
-    engine: Engine
+    engine: DialogueEngine
     tracker: Tracker
     parsed: Parsed | None
     settings: Settings
@@ -131,7 +131,7 @@ class Context:
 Action = Callable[[Context], list[str] | None]
 
 
-class Engine:
+class DialogueEngine:
     """Runs conversations over validated dialogue data and an NLU model."""
 
     def __init__(self, data: DialogueData, nlu: Any, settings: Settings) -> None:
@@ -461,7 +461,7 @@ class Engine:
 
 # --- loading -----------------------------------------------------------------------------------
 
-_engines: dict[str, Engine] = {}
+_engines: dict[str, DialogueEngine] = {}
 _lock = Lock()
 
 
@@ -472,7 +472,7 @@ def models_dir() -> Path:
     return get_settings().models_dir or PROJECT_ROOT / "var" / "models"
 
 
-def get_engine(settings: Settings) -> Engine:
+def dialogue_engine(settings: Settings) -> DialogueEngine:
     """Return the engine for the configured dialogues, training or loading the NLU model once."""
     folder = str(settings.content_dir / "dialogues")
     engine = _engines.get(folder)
@@ -483,7 +483,7 @@ def get_engine(settings: Settings) -> Engine:
                 from app.assistant.nlu import train_or_load
 
                 data = load_dialogues(Path(folder))
-                engine = Engine(data, train_or_load(data, models_dir()), settings)
+                engine = DialogueEngine(data, train_or_load(data, models_dir()), settings)
                 _engines[folder] = engine
     return engine
 

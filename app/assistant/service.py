@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.assistant.models import Conversation, ConversationMessage
-from app.assistant.runtime import BotMessage, Parsed, Tracker, get_engine
+from app.assistant.runtime import BotMessage, Parsed, Tracker, dialogue_engine
 from app.config import Settings
 from app.db import READ_FIRST, utcnow
 from app.errors import InvalidInput
@@ -88,7 +88,7 @@ def check_message(text: str | None) -> str:
 
 def understand(*, settings: Settings, text: str, language: str) -> Understood:
     """Parse a (checked) message as written in a conversation held in `language`; no database."""
-    return Understood(text=text, language=language, parsed=get_engine(settings).parse(text, Tracker(language=language)))
+    return Understood(text=text, language=language, parsed=dialogue_engine(settings).parse(text, Tracker(language=language)))
 
 
 #: The conversation of a (channel, sender): built once, it is the hottest query of the chat.
@@ -215,7 +215,7 @@ def receive(
         else:
             db.flush()
         return Turn(stored=[message])
-    engine = get_engine(settings)
+    engine = dialogue_engine(settings)
     if understood is not None and understood.text == text and understood.language == tracker.language:
         parsed = understood.parsed
     else:

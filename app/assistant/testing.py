@@ -9,7 +9,7 @@ from alembic import command
 
 from app.assistant.data import DialogueData
 from app.assistant.models import Conversation
-from app.assistant.runtime import Engine, Parsed, Tracker
+from app.assistant.runtime import DialogueEngine, Parsed, Tracker
 from app.auth import service as auth_service
 from app.auth.enums import OrgKind
 from app.config import Settings, get_settings
@@ -17,12 +17,12 @@ from app.db import build_engine, session_factory, utcnow
 from app.migrations import alembic_config
 
 
-def run_tests(data: DialogueData, settings: Settings | None = None, engine: Engine | None = None) -> list[tuple[str, bool, str]]:
+def run_tests(data: DialogueData, settings: Settings | None = None, engine: DialogueEngine | None = None) -> list[tuple[str, bool, str]]:
     """Return (story name, passed, what differed) for every test story."""
-    from app.assistant.runtime import get_engine
+    from app.assistant.runtime import dialogue_engine
 
     settings = settings or get_settings()
-    bot = engine or get_engine(settings)
+    bot = engine or dialogue_engine(settings)
     results = []
     with tempfile.TemporaryDirectory(prefix="witaj-dialogue-tests-") as folder:
         db_engine = build_engine(f"sqlite:///{Path(folder) / 'tests.db'}")
@@ -37,7 +37,7 @@ def run_tests(data: DialogueData, settings: Settings | None = None, engine: Engi
     return results
 
 
-def _run_story(bot: Engine, data: DialogueData, story, settings: Settings, db, number: int) -> tuple[str, bool, str]:  # type: ignore[no-untyped-def]
+def _run_story(bot: DialogueEngine, data: DialogueData, story, settings: Settings, db, number: int) -> tuple[str, bool, str]:  # type: ignore[no-untyped-def]
     conversation = Conversation(channel="test", sender_id=f"test-{number}", language=settings.default_locale, state={})
     db.add(conversation)
     db.flush()

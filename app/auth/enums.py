@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from app.i18n import _
+
 
 class OrgKind(StrEnum):
     """What an organisation is to the city."""
@@ -31,8 +33,6 @@ ROLES_FOR_KIND: dict[OrgKind, frozenset[Role]] = {
 
 def role_label(role: Role) -> str:
     """Return the role's name in the current locale."""
-    from app.i18n import _
-
     labels = {
         Role.caseworker: _("Caseworker"),
         Role.supervisor: _("Supervisor"),

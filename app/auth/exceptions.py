@@ -34,11 +34,3 @@ class AccountLocked(DomainError):
             self.minutes,
         )
 
-
-class LoginRequired(DomainError):
-    """The page needs a signed-in staff user."""
-
-    status = 401
-
-    def public_message(self) -> str:
-        return _("Please sign in to continue.")

@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app.auth import service
 from app.auth.exceptions import AccountLocked, LoginFailed
-from app.deps import SESSION_COOKIE, CurrentPrincipal, DbSession, Settings
+from app.deps import SESSION_COOKIE, AppSettings, CurrentPrincipal, DbSession
 from app.i18n import _
 from app.web import redirect, render, url_for
 
@@ -35,7 +35,7 @@ def login_form(request: Request, principal: CurrentPrincipal, next: str | None =
 def login(
     request: Request,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",  # noqa: A002

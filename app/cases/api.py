@@ -13,8 +13,8 @@ from app.auth.permissions import Action, Principal, can
 from app.cases import service
 from app.cases.enums import Visibility
 from app.cases.models import CaseFile
-from app.config import Settings as SettingsModel
-from app.deps import ApiPrincipal, DbSession, Settings
+from app.config import Settings
+from app.deps import ApiPrincipal, AppSettings, DbSession
 from app.errors import PermissionDenied
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
@@ -118,7 +118,7 @@ def _summary(case: CaseFile) -> CaseSummary:
     )
 
 
-def _detail(db: Session, settings: SettingsModel, case: CaseFile, principal: Principal) -> CaseDetail:
+def _detail(db: Session, settings: Settings, case: CaseFile, principal: Principal) -> CaseDetail:
     items = service.timeline(db=db, case=case, principal=principal)
     notes = [
         NoteOut(
@@ -170,7 +170,7 @@ def list_cases(
 
 
 @router.get("/cases/{reference}", response_model=CaseDetail, summary="One case (the read is audited)")
-def read_case(reference: str, db: DbSession, settings: Settings, principal: ApiPrincipal) -> CaseDetail:
+def read_case(reference: str, db: DbSession, settings: AppSettings, principal: ApiPrincipal) -> CaseDetail:
     """Return a case with its shared notes and history; 404 when not referred to you."""
     case = service.get_visible(db=db, principal=principal, reference=reference)
     service.audit(db=db, principal=principal, action="view_case", case=case, detail={"channel": "api"})
@@ -179,7 +179,7 @@ def read_case(reference: str, db: DbSession, settings: Settings, principal: ApiP
 
 @router.post("/cases/{reference}/transitions", response_model=CaseDetail, summary="Accept, decline or update status")
 def post_transition(
-    reference: str, body: TransitionRequest, db: DbSession, settings: Settings, principal: ApiPrincipal
+    reference: str, body: TransitionRequest, db: DbSession, settings: AppSettings, principal: ApiPrincipal
 ) -> CaseDetail:
     """Make a workflow transition; 409 with the changes when expected_version is stale."""
     case = service.get_visible(db=db, principal=principal, reference=reference)
@@ -202,7 +202,7 @@ def post_transition(
 
 
 @router.post("/cases/{reference}/notes", response_model=NoteOut, status_code=201, summary="Write to the city office")
-def post_note(reference: str, body: NoteRequest, db: DbSession, settings: Settings, principal: ApiPrincipal) -> NoteOut:
+def post_note(reference: str, body: NoteRequest, db: DbSession, settings: AppSettings, principal: ApiPrincipal) -> NoteOut:
     """Add a note shared with the office."""
     case = service.get_visible(db=db, principal=principal, reference=reference)
     if not can(principal, Action.edit_cases, principal.organisation_id):

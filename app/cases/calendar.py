@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
+
+from app.content import Schedule
 
 #: Holiday sets the calendar knows (workflow.yml `business_hours.holidays`).
 HOLIDAY_SETS = frozenset({"PL"})
 
-#: A weekly schedule: weekday (Monday = 0) -> opening spans (opens_at, closes_at), sorted.
-Schedule = dict[int, list[tuple[time, time]]]
 
 # Far more than any run of closed days a real schedule can have (holidays last at most a few days);
 # it only stops a loop on a schedule that never opens.

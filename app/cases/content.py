@@ -7,16 +7,15 @@ administrator fixes a file in one pass instead of one error per run.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
-from datetime import time
 from pathlib import Path
-from typing import Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.auth.enums import ROLES_FOR_KIND, OrgKind
-from app.cases.calendar import HOLIDAY_SETS, BusinessCalendar, Schedule
-from app.content import ContentError, Key, YamlDoc, load_yaml
+from app.cases.calendar import HOLIDAY_SETS, BusinessCalendar
+from app.content import Checker, ContentError, ContentErrors, Key, load_yaml, one_of
 
 # --- the contract (cases/README.md) --------------------------------------------------------------
 
@@ -65,8 +64,6 @@ PARTNER_ROLES = tuple(sorted(ROLES_FOR_KIND[OrgKind.partner]))
 STAFF_ROLES = OFFICE_ROLES + PARTNER_ROLES
 FACTORS = ("language", "district", "capacity", "response_time")
 TIE_BREAKERS = ("capacity_remaining_desc", "response_hours_asc", "organization_id_asc", "service_id_asc")
-#: iCalendar BYDAY codes in Python's weekday order (Monday = 0).
-DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 DISTRICT_COUNT = 18
 
 #: The status a pending referral lives in: refer leads into it, and every way out ends the referral.
@@ -74,267 +71,10 @@ REFERRED = "referred"
 #: Statuses in which a case is no longer open (README: "A case is open while ...").
 FINISHED_STATUSES = frozenset({"resolved", "closed"})
 
-P = ParamSpec("P")
-T = TypeVar("T")
 
 _TRANSITION_NAME = re.compile(r"^[a-z_]+$")
 _HOURS = re.compile(r"^[1-9][0-9]*h$")
 _DAYS_AFTER = re.compile(r"^[1-9][0-9]*d$")
-_TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
-
-
-# --- errors --------------------------------------------------------------------------------------
-
-
-class ContentErrors(Exception):
-    """Every problem found in a content folder; str() is one `file:line: message` per line."""
-
-    def __init__(self, errors: Iterable[ContentError]) -> None:
-        self.errors: list[ContentError] = sorted(errors, key=lambda error: (error.path, error.line))
-        super().__init__("\n".join(str(error) for error in self.errors))
-
-
-def _label(key: Key) -> str:
-    names = [part for part in key if isinstance(part, str)]
-    if not names:
-        return "the file"
-    if isinstance(key[-1], int):
-        return f"item {key[-1] + 1} of `{names[-1]}`"
-    return f"`{names[-1]}`"
-
-
-def _kind(value: object) -> str:
-    if value is None:
-        return "empty"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-def _one_of(options: Iterable[str]) -> str:
-    return ", ".join(options)
-
-
-class Checker:
-    """Reads typed values out of one YAML document, recording every problem instead of stopping."""
-
-    def __init__(self, doc: YamlDoc, errors: list[ContentError]) -> None:
-        self.doc = doc
-        self.errors = errors
-
-    @property
-    def error_count(self) -> int:
-        """Return how many problems have been recorded so far (in any document)."""
-        return len(self.errors)
-
-    def fail(self, key: Key, message: str) -> None:
-        """Record a problem at key's line."""
-        self.errors.append(self.doc.error(key, message))
-
-    def field(
-        self,
-        item: dict[str, Any],
-        key: Key,
-        name: str,
-        read: Callable[Concatenate[Key, object, P], T | None],
-        *args: P.args,
-        **kwargs: P.kwargs,
-    ) -> T | None:
-        """Return read() of item[name] at key.name, or None when item lacks name (mapping() reported it)."""
-        if name not in item:
-            return None
-        return read((*key, name), item[name], *args, **kwargs)
-
-    def mapping(
-        self, key: Key, value: object, *, required: Collection[str], optional: Collection[str] = ()
-    ) -> dict[str, Any] | None:
-        """Return value if it is a mapping; record unknown and missing keys (None when not a mapping)."""
-        if not isinstance(value, dict):
-            self.fail(key, f"{_label(key)} must be a mapping of keys to values, not {_kind(value)}")
-            return None
-        allowed = [*required, *optional]
-        for name in value:
-            if name not in allowed:
-                self.fail((*key, name), f"unknown key `{name}` (allowed here: {_one_of(allowed)})")
-        for name in required:
-            if name not in value:
-                self.fail(key, f"{_label(key)} lacks the required key `{name}`")
-        return value
-
-    def sequence(self, key: Key, value: object, *, min_items: int = 0) -> list[Any] | None:
-        """Return value if it is a list with at least min_items items, else record why and return None."""
-        if not isinstance(value, list):
-            self.fail(key, f"{_label(key)} must be a list, not {_kind(value)}")
-            return None
-        if len(value) < min_items:
-            self.fail(key, f"{_label(key)} must have at least {min_items} item(s)")
-            return None
-        return value
-
-    def text(self, key: Key, value: object) -> str | None:
-        """Return value if it is non-blank text."""
-        if not isinstance(value, str):
-            self.fail(key, f"{_label(key)} must be text, not {_kind(value)}")
-            return None
-        if not value.strip():
-            self.fail(key, f"{_label(key)} must not be blank")
-            return None
-        return value.strip()
-
-    def matching(self, key: Key, value: object, pattern: re.Pattern[str], expected: str) -> str | None:
-        """Return value if it is text matching pattern; expected describes the format for the message."""
-        if not isinstance(value, str):
-            self.fail(key, f"{_label(key)} must be {expected}, not {_kind(value)}")
-            return None
-        if not pattern.match(value):
-            self.fail(key, f"{_label(key)} is {value!r}; expected {expected}")
-            return None
-        return value
-
-    def choice(self, key: Key, value: object, options: Sequence[str]) -> str | None:
-        """Return value if it is one of options."""
-        if not isinstance(value, str) or value not in options:
-            shown = repr(value) if isinstance(value, str) else _kind(value)
-            self.fail(key, f"{_label(key)} is {shown}; allowed: {_one_of(options)}")
-            return None
-        return value
-
-    def boolean(self, key: Key, value: object) -> bool | None:
-        """Return value if it is true or false."""
-        if not isinstance(value, bool):
-            self.fail(key, f"{_label(key)} must be true or false, not {_kind(value)}")
-            return None
-        return value
-
-    def integer(
-        self, key: Key, value: object, *, minimum: int | None = None, maximum: int | None = None
-    ) -> int | None:
-        """Return value if it is a whole number within the bounds."""
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"{_label(key)} must be a whole number, not {_kind(value)}")
-            return None
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-            self.fail(key, f"{_label(key)} is {value}; it must be {bounds}")
-            return None
-        return value
-
-    def number(self, key: Key, value: object, *, minimum: float, maximum: float) -> float | None:
-        """Return value as a float if it is a number within [minimum, maximum]."""
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(key, f"{_label(key)} must be a number, not {_kind(value)}")
-            return None
-        if not minimum <= value <= maximum:
-            self.fail(key, f"{_label(key)} is {value}; it must be from {minimum:g} to {maximum:g}")
-            return None
-        return float(value)
-
-    def items(
-        self,
-        key: Key,
-        value: object,
-        read: Callable[[Key, object], str | None],
-        *,
-        min_items: int = 1,
-    ) -> tuple[str, ...] | None:
-        """Return a list of distinct strings, each checked by read; None when anything is wrong."""
-        values = self.sequence(key, value, min_items=min_items)
-        if values is None:
-            return None
-        result: list[str] = []
-        valid = True
-        for index, item in enumerate(values):
-            checked = read((*key, index), item)
-            if checked is None:
-                valid = False
-            elif checked in result:
-                self.fail((*key, index), f"{_label(key)} lists {checked!r} twice")
-                valid = False
-            else:
-                result.append(checked)
-        return tuple(result) if valid else None
-
-    def choices(
-        self, key: Key, value: object, options: Sequence[str], *, min_items: int = 1
-    ) -> tuple[str, ...] | None:
-        """Return a list of distinct strings, each one of options."""
-
-        def one(item_key: Key, item: object) -> str | None:
-            if isinstance(item, str) and item in options:
-                return item
-            shown = repr(item) if isinstance(item, str) else _kind(item)
-            self.fail(item_key, f"{_label(key)} has {shown}; allowed: {_one_of(options)}")
-            return None
-
-        return self.items(key, value, one, min_items=min_items)
-
-    def time_of_day(self, key: Key, value: object) -> time | None:
-        """Return a quoted "HH:MM" value as a time."""
-        if isinstance(value, int) and not isinstance(value, bool):
-            # YAML 1.1 reads an unquoted 17:00 as the sexagesimal integer 1020.
-            self.fail(
-                key, f'{_label(key)} must be a quoted time such as "08:00"; unquoted it is read as a number'
-            )
-            return None
-        text = self.matching(key, value, _TIME, 'a quoted 24-hour time "HH:MM" from "00:00" to "23:59"')
-        if text is None:
-            return None
-        return time(int(text[:2]), int(text[3:]))
-
-    def schedule(self, key: Key, value: object) -> Schedule | None:
-        """Return weekly opening hours ({days, opens_at, closes_at} items) keyed by weekday."""
-        entries = self.sequence(key, value, min_items=1)
-        if entries is None:
-            return None
-        start = self.error_count
-        spans: dict[int, list[tuple[time, time, Key]]] = {}
-        for index, entry in enumerate(entries):
-            item_key = (*key, index)
-            item = self.mapping(item_key, entry, required=("days", "opens_at", "closes_at"))
-            if item is None:
-                continue
-            days = self.field(item, item_key, "days", self.choices, DAYS)
-            opens = self.field(item, item_key, "opens_at", self.time_of_day)
-            closes = self.field(item, item_key, "closes_at", self.time_of_day)
-            if opens is not None and closes is not None and opens >= closes:
-                self.fail(
-                    (*item_key, "closes_at"),
-                    f"`closes_at` ({closes:%H:%M}) must be later than `opens_at` ({opens:%H:%M}); "
-                    "a span may not pass midnight",
-                )
-                continue
-            if days is None or opens is None or closes is None:
-                continue
-            for day in days:
-                spans.setdefault(DAYS.index(day), []).append((opens, closes, item_key))
-        for weekday, day_spans in sorted(spans.items()):
-            day_spans.sort(key=lambda span: span[:2])
-            # Compare each span with the one reaching furthest so far, which catches every overlap.
-            furthest = day_spans[0]
-            for span in day_spans[1:]:
-                if span[0] < furthest[1]:
-                    earlier, later = sorted((furthest, span), key=lambda s: s[2])
-                    self.fail(
-                        later[2],
-                        f"opening hours on {DAYS[weekday]} overlap: {earlier[0]:%H:%M}-{earlier[1]:%H:%M} "
-                        f"and {later[0]:%H:%M}-{later[1]:%H:%M}",
-                    )
-                if span[1] > furthest[1]:
-                    furthest = span
-        if self.error_count > start:
-            return None
-        return {
-            weekday: [(opens, closes) for opens, closes, _ in day_spans]
-            for weekday, day_spans in sorted(spans.items())
-        }
 
 
 # --- shapes --------------------------------------------------------------------------------------
@@ -533,7 +273,7 @@ def _read_ids(
 def _require_exactly(c: Checker, key: Key, found: Collection[str], wanted: Sequence[str], what: str) -> None:
     missing = [name for name in wanted if name not in found]
     if missing:
-        c.fail(key, f"missing {what}: {_one_of(missing)} (exactly these are required: {_one_of(wanted)})")
+        c.fail(key, f"missing {what}: {one_of(missing)} (exactly these are required: {one_of(wanted)})")
 
 
 # --- categories.yml ------------------------------------------------------------------------------
@@ -789,7 +529,7 @@ def _read_transition(c: Checker, key: Key, entry: object) -> Transition | None:
             c.fail(key, "a system transition (roles: [system]) needs a `trigger`: deadline, after or event")
     else:
         if "scope" not in item:
-            c.fail(key, f"a transition made by staff needs a `scope`: {_one_of(SCOPES)}")
+            c.fail(key, f"a transition made by staff needs a `scope`: {one_of(SCOPES)}")
         for system_only in ("trigger", "outcome"):
             if system_only in item:
                 c.fail(
@@ -837,14 +577,14 @@ def _check_scope(
             c.fail(
                 (*key, "roles"),
                 "`scope: referral` is for the referred partner's staff; "
-                f"office roles cannot use it: {_one_of(office)}",
+                f"office roles cannot use it: {one_of(office)}",
             )
     elif scope == "office":
         partner = [role for role in roles if role in PARTNER_ROLES]
         if partner:
             c.fail(
                 (*key, "roles"),
-                f"`scope: office` is for the office's staff; partner roles cannot use it: {_one_of(partner)}",
+                f"`scope: office` is for the office's staff; partner roles cannot use it: {one_of(partner)}",
             )
 
 
@@ -909,7 +649,7 @@ def _check_transitions_against_statuses(
             if idle:
                 c.fail(
                     (*key, "trigger", "deadline"),
-                    f"the {trigger.clock} clock does not run in {_one_of(idle)}, so it cannot breach there",
+                    f"the {trigger.clock} clock does not run in {one_of(idle)}, so it cannot breach there",
                 )
         for status in sorted(transition.from_):
             if not statuses[status].terminal:
@@ -1104,7 +844,7 @@ def _read_districts(c: Checker, key: Key, value: object) -> tuple[District, ...]
         c.fail(
             key,
             f"`districts` must list all {DISTRICT_COUNT} districts numbered 1-{DISTRICT_COUNT}; "
-            f"missing: {_one_of(missing)}",
+            f"missing: {one_of(missing)}",
         )
     if c.error_count > start:
         return None

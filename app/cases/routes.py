@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.auth.models import Organisation
 from app.auth.permissions import Action, Principal, can
@@ -14,7 +15,8 @@ from app.cases import service
 from app.cases.enums import ConsentScope, Priority, Source, Visibility
 from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
 from app.cases.models import CaseFile, Consent
-from app.deps import DbSession, Settings, StaffPrincipal
+from app.config import Settings
+from app.deps import AppSettings, DbSession, StaffPrincipal
 from app.errors import InvalidInput, PermissionDenied
 from app.i18n import _, get_locale
 from app.web import redirect, render, url_for
@@ -24,7 +26,7 @@ router = APIRouter(prefix="/staff/cases")
 EXPORT_LIMIT = 10_000
 
 
-def _labels(settings: Any) -> dict[str, Any]:
+def _labels(settings: Settings) -> dict[str, Any]:
     cc = service.content(settings)
     return {
         "status_labels": {s.id: _(s.label) for s in cc.workflow.statuses.values()},
@@ -70,7 +72,7 @@ Filters = Annotated[service.InboxFilter, Depends(inbox_filters)]
 
 
 @router.get("/", name="inbox")
-def inbox(request: Request, db: DbSession, settings: Settings, principal: StaffPrincipal, filters: Filters) -> Response:
+def inbox(request: Request, db: DbSession, settings: AppSettings, principal: StaffPrincipal, filters: Filters) -> Response:
     """Show the cases the principal may see, filtered, sorted and paged; htmx gets only the table."""
     cases, has_next = service.list_for(db=db, principal=principal, filters=filters)
     partners = db.scalars(select(Organisation).where(Organisation.kind == "partner").order_by(Organisation.name)).all()
@@ -115,7 +117,7 @@ def inbox_export(request: Request, db: DbSession, principal: StaffPrincipal, fil
 
 
 @router.get("/new", name="case_new")
-def new_case_form(request: Request, settings: Settings, principal: StaffPrincipal) -> Response:
+def new_case_form(request: Request, settings: AppSettings, principal: StaffPrincipal) -> Response:
     """Show the form to open a case on someone's behalf (office staff)."""
     if not principal.is_office:
         raise PermissionDenied("create")
@@ -126,7 +128,7 @@ def new_case_form(request: Request, settings: Settings, principal: StaffPrincipa
 def create_case(
     request: Request,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     principal: StaffPrincipal,
     display_name: Annotated[str, Form()] = "",
     preferred_language: Annotated[str, Form()] = "",
@@ -180,7 +182,7 @@ def create_case(
 
 
 def _case_context(
-    request: Request, db: Any, settings: Any, principal: Principal, case: CaseFile, **extra: Any
+    request: Request, db: Session, settings: Settings, principal: Principal, case: CaseFile, **extra: Any
 ) -> dict[str, Any]:
     actor = service.Actor.of(principal)
     scope = service.consent_scope_for(db=db, case=case, principal=principal)
@@ -236,7 +238,7 @@ def _case_context(
 
 @router.get("/{reference}", name="case_page")
 def case_page(
-    request: Request, reference: str, db: DbSession, settings: Settings, principal: StaffPrincipal, show_contact: bool = False
+    request: Request, reference: str, db: DbSession, settings: AppSettings, principal: StaffPrincipal, show_contact: bool = False
 ) -> Response:
     """Show a case the principal may see (404 otherwise); every view is audited."""
     case = service.get_visible(db=db, principal=principal, reference=reference)
@@ -252,7 +254,7 @@ def _back_to_case(request: Request, case: CaseFile) -> Response:
 
 
 def _rerender(
-    request: Request, db: Any, settings: Any, principal: Principal, reference: str, status: int, **extra: Any
+    request: Request, db: Session, settings: Settings, principal: Principal, reference: str, status: int, **extra: Any
 ) -> Response:
     db.rollback()
     db.expire_all()
@@ -266,7 +268,7 @@ def case_transition(
     request: Request,
     reference: str,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     principal: StaffPrincipal,
     name: Annotated[str, Form()],
     version: Annotated[int, Form()],
@@ -314,7 +316,7 @@ def case_note(
     request: Request,
     reference: str,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     principal: StaffPrincipal,
     body: Annotated[str, Form()] = "",
     visibility: Annotated[str, Form()] = "internal",
@@ -340,7 +342,7 @@ def case_update(
     request: Request,
     reference: str,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     principal: StaffPrincipal,
     version: Annotated[int, Form()],
     assignee: Annotated[str, Form()] = "",
@@ -374,7 +376,7 @@ def case_consent(
     request: Request,
     reference: str,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     principal: StaffPrincipal,
     organisation: Annotated[str, Form()] = "",
     language: Annotated[str, Form()] = "",
@@ -413,7 +415,7 @@ def case_consent(
 
 @router.post("/{reference}/consents/{consent_id}/withdraw", name="case_consent_withdraw")
 def case_consent_withdraw(
-    request: Request, reference: str, consent_id: int, db: DbSession, settings: Settings, principal: StaffPrincipal
+    request: Request, reference: str, consent_id: int, db: DbSession, settings: AppSettings, principal: StaffPrincipal
 ) -> Response:
     """Record that the client withdrew a consent; a referral resting on it ends at once."""
     case = service.get_visible(db=db, principal=principal, reference=reference)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from app.cases.cli import exit_with, settings_or_exit
-from app.cases.content import ContentErrors
+from app.cli_helpers import exit_with, settings_or_exit
+from app.content import ContentErrors
 
 
 @click.group("forms")

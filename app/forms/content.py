@@ -17,8 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from app.cases.content import Checker, ContentErrors
-from app.content import ContentError, Key, YamlDoc, load_yaml
+from app.content import Checker, ContentError, ContentErrors, Key, YamlDoc, load_yaml
 from app.forms.expr import Expression, ExpressionError, Node, parse
 
 FIELD_TYPES = (

@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
-from app.i18n import NATIVE_NAMES, _
+from app.i18n import _
 from app.i18n_tools import DOMAIN, read_catalog
+from app.languages import native_name
 
 PARTS = ("interface", "dialogues", "forms")
 
@@ -81,7 +82,7 @@ def coverage(locales_dir: Path, locales: list[str]) -> Report:
                 if all(strings):
                     done.add((message.id if isinstance(message.id, str) else message.id[0], message.context))
         cells = {part: Cell() for part in PARTS}
-        row = Row(locale=code, name=NATIVE_NAMES.get(code, code), cells=[])
+        row = Row(locale=code, name=native_name(code), cells=[])
         for key, part in sorted(parts.items(), key=lambda item: (item[1], item[0][0])):
             cells[part].total += 1
             if key in done:

@@ -7,12 +7,13 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.permissions import Action, Principal, require
 from app.cases import service as case_service
-from app.config import Settings as SettingsModel
-from app.deps import DbSession, Settings, StaffPrincipal
+from app.config import Settings
+from app.deps import AppSettings, DbSession, StaffPrincipal
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.forms import service
 from app.forms.content import FormDef
@@ -52,7 +53,7 @@ def _display_raw(form: FormDef, raw: service.Raw) -> dict[str, Any]:
 
 def _form_context(
     request: Request,
-    settings: SettingsModel,
+    settings: Settings,
     form: FormDef,
     raw: service.Raw,
     *,
@@ -97,21 +98,21 @@ def _posted(data: Any) -> dict[str, list[str]]:
 
 
 @router.get("/forms/", name="forms_index")
-def forms_index(request: Request, settings: Settings) -> Response:
+def forms_index(request: Request, settings: AppSettings) -> Response:
     """List the city's forms."""
     forms = sorted(service.forms(settings).values(), key=lambda f: service.form_text(f.title))
     return render(request, "forms/index.html", {"forms": forms, "t": service.form_text})
 
 
 @router.get("/forms/{form_id}", name="form_page")
-def form_page(request: Request, form_id: str, settings: Settings) -> Response:
+def form_page(request: Request, form_id: str, settings: AppSettings) -> Response:
     """Show an empty form."""
     form = service.get_form(settings=settings, form_id=form_id)
     return render(request, "forms/form.html", _form_context(request, settings, form, {}))
 
 
 @router.get("/forms/{form_id}/draft/{token}", name="form_draft")
-def form_draft(request: Request, form_id: str, token: str, db: DbSession, settings: Settings) -> Response:
+def form_draft(request: Request, form_id: str, token: str, db: DbSession, settings: AppSettings) -> Response:
     """Show a saved draft again (the link is its key); a sent form shows where to get the receipt."""
     form = service.get_form(settings=settings, form_id=form_id)
     submission = service.get_by_token(db=db, token=token)
@@ -129,7 +130,7 @@ def form_draft(request: Request, form_id: str, token: str, db: DbSession, settin
 
 
 @router.post("/forms/{form_id}", name="form_post")
-async def form_post(request: Request, form_id: str, db: DbSession, settings: Settings) -> Response:
+async def form_post(request: Request, form_id: str, db: DbSession, settings: AppSettings) -> Response:
     """Send, save or refresh a new form (plain post without JavaScript, or htmx)."""
     data = _posted(await request.form())
     return await run_in_threadpool(_handle_post, request, form_id, None, data, db, settings)
@@ -137,7 +138,7 @@ async def form_post(request: Request, form_id: str, db: DbSession, settings: Set
 
 @router.post("/forms/{form_id}/draft/{token}", name="form_draft_post")
 async def form_draft_post(
-    request: Request, form_id: str, token: str, db: DbSession, settings: Settings
+    request: Request, form_id: str, token: str, db: DbSession, settings: AppSettings
 ) -> Response:
     """Send, save or refresh a saved draft."""
     data = _posted(await request.form())
@@ -149,8 +150,8 @@ def _handle_post(
     form_id: str,
     token: str | None,
     data: dict[str, list[str]],
-    db: Any,
-    settings: SettingsModel,
+    db: Session,
+    settings: Settings,
 ) -> Response:
     form = service.get_form(settings=settings, form_id=form_id)
     raw = service.raw_answers(form, data)
@@ -197,7 +198,7 @@ def _sent_context(
 
 
 @router.post("/forms/{form_id}/check", name="form_check")
-async def form_check(request: Request, form_id: str, settings: Settings) -> Response:
+async def form_check(request: Request, form_id: str, settings: AppSettings) -> Response:
     """htmx: check the changed question; show or hide the questions whose conditions changed."""
     data = _posted(await request.form())
     form = service.get_form(settings=settings, form_id=form_id)
@@ -231,7 +232,7 @@ async def form_check(request: Request, form_id: str, settings: Settings) -> Resp
 
 
 @router.get("/forms/receipt/{token}.pdf", name="form_receipt")
-def form_receipt(request: Request, token: str, db: DbSession, settings: Settings) -> Response:
+def form_receipt(request: Request, token: str, db: DbSession, settings: AppSettings) -> Response:
     """Return the bilingual PDF receipt of a sent form (the form's secret link is the key)."""
     from app.forms.pdf import receipt_pdf
 
@@ -252,7 +253,7 @@ def form_receipt(request: Request, token: str, db: DbSession, settings: Settings
 # --- staff ------------------------------------------------------------------------------------------
 
 
-def _office_case(db: Any, principal: Principal, reference: str) -> Any:
+def _office_case(db: Session, principal: Principal, reference: str) -> Any:
     case = case_service.get_visible(db=db, principal=principal, reference=reference)
     if not principal.is_office:
         # Form answers hold the client's personal data; partners read what the office shares in notes.
@@ -262,7 +263,7 @@ def _office_case(db: Any, principal: Principal, reference: str) -> Any:
 
 @router.get("/staff/forms/cases/{reference}", name="form_case_answers")
 def case_answers(
-    request: Request, reference: str, db: DbSession, settings: Settings, principal: StaffPrincipal
+    request: Request, reference: str, db: DbSession, settings: AppSettings, principal: StaffPrincipal
 ) -> Response:
     """Show the forms sent into a case, with the Polish wording of the form version that was used."""
     case = _office_case(db, principal, reference)
@@ -300,7 +301,7 @@ def case_receipt(
     reference: str,
     submission_id: int,
     db: DbSession,
-    settings: Settings,
+    settings: AppSettings,
     principal: StaffPrincipal,
 ) -> Response:
     """Return the receipt of a form sent into a case, in Polish and the client's language."""
@@ -316,7 +317,7 @@ def case_receipt(
 
 
 @router.get("/staff/translations", name="translation_coverage")
-def translation_coverage(request: Request, settings: Settings, principal: StaffPrincipal) -> Response:
+def translation_coverage(request: Request, settings: AppSettings, principal: StaffPrincipal) -> Response:
     """Show, for administrators, how much of the interface, dialogues and forms each locale translates."""
     from app.forms.coverage import coverage
 

@@ -15,14 +15,15 @@ from typing import Any
 
 from app.forms.content import YES, YES_NO_LABELS, Constraint, Field, FormDef
 from app.forms.service import SOURCE_LOCALE, form_text
-from app.i18n import NATIVE_NAMES, _, use_locale
+from app.i18n import _, use_locale
+from app.languages import native_name
 
 YES_NO_LIST = "yes_no"
 CONSENT_LIST = "consent_yes"
 
 
 def _column(kind: str, code: str) -> str:
-    return f"{kind}::{NATIVE_NAMES.get(code, code)} ({code})"
+    return f"{kind}::{native_name(code)} ({code})"
 
 
 def choice_name(value: str) -> str:
@@ -157,7 +158,7 @@ def rows(
         "form_title": form.title,
         "form_id": form.id,
         "version": str(form.version),
-        "default_language": f"{NATIVE_NAMES[SOURCE_LOCALE]} ({SOURCE_LOCALE})",
+        "default_language": f"{native_name(SOURCE_LOCALE)} ({SOURCE_LOCALE})",
     }
     return survey, choices, settings
 

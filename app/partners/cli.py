@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import click
 
-from app.cases.cli import exit_with, settings_or_exit
-from app.cases.content import ContentErrors, load_case_content
+from app.cases.content import load_case_content
+from app.cli_helpers import exit_with, settings_or_exit
+from app.content import ContentErrors
 from app.partners.directory import load_directory
 
 

@@ -13,9 +13,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from app.cases.calendar import Schedule
-from app.cases.content import Checker, ContentErrors, Routing
-from app.content import ContentError, Key, load_yaml
+from app.cases.content import Routing
+from app.content import Checker, ContentError, ContentErrors, Key, Schedule, load_yaml
 
 DEMO_COMMENT = "# DEMO DATA — invented organisation for the reference city; not a real partner"
 DEMO_DOMAIN = "example.org"

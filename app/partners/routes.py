@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from app.cases import service as case_service
-from app.deps import Settings
+from app.deps import AppSettings
 from app.i18n import _, babel_locale, format_time
 from app.partners.directory import Location
 from app.web import render
@@ -43,7 +43,7 @@ def opening_hours(location: Location) -> list[tuple[str, str]]:
 @router.get("/partners", name="partner_directory")
 def directory_page(
     request: Request,
-    settings: Settings,
+    settings: AppSettings,
     category: str | None = None,
     language: str | None = None,
     district: str | None = None,

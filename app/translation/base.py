@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from app.languages import DETECTABLE, detect_language
+
 #: The language every pivot goes through when no direct model is installed.
 PIVOT = "en"
 
@@ -84,10 +86,8 @@ class Backend(Protocol):
 
 
 def detect_locally(text: str, languages: Sequence[str]) -> tuple[str, float]:
-    """Return (language, confidence) among languages with the assistant's lingua-based detector."""
-    from app.assistant.nlu import LANGUAGE_NAMES, detect_language
-
-    known = [code for code in languages if code in LANGUAGE_NAMES] or list(LANGUAGE_NAMES)
+    """Return (language, confidence) among languages with the lingua-based detector the assistant uses."""
+    known = [code for code in languages if code in DETECTABLE] or list(DETECTABLE)
     return detect_language(text, enabled=known, prior=None)
 
 

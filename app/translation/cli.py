@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import NoReturn
 
 import click
 
+from app.cli_helpers import settings_or_exit
+from app.translation.argos import EXTRA_HINT, INSTALL_HINT, ArgosBackend, argos_installed
 from app.translation.base import TranslationError, normalize_code
-from app.translation.service import TranslationConfig, build_backend
+from app.translation.service import TranslationConfig, TranslationService, build_backend
 
 
 def _config() -> TranslationConfig:
-    from dataclasses import replace
-
-    from app.cases.cli import settings_or_exit
-
     config = TranslationConfig.from_settings(settings_or_exit())
     data_dir = click.get_current_context().find_root().meta.get("witaj.mt.data_dir")
     return replace(config, argos_data_dir=data_dir) if data_dir else config
@@ -27,9 +26,7 @@ def _fail(message: str) -> NoReturn:
     sys.exit(1)
 
 
-def _argos(config: TranslationConfig):  # noqa: ANN202
-    from app.translation.argos import ArgosBackend
-
+def _argos(config: TranslationConfig) -> ArgosBackend:
     return ArgosBackend(config.argos_data_dir, languages=config.languages)
 
 
@@ -57,8 +54,6 @@ def mt(ctx: click.Context, data_dir: Path | None) -> None:
 @mt.command("list")
 def list_models() -> None:
     """List the installed models and the language pairs they translate (through English too)."""
-    from app.translation.argos import EXTRA_HINT, INSTALL_HINT, argos_installed
-
     config = _config()
     argos = _argos(config)
     click.echo(f"backend: {config.backend}; argos models in {argos.data_dir}")
@@ -141,8 +136,6 @@ def remove(source: str, target: str) -> None:
 @click.argument("text")
 def translate(source: str, target: str, text: str) -> None:
     """Translate TEXT with the configured backend and print it with engine and model version."""
-    from app.translation.service import TranslationService
-
     service = TranslationService(build_backend(_config()))
     try:
         result = service.translate(text, _code(source), _code(target))

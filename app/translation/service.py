@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from app.config import PROJECT_ROOT, get_settings
+from app.translation.argos import EXTRA_HINT, INSTALL_HINT, ArgosBackend, argos_installed
 from app.translation.base import (
     Backend,
     NoTranslationAvailable,
@@ -29,6 +31,8 @@ from app.translation.base import (
     TranslationError,
     normalize_code,
 )
+from app.translation.libretranslate import LibreTranslateBackend
+from app.translation.none import NoneBackend
 
 log = logging.getLogger("witaj.translation")
 
@@ -113,7 +117,7 @@ class TranslationConfig:
     """What the service is built from (WITAJ_TRANSLATION_* and friends, see from_settings)."""
 
     backend: str = "argos"
-    argos_data_dir: Path = field(default_factory=lambda: _project_root() / "var" / "argos")
+    argos_data_dir: Path = field(default_factory=lambda: PROJECT_ROOT / "var" / "argos")
     libretranslate_url: str = "http://127.0.0.1:5000"
     libretranslate_api_key: str | None = None
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
@@ -136,27 +140,15 @@ class TranslationConfig:
         )
 
 
-def _project_root() -> Path:
-    from app.config import PROJECT_ROOT
-
-    return PROJECT_ROOT
-
-
 def build_backend(config: TranslationConfig) -> Backend:
     """Return the backend config names; raise ValueError for an unknown one."""
     if config.backend == "argos":
-        from app.translation.argos import ArgosBackend
-
         return ArgosBackend(config.argos_data_dir, languages=config.languages)
     if config.backend == "libretranslate":
-        from app.translation.libretranslate import LibreTranslateBackend
-
         return LibreTranslateBackend(
             config.libretranslate_url, api_key=config.libretranslate_api_key, timeout=config.timeout_seconds
         )
     if config.backend == "none":
-        from app.translation.none import NoneBackend
-
         return NoneBackend(languages=config.languages)
     raise ValueError(f"unknown translation backend {config.backend!r}; choose from {list(BACKENDS)}")
 
@@ -259,8 +251,6 @@ class TranslationService:
             shown = ", ".join(f"{source}->{target}" for source, target in pairs)
             return f"machine translation: {self.engine}, {len(pairs)} pairs ({shown})"
         if self.engine == "argos":
-            from app.translation.argos import EXTRA_HINT, INSTALL_HINT, argos_installed
-
             hint = INSTALL_HINT if argos_installed() else EXTRA_HINT
             return f"machine translation: argos, no model installed (originals are shown); {hint}"
         return f"machine translation: {self.engine}, no language pair available (originals are shown)"
@@ -327,8 +317,6 @@ _services_lock = threading.Lock()
 def get_service(settings: Any = None) -> TranslationService:
     """Return the process-wide service for settings (the app's settings by default)."""
     if settings is None:
-        from app.config import get_settings
-
         settings = get_settings()
     config = TranslationConfig.from_settings(settings)
     with _services_lock:

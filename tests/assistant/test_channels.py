@@ -30,7 +30,7 @@ def said(engine_text: str, language: str) -> str:
 
 
 def response_text(settings, name: str) -> str:
-    return runtime.get_engine(settings).data.domain.responses[name][0].text
+    return runtime.dialogue_engine(settings).data.domain.responses[name][0].text
 
 
 @pytest.fixture
@@ -331,7 +331,7 @@ def test_a_message_parsed_beforehand_is_used_only_if_read_in_the_conversations_l
 
     conversation = service.get_or_start(db=db, channel="rest", sender_id="hint", language="uk")
     text = "дякую"
-    real = runtime.get_engine(settings).parse(text, runtime.Tracker(language="uk"))
+    real = runtime.dialogue_engine(settings).parse(text, runtime.Tracker(language="uk"))
     planted = runtime.Parsed(text=text, language="uk", intent="goodbye", confidence=0.99, entities=[])
     stale = service.Understood(text=text, language="en", parsed=planted)
     turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=stale)

@@ -16,9 +16,8 @@ from app.assistant.data import (
     parse_annotations,
     parse_payload,
 )
-from app.cases.content import ContentErrors
 from app.config import PROJECT_ROOT
-from app.content import ContentError
+from app.content import ContentError, ContentErrors
 
 DIALOGUES = PROJECT_ROOT / "dialogues"
 LANGUAGES = ("pl", "uk", "ru", "en", "be")

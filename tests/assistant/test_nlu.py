@@ -10,7 +10,8 @@ import pytest
 
 from app.assistant import nlu
 from app.assistant.data import DialogueData, load_dialogues
-from app.assistant.nlu import NLUModel, detect_language, extract_entities, normalize, train_or_load
+from app.assistant.nlu import NLUModel, extract_entities, normalize, train_or_load
+from app.languages import LINGUA_SWITCH_THRESHOLD, detect_language
 from app.config import PROJECT_ROOT
 
 LANGUAGES = ["pl", "uk", "ru", "en", "be"]
@@ -107,7 +108,7 @@ def test_short_or_languageless_messages_keep_the_conversation_language(text: str
 )
 def test_a_full_sentence_in_another_language_switches(text: str, prior: str, expected: str):
     language, confidence = detect_language(text, enabled=LANGUAGES, prior=prior)
-    assert language == expected and confidence >= nlu.LINGUA_SWITCH_THRESHOLD
+    assert language == expected and confidence >= LINGUA_SWITCH_THRESHOLD
 
 
 def test_transliterations_keep_a_cyrillic_prior(model: NLUModel):

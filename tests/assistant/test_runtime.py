@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.assistant.runtime import Parsed, Tracker, get_engine, run_conversation_tests
+from app.assistant.runtime import Parsed, Tracker, dialogue_engine, run_conversation_tests
 from app.db import utcnow
 
 
@@ -12,7 +12,7 @@ from app.db import utcnow
 def engine():
     from app.config import get_settings
 
-    return get_engine(get_settings())
+    return dialogue_engine(get_settings())
 
 
 def say(engine, tracker, settings, text, **overrides):

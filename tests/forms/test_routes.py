@@ -10,7 +10,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.cases.models import AuditEntry, CaseFile
-from app.config import KNOWN_LOCALES
+from app.languages import KNOWN_LOCALES
 from app.forms import service
 from app.forms.models import FormSubmission
 from app.i18n import use_locale
