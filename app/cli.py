@@ -1,83 +1,54 @@
-"""The `witaj` command: serve, db, i18n, users, demo."""
+"""The `witaj` command: serve, db, i18n, users, demo, jobs, tokens, webhooks, and each domain's own
+commands (cases, partners, dialogues, mt, forms)."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
+import uvicorn
+from alembic import command
+from sqlalchemy.orm import Session
 
-from app.auth.enums import Role
-from app.config import ConfigError, Settings, load_settings
+from app import i18n_tools
+from app.assistant.cli import dialogues as dialogues_commands
+from app.assistant.data import load_dialogues
+from app.assistant.knowledge import load_knowledge
+from app.auth import service as auth_service
+from app.auth.enums import OrgKind, Role
+from app.auth.models import Organisation
+from app.cases.cli import cases as cases_commands
+from app.cases.content import case_content, check_time_zone
+from app.cli_helpers import checked_engine, clear_errors, fail, migrated_engine, settings_or_exit, write_session
+from app.config import Settings
+from app.content import ContentError, ContentErrors
+from app.db import safe_url
+from app.demo import load_demo
+from app.errors import InvalidInput
+from app.forms import service as forms_service
+from app.forms.cli import forms as forms_commands
+from app.i18n import set_locale
+from app.jobs import run_once
 from app.languages import KNOWN_LOCALES
-
-
-def _fail(message: str) -> None:
-    click.echo(f"witaj: {message}", err=True)
-    sys.exit(2)
-
-
-def _settings() -> Settings:
-    try:
-        return load_settings()
-    except ConfigError as exc:
-        _fail(str(exc))
-        raise  # unreachable
-
-
-def _engine(settings: Settings) -> Any:
-    """Return the database engine of settings, after checking it answers (ConfigError otherwise)."""
-    from app.db import check_connection, get_engine
-
-    engine = get_engine(settings)
-    check_connection(engine)
-    return engine
-
-
-def _migrated_engine(settings: Settings) -> Any:
-    """Return the engine after checking the database is migrated to the newest revision."""
-    from app.migrations_check import pending_migrations
-
-    engine = _engine(settings)
-    pending = pending_migrations(engine)
-    if pending:
-        _fail(f"the database is not up to date ({len(pending)} migration(s) pending): run `witaj db upgrade`")
-    return engine
-
-
-def _session(settings: Settings) -> Any:
-    """Return a write session on the checked, migrated database, for commands that change data."""
-    from app.db import session_factory
-
-    return session_factory(_migrated_engine(settings), write=True)()
-
-
-def clear_errors(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn configuration and database errors into one clear line and exit status 2."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except ConfigError as exc:
-            _fail(str(exc))
-
-    return wrapper
+from app.migrations import alembic_config
+from app.migrations_check import current_revision, pending_migrations
+from app.partners import service as partner_service
+from app.partners.cli import partners as partners_commands
+from app.translation.base import TranslationError
+from app.translation.cli import mt as mt_commands
+from app.translation.service import get_service
+from app.webhooks import service as webhook_service
 
 
 @click.group()
 @click.version_option(package_name="witaj")
 def main() -> None:
     """Witaj: the city's assistant, case tracker and forms for newcomers."""
-    from app import i18n
-
     # Messages from services (validation errors) follow the shell's language, English by default.
     lang = (os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or "").split("_")[0]
-    i18n.set_locale(lang if lang in KNOWN_LOCALES else "en")
+    set_locale(lang if lang in KNOWN_LOCALES else "en")
 
 
 # --- serve -------------------------------------------------------------------------------------
@@ -96,13 +67,9 @@ def main() -> None:
 @clear_errors
 def serve(host: str | None, port: int | None, reload: bool, workers: int | None) -> None:
     """Check configuration and database, then serve the app."""
-    import uvicorn
-
-    settings = _settings()
+    settings = settings_or_exit()
     _check_content(settings)
-    _migrated_engine(settings)
-    from app.translation.service import get_service
-
+    migrated_engine(settings)
     click.echo(get_service(settings).describe())
     click.echo(f"Witaj serves on http://{host or settings.host}:{port or settings.port}")
     uvicorn.run(
@@ -121,23 +88,16 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int | None)
 
 def _check_content(settings: Settings) -> None:
     """Stop with every content error (file:line: message) before serving broken content."""
-    from app.assistant.data import load_dialogues
-    from app.assistant.knowledge import load_knowledge
-    from app.cases import service as case_service
-    from app.cases.content import ContentErrors
-    from app.content import ContentError
-    from app.forms import service as forms_service
-
     try:
-        case_service.content(settings)
-        case_service.check_settings(settings)
-        case_service.directory(settings)
+        case_content(settings)
+        check_time_zone(settings)
+        partner_service.directory(settings)
         load_dialogues(settings.content_dir / "dialogues")
         load_knowledge(settings)
         forms_service.forms(settings)
     except (ContentErrors, ContentError) as exc:
         click.echo(str(exc), err=True)
-        _fail(
+        fail(
             "content is broken; fix the lines above "
             "(witaj cases validate, witaj partners validate, witaj dialogues validate, witaj forms validate)"
         )
@@ -156,13 +116,8 @@ def db() -> None:
 @clear_errors
 def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
-    from alembic import command
-
-    from app.db import safe_url
-    from app.migrations import alembic_config
-
-    settings = _settings()
-    with _engine(settings).begin() as conn:
+    settings = settings_or_exit()
+    with checked_engine(settings).begin() as conn:
         command.upgrade(alembic_config(connection=conn), revision)
     click.echo(f"database {safe_url(settings.database_url)} is at {revision}")
 
@@ -172,11 +127,7 @@ def db_upgrade(revision: str) -> None:
 @clear_errors
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (use 'base' for empty)."""
-    from alembic import command
-
-    from app.migrations import alembic_config
-
-    with _engine(_settings()).begin() as conn:
+    with checked_engine(settings_or_exit()).begin() as conn:
         command.downgrade(alembic_config(connection=conn), revision)
 
 
@@ -184,9 +135,7 @@ def db_downgrade(revision: str) -> None:
 @clear_errors
 def db_current() -> None:
     """Print the database's migration revision."""
-    from app.migrations_check import current_revision, pending_migrations
-
-    engine = _engine(_settings())
+    engine = checked_engine(settings_or_exit())
     click.echo(current_revision(engine) or "empty")
     pending = pending_migrations(engine)
     if pending:
@@ -202,16 +151,14 @@ def i18n() -> None:
 
 
 def _locales_dir() -> Path:
-    return _settings().locale_path
+    return settings_or_exit().locale_path
 
 
 @i18n.command("extract")
 @clear_errors
 def i18n_extract() -> None:
     """Extract every translatable string into locales/messages.pot."""
-    from app import i18n_tools
-
-    settings = _settings()
+    settings = settings_or_exit()
     template = i18n_tools.extract(settings.content_dir, settings.locale_path)
     click.echo(f"{len(template)} messages written to {settings.locale_path / 'messages.pot'}")
 
@@ -221,8 +168,6 @@ def i18n_extract() -> None:
 @clear_errors
 def i18n_update(locales: tuple[str, ...]) -> None:
     """Merge messages.pot into every locale's .po file."""
-    from app import i18n_tools
-
     for path in i18n_tools.update(_locales_dir(), locales or KNOWN_LOCALES):
         click.echo(f"updated {path}")
 
@@ -231,8 +176,6 @@ def i18n_update(locales: tuple[str, ...]) -> None:
 @clear_errors
 def i18n_compile() -> None:
     """Build the .mo files from the .po files."""
-    from app import i18n_tools
-
     written = i18n_tools.compile_catalogs(_locales_dir())
     click.echo(f"compiled {len(written)} catalogs")
 
@@ -242,9 +185,7 @@ def i18n_compile() -> None:
 @clear_errors
 def i18n_check(locales: tuple[str, ...]) -> None:
     """Fail on untranslated or fuzzy messages, differing placeholders or missing plural forms."""
-    from app import i18n_tools
-
-    settings = _settings()
+    settings = settings_or_exit()
     chosen = locales or tuple(settings.locales)
     problems = i18n_tools.check(settings.locale_path, chosen)
     for problem in problems:
@@ -260,13 +201,9 @@ def i18n_check(locales: tuple[str, ...]) -> None:
 @clear_errors
 def i18n_pretranslate(locale: str) -> None:
     """Fill empty messages of a locale with machine translations marked fuzzy, for human review."""
-    from app import i18n_tools
-    from app.translation.base import TranslationError
-    from app.translation.service import get_service
-
-    settings = _settings()
+    settings = settings_or_exit()
     if locale not in KNOWN_LOCALES:
-        _fail(f"unknown locale {locale!r}; choose from {', '.join(KNOWN_LOCALES)}")
+        fail(f"unknown locale {locale!r}; choose from {', '.join(KNOWN_LOCALES)}")
     service = get_service(settings)
 
     def translate(text: str, source: str, target: str) -> tuple[str, str] | None:
@@ -299,28 +236,25 @@ def users() -> None:
 @clear_errors
 def users_create(email: str, display_name: str, role: str, org_slug: str | None, password: str | None) -> None:
     """Create a staff user."""
-    from app.auth import service
-    from app.auth.enums import OrgKind
-    from app.errors import InvalidInput
-
-    settings = _settings()
+    settings = settings_or_exit()
     generated = password is None
-    password = password or service.generate_password()
-    with _session(settings) as session:
+    password = password or auth_service.generate_password()
+    with write_session(settings) as session:
         if org_slug is None:
-            org = service.ensure_organisation(
+            org = auth_service.ensure_organisation(
                 db=session, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office
             )
         else:
-            org = service.get_organisation(db=session, slug=org_slug)
-            if org is None:
-                _fail(f"no organisation with slug {org_slug!r} (load partners with `witaj demo load` first)")
+            found = auth_service.get_organisation(db=session, slug=org_slug)
+            if found is None:
+                fail(f"no organisation with slug {org_slug!r} (load partners with `witaj demo load` first)")
+            org = found
         try:
-            user = service.create_user(
+            user = auth_service.create_user(
                 db=session, email=email, display_name=display_name, password=password, role=Role(role), organisation=org
             )
         except InvalidInput as exc:
-            _fail("; ".join(f"{k}: {v}" for k, v in exc.field_errors.items()))
+            fail("; ".join(f"{k}: {v}" for k, v in exc.field_errors.items()))
         session.commit()
         click.echo(f"created {user.email} ({user.role.value}) in {org.name}")
         if generated:
@@ -339,10 +273,8 @@ def demo() -> None:
 @clear_errors
 def demo_load() -> None:
     """Create the city office, the demo partners and demo staff users (passwords printed once)."""
-    from app.demo import load_demo
-
-    settings = _settings()
-    with _session(settings) as session:
+    settings = settings_or_exit()
+    with write_session(settings) as session:
         report = load_demo(db=session, settings=settings)
         session.commit()
     for line in report:
@@ -361,19 +293,15 @@ def jobs() -> None:
 @clear_errors
 def jobs_run() -> None:
     """Fire due workflow timers (escalation, auto-close) and post due webhooks, once."""
-    from app.jobs import run_once
-
-    settings = _settings()
-    counts = run_once(engine=_migrated_engine(settings), settings=settings)
+    settings = settings_or_exit()
+    counts = run_once(engine=migrated_engine(settings), settings=settings)
     click.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
 
 
-def _organisation(session: Any, slug: str) -> Any:
-    from app.auth import service
-
-    org = service.get_organisation(db=session, slug=slug)
+def _organisation(session: Session, slug: str) -> Organisation:
+    org = auth_service.get_organisation(db=session, slug=slug)
     if org is None:
-        _fail(f"no organisation with slug {slug!r}")
+        fail(f"no organisation with slug {slug!r}")
     return org
 
 
@@ -388,10 +316,9 @@ def tokens() -> None:
 @clear_errors
 def tokens_create(org_slug: str, name: str) -> None:
     """Create an API token; its value is printed once."""
-    from app.auth import service
-
-    with _session(_settings()) as session:
-        token, value = service.create_api_token(db=session, organisation=_organisation(session, org_slug), name=name)
+    with write_session(settings_or_exit()) as session:
+        token, value = auth_service.create_api_token(db=session, organisation=_organisation(session, org_slug), name=name)
+        session.commit()
         click.echo(f"token {token.prefix}… for {org_slug} (shown once): {value}")
 
 
@@ -406,35 +333,23 @@ def webhooks() -> None:
 @clear_errors
 def webhooks_add(org_slug: str, url: str) -> None:
     """Register an endpoint; its signing secret is printed once."""
-    from app.errors import InvalidInput
-    from app.webhooks import service
-
-    settings = _settings()
-    with _session(settings) as session:
+    settings = settings_or_exit()
+    with write_session(settings) as session:
         try:
-            endpoint, secret = service.create_endpoint(
+            endpoint, secret = webhook_service.create_endpoint(
                 db=session, settings=settings, organisation_id=_organisation(session, org_slug).id, url=url
             )
         except InvalidInput as exc:
-            _fail("; ".join(exc.field_errors.values()))
+            fail("; ".join(exc.field_errors.values()))
+        session.commit()
         click.echo(f"endpoint {endpoint.id} for {org_slug}; signing secret (shown once): {secret}")
 
 
-def _register_domain_commands() -> None:
-    from app.assistant.cli import dialogues as dialogues_commands
-    from app.cases.cli import cases as cases_commands
-    from app.forms.cli import forms as forms_commands
-    from app.partners.cli import partners as partners_commands
-    from app.translation.cli import mt as mt_commands
-
-    main.add_command(cases_commands)
-    main.add_command(partners_commands)
-    main.add_command(dialogues_commands)
-    main.add_command(mt_commands)
-    main.add_command(forms_commands)
-
-
-_register_domain_commands()
+main.add_command(cases_commands)
+main.add_command(partners_commands)
+main.add_command(dialogues_commands)
+main.add_command(mt_commands)
+main.add_command(forms_commands)
 
 
 if __name__ == "__main__":

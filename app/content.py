@@ -123,7 +123,8 @@ class ContentErrors(Exception):
         super().__init__("\n".join(str(error) for error in self.errors))
 
 
-def _label(key: Key) -> str:
+def label(key: Key) -> str:
+    """Return how a message names the value at key: `name`, item N of `name`, or the file."""
     names = [part for part in key if isinstance(part, str)]
     if not names:
         return "the file"
@@ -187,7 +188,7 @@ class Checker:
     ) -> dict[str, Any] | None:
         """Return value if it is a mapping; record unknown and missing keys (None when not a mapping)."""
         if not isinstance(value, dict):
-            self.fail(key, f"{_label(key)} must be a mapping of keys to values, not {_kind(value)}")
+            self.fail(key, f"{label(key)} must be a mapping of keys to values, not {_kind(value)}")
             return None
         allowed = [*required, *optional]
         for name in value:
@@ -195,36 +196,36 @@ class Checker:
                 self.fail((*key, name), f"unknown key `{name}` (allowed here: {one_of(allowed)})")
         for name in required:
             if name not in value:
-                self.fail(key, f"{_label(key)} lacks the required key `{name}`")
+                self.fail(key, f"{label(key)} lacks the required key `{name}`")
         return value
 
     def sequence(self, key: Key, value: object, *, min_items: int = 0) -> list[Any] | None:
         """Return value if it is a list with at least min_items items, else record why and return None."""
         if not isinstance(value, list):
-            self.fail(key, f"{_label(key)} must be a list, not {_kind(value)}")
+            self.fail(key, f"{label(key)} must be a list, not {_kind(value)}")
             return None
         if len(value) < min_items:
-            self.fail(key, f"{_label(key)} must have at least {min_items} item(s)")
+            self.fail(key, f"{label(key)} must have at least {min_items} item(s)")
             return None
         return value
 
     def text(self, key: Key, value: object) -> str | None:
         """Return value if it is non-blank text."""
         if not isinstance(value, str):
-            self.fail(key, f"{_label(key)} must be text, not {_kind(value)}")
+            self.fail(key, f"{label(key)} must be text, not {_kind(value)}")
             return None
         if not value.strip():
-            self.fail(key, f"{_label(key)} must not be blank")
+            self.fail(key, f"{label(key)} must not be blank")
             return None
         return value.strip()
 
     def matching(self, key: Key, value: object, pattern: re.Pattern[str], expected: str) -> str | None:
         """Return value if it is text matching pattern; expected describes the format for the message."""
         if not isinstance(value, str):
-            self.fail(key, f"{_label(key)} must be {expected}, not {_kind(value)}")
+            self.fail(key, f"{label(key)} must be {expected}, not {_kind(value)}")
             return None
         if not pattern.match(value):
-            self.fail(key, f"{_label(key)} is {value!r}; expected {expected}")
+            self.fail(key, f"{label(key)} is {value!r}; expected {expected}")
             return None
         return value
 
@@ -232,14 +233,14 @@ class Checker:
         """Return value if it is one of options."""
         if not isinstance(value, str) or value not in options:
             shown = repr(value) if isinstance(value, str) else _kind(value)
-            self.fail(key, f"{_label(key)} is {shown}; allowed: {one_of(options)}")
+            self.fail(key, f"{label(key)} is {shown}; allowed: {one_of(options)}")
             return None
         return value
 
     def boolean(self, key: Key, value: object) -> bool | None:
         """Return value if it is true or false."""
         if not isinstance(value, bool):
-            self.fail(key, f"{_label(key)} must be true or false, not {_kind(value)}")
+            self.fail(key, f"{label(key)} must be true or false, not {_kind(value)}")
             return None
         return value
 
@@ -248,21 +249,21 @@ class Checker:
     ) -> int | None:
         """Return value if it is a whole number within the bounds."""
         if isinstance(value, bool) or not isinstance(value, int):
-            self.fail(key, f"{_label(key)} must be a whole number, not {_kind(value)}")
+            self.fail(key, f"{label(key)} must be a whole number, not {_kind(value)}")
             return None
         if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
             bounds = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-            self.fail(key, f"{_label(key)} is {value}; it must be {bounds}")
+            self.fail(key, f"{label(key)} is {value}; it must be {bounds}")
             return None
         return value
 
     def number(self, key: Key, value: object, *, minimum: float, maximum: float) -> float | None:
         """Return value as a float if it is a number within [minimum, maximum]."""
         if isinstance(value, bool) or not isinstance(value, int | float):
-            self.fail(key, f"{_label(key)} must be a number, not {_kind(value)}")
+            self.fail(key, f"{label(key)} must be a number, not {_kind(value)}")
             return None
         if not minimum <= value <= maximum:
-            self.fail(key, f"{_label(key)} is {value}; it must be from {minimum:g} to {maximum:g}")
+            self.fail(key, f"{label(key)} is {value}; it must be from {minimum:g} to {maximum:g}")
             return None
         return float(value)
 
@@ -285,7 +286,7 @@ class Checker:
             if checked is None:
                 valid = False
             elif checked in result:
-                self.fail((*key, index), f"{_label(key)} lists {checked!r} twice")
+                self.fail((*key, index), f"{label(key)} lists {checked!r} twice")
                 valid = False
             else:
                 result.append(checked)
@@ -300,7 +301,7 @@ class Checker:
             if isinstance(item, str) and item in options:
                 return item
             shown = repr(item) if isinstance(item, str) else _kind(item)
-            self.fail(item_key, f"{_label(key)} has {shown}; allowed: {one_of(options)}")
+            self.fail(item_key, f"{label(key)} has {shown}; allowed: {one_of(options)}")
             return None
 
         return self.items(key, value, one, min_items=min_items)
@@ -310,7 +311,7 @@ class Checker:
         if isinstance(value, int) and not isinstance(value, bool):
             # YAML 1.1 reads an unquoted 17:00 as the sexagesimal integer 1020.
             self.fail(
-                key, f'{_label(key)} must be a quoted time such as "08:00"; unquoted it is read as a number'
+                key, f'{label(key)} must be a quoted time such as "08:00"; unquoted it is read as a number'
             )
             return None
         text = self.matching(key, value, _TIME, 'a quoted 24-hour time "HH:MM" from "00:00" to "23:59"')

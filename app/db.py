@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 try:
@@ -178,8 +179,6 @@ def build_engine(url: str, **kwargs: object) -> Engine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            from pathlib import Path
-
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         kwargs.setdefault("connect_args", {"check_same_thread": False})
         engine = create_engine(url, **kwargs)  # type: ignore[arg-type]
@@ -214,6 +213,11 @@ def check_connection(engine: Engine) -> None:
             f"cannot reach the database at {safe_url(str(engine.url))}: {reason}. "
             "Check WITAJ_DATABASE_URL and that the server is running."
         ) from None
+
+
+def ping(db: Session) -> None:
+    """Ask the database for one row; raise SQLAlchemyError when it does not answer."""
+    db.execute(text("SELECT 1"))
 
 
 @lru_cache

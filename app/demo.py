@@ -7,22 +7,28 @@ from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
 from app.auth.enums import OrgKind, Role
-from app.auth.models import User
+from app.auth.models import Organisation, User
+from app.cases import flows as case_flows
+from app.cases.enums import Source
+from app.cases.events import CLIENT, Actor
+from app.cases.models import CaseFile
+from app.cases.schemas import CaseIn, ClientIn, TransitionIn
 from app.config import Settings
-from app.partners.content import read_partners
+from app.partners import service as partner_service
 
 DEMO_DOMAIN = "witaj.example"
 
 
 def load_demo(*, db: Session, settings: Settings) -> list[str]:
-    """Create what is missing of the demo content; return lines to print (new passwords once). Flushes."""
+    """Create what is missing of the demo content; return lines to print (new passwords once). The
+    organisations and users are flushed; the demo cases are opened through the case flows, which commit."""
     report: list[str] = []
     office = auth_service.ensure_organisation(
         db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office
     )
     report.append(f"organisation: {office.name} ({office.slug})")
     partners = []
-    for partner in read_partners(settings.content_dir / "partners"):
+    for partner in partner_service.directory(settings).organisations.values():
         org = auth_service.ensure_organisation(
             db=db, slug=partner.slug, name=partner.name, kind=OrgKind.partner, is_demo=partner.is_demo
         )
@@ -74,61 +80,46 @@ DEMO_CASES = [
 
 def _demo_cases(*, db: Session, settings: Settings) -> list[str]:
     """Open a few demo cases in different states, once (skipped when any case exists)."""
-    from app.cases import service as cases
-    from app.cases.models import CaseFile
-
     if db.scalar(select(CaseFile.id).limit(1)) is not None:
         return ["cases: some exist, no demo cases added"]
     caseworker = db.scalar(select(User).where(User.email == f"caseworker@{DEMO_DOMAIN}"))
     if caseworker is None:
         return []
-    office_actor = cases.Actor.of(auth_service.principal_of(caseworker))
-    directory = cases.directory(settings)
+    office_actor = Actor.of(auth_service.principal_of(caseworker))
+    partner_slugs = set(db.scalars(select(Organisation.slug).where(Organisation.kind == OrgKind.partner)).all())
     opened = 0
     for name, language, district, category, subject, goal in DEMO_CASES:
-        case, _secret = cases.create(
+        case, _secret = case_flows.open_case(
             db=db,
             settings=settings,
-            client=cases.ClientIn(display_name=name, preferred_language=language, district=district),
-            case=cases.CaseIn(category=category, subject=subject, description="(demo)", source=cases.Source.chat),
+            client=ClientIn(display_name=name, preferred_language=language, district=district),
+            case=CaseIn(category=category, subject=subject, description="(demo)", source=Source.chat),
             actor=office_actor,
         )
         opened += 1
         if goal == "new":
             continue
-        cases.transition(db=db, settings=settings, case=case, request=cases.TransitionIn(name="triage"), actor=office_actor)
+        _move(db, settings, case, office_actor, "triage")
         if goal in ("referred", "accepted"):
-            found = cases.referral_suggestions(db=db, settings=settings, case=case)
-            partner = next((s for s in found if not s.full and s.organization_id in {o.slug for o in _partner_orgs(db)}), None)
-            if partner is None or (partner.organization_id, partner.service_id) not in directory.services:
+            found = partner_service.suggestions_for(db=db, settings=settings, case=case)
+            partner = next((s for s in found if not s.full and s.organisation_slug in partner_slugs), None)
+            if partner is None:
                 continue
-            cases.record_consent(
-                db=db, case=case, organisation_slug=partner.organization_id, scope=["case", "contact"],
-                language=language, method="chat", actor=cases.CLIENT,
+            case_flows.record_consent(
+                db=db, case=case, organisation_slug=partner.organisation_slug, scope=["case", "contact"],
+                language=language, method="chat", actor=CLIENT,
             )
-            cases.transition(
-                db=db, settings=settings, case=case,
-                request=cases.TransitionIn(name="refer", organisation=partner.organization_id, service=partner.service_id),
-                actor=office_actor,
-            )
+            _move(db, settings, case, office_actor, "refer", organisation=partner.organisation_slug, service=partner.service_id)
             if goal == "accepted":
                 staff = db.scalar(select(User).where(User.organisation_id == case.current_referral.organisation_id))
                 if staff is not None:
-                    cases.transition(
-                        db=db, settings=settings, case=case, request=cases.TransitionIn(name="accept"),
-                        actor=cases.Actor.of(auth_service.principal_of(staff)),
-                    )
+                    _move(db, settings, case, Actor.of(auth_service.principal_of(staff)), "accept")
         elif goal in ("in_progress", "resolved"):
-            cases.transition(db=db, settings=settings, case=case, request=cases.TransitionIn(name="start"), actor=office_actor)
+            _move(db, settings, case, office_actor, "start")
             if goal == "resolved":
-                cases.transition(
-                    db=db, settings=settings, case=case, request=cases.TransitionIn(name="resolve", outcome="helped"),
-                    actor=office_actor,
-                )
+                _move(db, settings, case, office_actor, "resolve", outcome="helped")
     return [f"cases: {opened} demo cases opened"]
 
 
-def _partner_orgs(db: Session) -> list[object]:
-    from app.auth.models import Organisation
-
-    return list(db.scalars(select(Organisation).where(Organisation.kind == OrgKind.partner)).all())
+def _move(db: Session, settings: Settings, case: CaseFile, actor: Actor, name: str, **fields: str) -> None:
+    case_flows.transition(db=db, settings=settings, case=case, request=TransitionIn(name=name, **fields), actor=actor)

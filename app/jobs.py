@@ -13,25 +13,26 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from app.cases import flows as case_flows
 from app.config import Settings
 from app.db import session_factory
+from app.forms import service as forms_service
+from app.webhooks import service as webhook_service
 
 log = logging.getLogger("witaj.jobs")
 
 
 def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None) -> dict[str, int]:
     """Fire due workflow timers, post due webhooks and delete stale form drafts, once; return counts."""
-    from app.cases import service as case_service
-    from app.forms import service as forms_service
-    from app.webhooks import service as webhook_service
-
     factory = session_factory(engine, write=True)
     with factory() as db:
-        fired = case_service.run_timers(db=db, settings=settings, now=now)
+        fired = case_flows.run_timers(db=db, settings=settings, now=now)
     with factory() as db:
         delivered = webhook_service.deliver_due(db=db, settings=settings, now=now)
+        db.commit()
     with factory() as db:
         purged = forms_service.purge_drafts(db=db, now=now)
+        db.commit()
     return {"timers": len(fired), **delivered, "drafts_deleted": purged}
 
 

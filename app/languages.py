@@ -38,6 +38,8 @@ LANGUAGES: dict[str, Language] = {
         Language("vi", "Tiếng Việt", "VIETNAMESE"),
     )
 }
+#: A language code as Witaj stores it (ISO 639-1, or 639-3 where a language has no two-letter code).
+LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 #: Locales we ship catalogs for; WITAJ_LOCALES picks the enabled ones among them.
 KNOWN_LOCALES = ("pl", "uk", "ru", "en", "be")
 #: Scripts written right to left; the base layout sets dir="rtl" for these.

@@ -12,6 +12,15 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from app import __version__, errors, jobs
+from app.assistant.flows import dialogue_engine
+from app.assistant.routes import router as assistant_router
+from app.auth.routes import router as auth_router
+from app.cases.api import router as cases_api
+from app.cases.routes import router as cases_router
+from app.forms.routes import router as forms_router
+from app.home.routes import router as home_router
+from app.languages import preload
+from app.partners.routes import router as partners_router
 from app.config import Settings, get_settings
 from app.db import check_connection, get_engine, session_factory
 from app.middleware import CsrfMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
@@ -56,14 +65,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.session_factory = session_factory(engine)
     app.state.write_session_factory = session_factory(engine, write=True)
 
-    from app.assistant.routes import router as assistant_router
-    from app.auth.routes import router as auth_router
-    from app.cases.api import router as cases_api
-    from app.cases.routes import router as cases_router
-    from app.forms.routes import router as forms_router
-    from app.home.routes import router as home_router
-    from app.partners.routes import router as partners_router
-
     # Routes are matched in order: the chat, the busiest, first (no path of the others overlaps).
     app.include_router(assistant_router)
     app.include_router(home_router)
@@ -85,9 +86,6 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
 def _warm_up_assistant(settings: Settings) -> None:
     try:
-        from app.assistant.runtime import dialogue_engine
-        from app.languages import preload
-
         dialogue_engine(settings)
         preload(enabled=list(settings.locales))
     except Exception as exc:  # noqa: BLE001 - the chat will report it on first use

@@ -1,12 +1,18 @@
-"""Imports every domain's tables so Base.metadata is complete (for Alembic and tests)."""
+"""Imports every domain's tables so Base.metadata is complete (for Alembic, tests and the
+conversation tests' database in memory)."""
 
 from app.assistant.models import Conversation, ConversationMessage
 from app.auth.models import ApiToken, Organisation, User, UserSession
 from app.cases.models import AuditEntry, CaseCounter, CaseEvent, CaseFile, CaseNote, Client, Consent, Referral
 from app.forms.models import FormRevision, FormSubmission
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
+from app.db import Base
+
+#: Every table of Witaj.
+METADATA = Base.metadata
 
 __all__ = [
+    "METADATA",
     "Conversation",
     "ConversationMessage",
     "ApiToken",

@@ -5,7 +5,7 @@
     WITAJ_BENCH_DATABASE_URL=postgresql+psycopg://... .venv/bin/python bench/inbox.py
 
 The database (default `witaj_bench` on the local server) is created, migrated and filled with
-COPY when it holds fewer cases than asked. The queries are the real ones: app.cases.service.list_for
+COPY when it holds fewer cases than asked. The queries are the real ones: app.cases.inbox.list_for
 for an office caseworker and for partner staff, with the filters the inbox offers.
 """
 
@@ -29,7 +29,8 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from app.auth.enums import OrgKind, Role  # noqa: E402
 from app.auth.permissions import Principal  # noqa: E402
-from app.cases import service  # noqa: E402
+from app.cases import inbox  # noqa: E402
+from app.cases.schemas import InboxFilter  # noqa: E402
 from app.db import build_engine, session_factory  # noqa: E402
 from app.migrations import alembic_config  # noqa: E402
 
@@ -197,9 +198,9 @@ def measure(url: str, runs: int, seed: int = 11) -> None:
     office = Principal(user_id=user_id, role=Role.caseworker, organisation_id=office_id, organisation_kind=OrgKind.office)
     partner = Principal(user_id=None, role=Role.partner_staff, organisation_id=partner_id, organisation_kind=OrgKind.partner, token_id=1)
 
-    def inbox_filter() -> service.InboxFilter:
+    def inbox_filter() -> InboxFilter:
         choice = rng.randrange(8)
-        return service.InboxFilter(
+        return InboxFilter(
             status=rng.choice(["new", "triaged", "in_progress", "referred"]) if choice == 0 else None,
             category=rng.choice(CATEGORIES) if choice == 1 else None,
             language=rng.choice(["uk", "ru", "be", "en"]) if choice == 2 else None,
@@ -210,7 +211,7 @@ def measure(url: str, runs: int, seed: int = 11) -> None:
             page=rng.choice([1, 1, 1, 2, 5]),
         )
 
-    def search_filter() -> service.InboxFilter:
+    def search_filter() -> InboxFilter:
         kind = rng.randrange(3)
         if kind == 0:
             query = rng.choice(references)
@@ -218,22 +219,22 @@ def measure(url: str, runs: int, seed: int = 11) -> None:
             query = f"{rng.choice(FIRST)} {chr(65 + rng.randrange(26))}{chr(97 + rng.randrange(26))}"
         else:
             query = f"{rng.randrange(100000)}"
-        return service.InboxFilter(query=query)
+        return InboxFilter(query=query)
 
     results: dict[str, list[float]] = {}
     for label, principal, make in [
         ("office inbox (filters)", office, inbox_filter),
         ("office search", office, search_filter),
-        ("partner inbox", partner, lambda: service.InboxFilter(page=rng.choice([1, 1, 2]))),
+        ("partner inbox", partner, lambda: InboxFilter(page=rng.choice([1, 1, 2]))),
     ]:
         samples = []
         with factory() as db:
             for _warm in range(5):
-                service.list_for(db=db, principal=principal, filters=make())
+                inbox.list_for(db=db, principal=principal, filters=make())
             for _ in range(runs):
                 filters = make()
                 started = time.perf_counter()
-                service.list_for(db=db, principal=principal, filters=filters)
+                inbox.list_for(db=db, principal=principal, filters=filters)
                 samples.append((time.perf_counter() - started) * 1000)
                 db.rollback()
         results[label] = samples

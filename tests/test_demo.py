@@ -7,13 +7,13 @@ from sqlalchemy import func, select
 from app.auth.enums import OrgKind, Role
 from app.auth.models import Organisation, User
 from app.demo import load_demo
-from app.partners.content import read_partners
+from app.partners import service as partner_service
 
 
 def test_load_demo_creates_office_partners_and_staff_once(db, settings):
     report = load_demo(db=db, settings=settings)
     db.commit()
-    partner_count = len(read_partners(settings.content_dir / "partners"))
+    partner_count = len(partner_service.directory(settings).organisations)
     assert db.scalar(select(func.count()).select_from(Organisation).where(Organisation.kind == OrgKind.partner)) == partner_count
     roles = set(db.scalars(select(User.role)).all())
     assert {Role.admin, Role.supervisor, Role.caseworker} <= roles

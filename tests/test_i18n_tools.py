@@ -96,7 +96,7 @@ def test_cli_check_exit_status(tmp_path, monkeypatch):
     runner = CliRunner()
     from app import cli
 
-    monkeypatch.setattr(cli, "_settings", lambda: _settings_with(po.parents[2]))
+    monkeypatch.setattr(cli, "settings_or_exit", lambda: _settings_with(po.parents[2]))
     broken = runner.invoke(main, ["i18n", "check", "--locale", "uk"])
     assert broken.exit_code == 1
     assert "untranslated: 'Sign in'" in broken.output

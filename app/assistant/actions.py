@@ -1,4 +1,6 @@
-"""Custom actions of the assistant (names as in dialogues/domain.yml `actions`).
+"""Custom actions of the assistant (names as in dialogues/domain.yml `actions`) that stay within
+the assistant: form validation, language, library branches, events, city-form links, case status.
+Those that open or change a case are in app/assistant/flows.py.
 
 Each action gets the turn's Context and may utter responses, set slots, or return more actions
 to run. The contracts (which slots each reads and sets) are in dialogues/README.md.
@@ -9,12 +11,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING
-
-from app.i18n import _, format_date, format_datetime, format_time, gettext, translations, use_locale
-
-if TYPE_CHECKING:
-    from app.assistant.runtime import Context
+from app.assistant.knowledge import load_knowledge
+from app.assistant.runtime import Action, BotMessage, Context
+from app.cases.access import find_by_secret
+from app.cases.content import case_content
+from app.i18n import _, format_date, format_datetime, format_time, translations, use_locale
 
 CASE_FORM_SLOTS = ("case_topic", "case_description", "contact_preference", "contact", "district", "consent")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -36,10 +37,8 @@ def canonical_district(ctx: Context, value: str | None) -> str | None:
     """Return the official district name for value, or None when it names none."""
     if not value:
         return None
-    from app.cases import service as case_service
-
     folded = _fold(value)
-    for name in case_service.content(ctx.settings).districts:
+    for name in case_content(ctx.settings).districts:
         if _fold(name) == folded:
             return name
     return None
@@ -63,9 +62,7 @@ def validate_case_form(ctx: Context) -> None:
         return
     value = tracker.slots.get(requested)
     if requested == "case_topic":
-        from app.cases import service as case_service
-
-        if value not in case_service.content(ctx.settings).categories:
+        if value not in case_content(ctx.settings).categories:
             tracker.slots["case_topic"] = None
     elif requested == "case_description":
         if value is None or len(str(value).strip()) < 10:
@@ -150,8 +147,6 @@ def _hours_today(schedule: dict[int, list[tuple[object, object]]], today: date) 
 
 def action_find_library_branch(ctx: Context) -> None:
     """List the library branches of the `district` slot with today's hours, or ask for the district."""
-    from app.assistant.knowledge import load_knowledge
-
     district = canonical_district(ctx, ctx.slot("district"))
     if district is None:
         if ctx.slot("district"):
@@ -199,8 +194,6 @@ def _date_range(ctx: Context) -> tuple[date, date]:
 
 def action_find_events(ctx: Context) -> None:
     """List events in the asked days (and district, if given); clears `date` afterwards."""
-    from app.assistant.knowledge import load_knowledge
-
     first, last = _date_range(ctx)
     district = canonical_district(ctx, ctx.slot("district"))
     found = []
@@ -236,9 +229,6 @@ def action_offer_city_form(ctx: Context) -> None:
 
 def offer_city_form(ctx: Context, intent: str) -> None:
     """Add the link to the city form of intent (if any) to the turn's last message."""
-    from app.assistant.knowledge import load_knowledge
-    from app.assistant.runtime import BotMessage
-
     form_id = load_knowledge(ctx.settings).city_forms.get(intent)
     if form_id is None:
         return
@@ -254,65 +244,14 @@ def offer_city_form(ctx: Context, intent: str) -> None:
 # --- cases -----------------------------------------------------------------------------------
 
 
-def action_create_case(ctx: Context) -> None:
-    """Open a case from the case form (only with consent); give the reference and the secret once."""
-    from app.cases import service as case_service
-    from app.errors import InvalidInput
-
-    slots = ctx.tracker.slots
-    if slots.get("consent") is not True:
-        ctx.utter("utter_case_not_created_no_consent")
-        _clear(ctx, CASE_FORM_SLOTS)
-        return
-    contact = str(slots.get("contact") or "")
-    district = slots.get("district") if slots.get("district") not in (None, "not_given", "other") else None
-    description = str(slots.get("case_description") or "").strip()
-    category = slots.get("case_topic") or "other"
-    with use_locale(ctx.tracker.language):
-        label = gettext(case_service.content(ctx.settings).categories[category].label)
-    subject = (description.splitlines()[0] if description else label)[:120]
-    try:
-        case, secret = case_service.create(
-            db=ctx.db,
-            settings=ctx.settings,
-            client=case_service.ClientIn(
-                display_name=_display_name(ctx),
-                preferred_language=ctx.tracker.language,
-                district=district,
-                email=contact if _EMAIL.match(contact) else None,
-                phone=contact if _PHONE.match(contact) and not _EMAIL.match(contact) else None,
-                preferred_contact=slots.get("contact_preference"),
-            ),
-            case=case_service.CaseIn(category=category, subject=subject, description=description, source=case_service.Source.chat),
-            actor=case_service.CLIENT,
-            now=ctx.now,
-        )
-    except InvalidInput:
-        ctx.db.rollback()
-        ctx.utter("utter_case_not_created_error")
-        return
-    if ctx.conversation is not None:
-        ctx.conversation.case_id = case.id
-    ctx.utter("utter_case_created", private=True, case_reference=case.reference, case_secret=secret)
-    _clear(ctx, CASE_FORM_SLOTS)
-
-
-def _display_name(ctx: Context) -> str:
-    number = getattr(ctx.conversation, "id", None)
-    with use_locale(ctx.tracker.language):
-        base = _("Chat visitor")
-    return f"{base} {number}" if number else base
-
-
-def _clear(ctx: Context, names: tuple[str, ...]) -> None:
-    for name in names:
+def clear_case_form(ctx: Context) -> None:
+    """Forget the case form's answers (after the case was opened or refused)."""
+    for name in CASE_FORM_SLOTS:
         ctx.tracker.slots[name] = None
 
 
 def action_case_status(ctx: Context) -> None:
     """Tell the status of the case whose reference and secret were given; rate-limited; clears the secret."""
-    from app.cases import service as case_service
-
     tracker = ctx.tracker
     reference, secret = tracker.slots.get("case_reference"), tracker.slots.get("case_secret")
     tracker.slots["case_secret"] = None
@@ -321,14 +260,14 @@ def action_case_status(ctx: Context) -> None:
         tracker.status_attempts = recent
         ctx.utter("utter_case_status_locked")
         return
-    case = case_service.find_by_secret(db=ctx.db, reference=str(reference or ""), secret=str(secret or ""))
+    case = find_by_secret(db=ctx.db, reference=str(reference or ""), secret=str(secret or ""))
     if case is None:
         tracker.status_attempts = [*recent, ctx.now.isoformat()]
         tracker.slots["case_reference"] = None
         ctx.utter("utter_case_not_found")
         return
     tracker.status_attempts = []
-    cc = case_service.content(ctx.settings)
+    cc = case_content(ctx.settings)
     catalog = translations(tracker.language)
     with use_locale(tracker.language):
         updated = format_date(case.updated_at, "long")
@@ -342,22 +281,13 @@ def action_case_status(ctx: Context) -> None:
         ctx.conversation.case_id = case.id
 
 
-def action_handoff(ctx: Context) -> None:
-    """Open (or reopen) a case with the transcript and queue the chat for caseworkers."""
-    from app.assistant import service as chat_service
-
-    chat_service.hand_over(ctx=ctx)
-    ctx.utter("utter_handoff_connecting")
-
-
-REGISTRY = {
+#: The assistant's own actions by name (app/assistant/flows.py adds those that reach into cases).
+REGISTRY: dict[str, Action] = {
     "validate_case_form": validate_case_form,
     "validate_case_status_form": validate_case_status_form,
     "action_set_language": action_set_language,
     "action_find_library_branch": action_find_library_branch,
     "action_find_events": action_find_events,
     "action_offer_city_form": action_offer_city_form,
-    "action_create_case": action_create_case,
     "action_case_status": action_case_status,
-    "action_handoff": action_handoff,
 }

@@ -10,7 +10,12 @@ from pathlib import Path
 
 import click
 
+from app import i18n
+from app.assistant.conversation_tests import run_tests
 from app.assistant.data import DialogueData, load_dialogues
+from app.assistant.export import export_rasa
+from app.assistant.knowledge import load_knowledge
+from app.assistant.nlu import evaluate, model_path, train_or_load
 from app.cli_helpers import exit_with, settings_or_exit
 from app.config import PROJECT_ROOT, Settings
 from app.content import ContentError, ContentErrors
@@ -44,12 +49,12 @@ def dialogues() -> None:
 @dialogues.command()
 def validate() -> None:
     """Check every file of dialogues/ as `rasa data validate` would; print each problem as file:line."""
-    from app.assistant.knowledge import load_knowledge
-
     settings = settings_or_exit()
     data = _load(settings)
     try:
         load_knowledge(settings)  # knowledge/: branches, events, crisis phrases, city form links
+    except ContentErrors as exc:
+        exit_with(exc, "dialogues/knowledge/")
     except ContentError as exc:
         exit_with(ContentErrors([exc]), "dialogues/knowledge/")
     counts = ", ".join(
@@ -66,8 +71,6 @@ def validate() -> None:
 @click.option("--force", is_flag=True, help="Retrain even when the cached model is up to date.")
 def train(force: bool) -> None:
     """Train the NLU model on every example (cached by a hash of the data)."""
-    from app.assistant.nlu import model_path, train_or_load
-
     data = _load(settings_or_exit())
     cache = default_models_dir()
     started = time.perf_counter()
@@ -89,8 +92,6 @@ def train(force: bool) -> None:
 @click.option("--show-errors", is_flag=True, help="Also list every misclassified example.")
 def test(min_accuracy: float, folds: int, repeats: int, seed: int, show_errors: bool) -> None:
     """Print intent accuracy and confusions per language on held-out examples; run the conversation tests."""
-    from app.assistant.nlu import evaluate
-
     data = _load(settings_or_exit())
     result = evaluate(data, folds=folds, repeats=repeats, seed=seed)
     # One 80/20 split tests ~130 messages per language: +-2 points from one seed to the next.
@@ -124,15 +125,8 @@ def test(min_accuracy: float, folds: int, repeats: int, seed: int, show_errors: 
 
 
 def _conversation_tests(data: DialogueData) -> bool:
-    """Run the runtime's conversation tests when the runtime is there; return True when one failed."""
-    try:
-        from app.assistant.runtime import run_conversation_tests  # type: ignore[import-not-found, unused-ignore]
-    except ImportError as exc:
-        if exc.name != "app.assistant.runtime":
-            raise
-        click.echo("conversation tests: runtime not available")
-        return False
-    results = list(run_conversation_tests(data))
+    """Run the conversation tests of dialogues/tests; return True when one failed."""
+    results = run_tests(data)
     failures = [(name, message) for name, ok, message in results if not ok]
     click.echo(f"conversation tests: {len(results) - len(failures)} of {len(results)} passed")
     for name, ok, message in results:
@@ -148,8 +142,6 @@ def _conversation_tests(data: DialogueData) -> bool:
 )
 def predict(text: str, language_prior: str | None, languages: str | None) -> None:
     """Print what the assistant understands of TEXT as JSON: language, intent, confidence, entities."""
-    from app.assistant.nlu import train_or_load
-
     settings = settings_or_exit()
     data = _load(settings)
     enabled = [code.strip() for code in languages.split(",")] if languages else list(settings.locales)
@@ -171,9 +163,6 @@ def predict(text: str, language_prior: str | None, languages: str | None) -> Non
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 def export_rasa_command(out_dir: Path) -> None:
     """Write a Rasa 3.x project (domain, config, data, tests) with responses per language into OUT_DIR."""
-    from app import i18n
-    from app.assistant.export import export_rasa
-
     settings = settings_or_exit()
     data = _load(settings)
 

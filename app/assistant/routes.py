@@ -15,9 +15,10 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.assistant import service
+from app.assistant import flows, service
 from app.assistant.models import Conversation
 from app.auth.permissions import Action, can
+from app.cases import access
 from app.config import Settings
 from app.deps import AppSettings, DbSession, StaffPrincipal
 from app.errors import InvalidInput, PermissionDenied
@@ -130,17 +131,17 @@ def _web_turn(request: Request, db: Session, settings: Settings, message: str, a
     assert sender is not None
     # Understood before the conversation is read: the parse stays out of the write transaction.
     hint = service.language_hints.get("web", sender)
-    understood = service.understand(settings=settings, text=text, language=hint or get_locale())
+    understood = flows.understand(settings=settings, text=text, language=hint or get_locale())
     htmx = request.headers.get("HX-Request") == "true"
 
-    def shown_items(conversation: Conversation, turn: service.Turn) -> list[Any]:
+    def shown_items(conversation: Conversation, turn: flows.Turn) -> list[Any]:
         if htmx and conversation.case_id is not None:
             # A person may have written since the page last looked: show everything after it.
             seen = int(after) if after.isdigit() else turn.stored[0].id - 1
             return service.messages(db=db, conversation=conversation, after_id=seen)
         return turn.stored
 
-    conversation, turn, items = service.take_turn(
+    conversation, turn, items = flows.take_turn(
         db=db, settings=settings, channel="web", sender_id=sender, language=get_locale(), text=text,
         understood=understood, then=shown_items,
     )
@@ -202,9 +203,9 @@ def _rest_turn(request: Request, body: RestMessage, db: Session, settings: Setti
     text = service.check_message(body.message)
     # Understood before the conversation is read: the parse stays out of the write transaction.
     hint = service.language_hints.get("rest", body.sender)
-    understood = service.understand(settings=settings, text=text, language=hint or get_locale())
+    understood = flows.understand(settings=settings, text=text, language=hint or get_locale())
 
-    def deliver_pending(conversation: Conversation, _turn: service.Turn) -> list[Any]:
+    def deliver_pending(conversation: Conversation, _turn: flows.Turn) -> list[Any]:
         # Only a chat handed over to a case has messages from a person (and the "joined" notice):
         # those since the last call come before the bot's answer, once.
         if conversation.case_id is None:
@@ -215,7 +216,7 @@ def _rest_turn(request: Request, body: RestMessage, db: Session, settings: Setti
             conversation.state = {**(conversation.state or {}), "rest_delivered": pending[-1].id}
         return pending
 
-    conversation, turn, pending = service.take_turn(
+    conversation, turn, pending = flows.take_turn(
         db=db, settings=settings, channel="rest", sender_id=body.sender, language=get_locale(), text=text,
         understood=understood, then=deliver_pending,
     )
@@ -263,9 +264,7 @@ def case_chat_reply(
     reply: Annotated[str, Form()] = "",
 ) -> Response:
     """Answer the newcomer in the chat linked to a case (office staff of the case only)."""
-    from app.cases import service as case_service
-
-    case = case_service.get_visible(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     conversation = service.for_case(db=db, case_id=case.id)
     if conversation is None or not principal.is_office or not can(principal, Action.message_clients, case.owner_org_id):
         raise PermissionDenied("chat")
@@ -273,6 +272,7 @@ def case_chat_reply(
         service.staff_reply(
             db=db, settings=settings, conversation=conversation, user_id=principal.user_id or 0, text=reply, language=get_locale()
         )
+        db.commit()
     except InvalidInput as exc:
         return redirect(request, url_for(request, "case_page", reference=reference, query={"chat_error": next(iter(exc.field_errors.values()))}))
     return redirect(request, url_for(request, "case_page", reference=reference) + "#chat")

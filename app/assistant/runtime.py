@@ -6,7 +6,8 @@ What Rasa calls policies is done here in a fixed order that is easy to follow:
 3. rules (those that start with the bot's last action first, then those that start with the intent);
 4. stories, memoised on the last few turns;
 5. a response named utter_<intent>, else the fallback.
-Custom actions live in app/assistant/actions.py. The tracker (slots, active form, history) is a
+Custom actions are given to the engine by name (app/assistant/actions.py, and those that reach into
+other domains in app/assistant/flows.py, which builds the engine the chat uses). The tracker (slots, active form, history) is a
 JSON document on the conversation row, so a restart resumes every chat where it was.
 """
 
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +23,9 @@ from threading import Lock
 from typing import Any
 
 from app.assistant.data import DialogueData, Response, load_dialogues
-from app.config import PROJECT_ROOT, Settings
+from app.assistant.knowledge import load_knowledge
+from app.assistant.nlu import NLUModel, normalize, train_or_load
+from app.config import PROJECT_ROOT, Settings, get_settings
 from app.i18n import translations
 
 MAX_HISTORY = 24
@@ -74,6 +77,12 @@ class Tracker:
             "history": self.history[-MAX_HISTORY:],
             "status_attempts": self.status_attempts[-10:],
         }
+
+    def deactivate(self) -> None:
+        """End the active form."""
+        self.active_loop = None
+        self.requested_slot = None
+        self.paused = False
 
     def remember(self, item: str) -> None:
         """Append an intent or action to the history the stories are matched against."""
@@ -134,13 +143,11 @@ Action = Callable[[Context], list[str] | None]
 class DialogueEngine:
     """Runs conversations over validated dialogue data and an NLU model."""
 
-    def __init__(self, data: DialogueData, nlu: Any, settings: Settings) -> None:
+    def __init__(self, data: DialogueData, nlu: Any, settings: Settings, *, actions: Mapping[str, Action]) -> None:
         self.data = data
         self.nlu = nlu
         self.settings = settings
-        from app.assistant import actions
-
-        self.actions: dict[str, Action] = actions.REGISTRY
+        self.actions = dict(actions)
         self._memo = self._memoise()
 
     # --- understanding ----------------------------------------------------------------------
@@ -388,9 +395,7 @@ class DialogueEngine:
     @staticmethod
     def deactivate(tracker: Tracker) -> None:
         """End the active form."""
-        tracker.active_loop = None
-        tracker.requested_slot = None
-        tracker.paused = False
+        tracker.deactivate()
 
     # --- acting ---------------------------------------------------------------------------
 
@@ -416,9 +421,6 @@ class DialogueEngine:
 
     def in_crisis(self, text: str) -> bool:
         """Return whether text contains one of the crisis phrases of dialogues/knowledge/crisis.yml."""
-        from app.assistant.knowledge import load_knowledge
-        from app.assistant.nlu import normalize
-
         folded = normalize(text)
         return any(phrase in folded for phrase in load_knowledge(self.settings).crisis_phrases)
 
@@ -461,31 +463,26 @@ class DialogueEngine:
 
 # --- loading -----------------------------------------------------------------------------------
 
-_engines: dict[str, DialogueEngine] = {}
+_trained: dict[str, tuple[DialogueData, NLUModel]] = {}
 _lock = Lock()
 
 
 def models_dir() -> Path:
     """Return where trained models are cached (WITAJ_MODELS_DIR, else var/models)."""
-    from app.config import get_settings
-
     return get_settings().models_dir or PROJECT_ROOT / "var" / "models"
 
 
-def dialogue_engine(settings: Settings) -> DialogueEngine:
-    """Return the engine for the configured dialogues, training or loading the NLU model once."""
+def trained(settings: Settings) -> tuple[DialogueData, NLUModel]:
+    """Return the validated dialogues and their NLU model, trained or loaded from the cache once per process."""
     folder = str(settings.content_dir / "dialogues")
-    engine = _engines.get(folder)
-    if engine is None:
+    found = _trained.get(folder)
+    if found is None:
         with _lock:
-            engine = _engines.get(folder)
-            if engine is None:
-                from app.assistant.nlu import train_or_load
-
+            found = _trained.get(folder)
+            if found is None:
                 data = load_dialogues(Path(folder))
-                engine = DialogueEngine(data, train_or_load(data, models_dir()), settings)
-                _engines[folder] = engine
-    return engine
+                found = _trained[folder] = (data, train_or_load(data, models_dir()))
+    return found
 
 
 _PAYLOAD = re.compile(r"^/[a-z_]+")
@@ -494,10 +491,3 @@ _PAYLOAD = re.compile(r"^/[a-z_]+")
 def is_payload(text: str) -> bool:
     """Return whether text is a button payload such as /intent{"slot": "value"}."""
     return bool(_PAYLOAD.match(text.strip()))
-
-
-def run_conversation_tests(data: DialogueData) -> list[tuple[str, bool, str]]:
-    """Run the conversation tests in dialogues/tests through the engine; return (name, ok, message)."""
-    from app.assistant.testing import run_tests
-
-    return run_tests(data)

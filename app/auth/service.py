@@ -6,8 +6,9 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from functools import cache
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,29 +17,45 @@ from app.auth.enums import ROLES_FOR_KIND, OrgKind, Role
 from app.auth.exceptions import AccountLocked, LoginFailed
 from app.auth.models import ApiToken, Organisation, User, UserSession
 from app.auth.permissions import Principal
-from app.config import Settings
+from app.config import Settings, get_settings
 from app.db import utcnow
 from app.errors import InvalidInput
 from app.i18n import _
 
-_hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so a miss costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 MIN_PASSWORD_LENGTH = 12
 #: How often a session's last_seen_at is written (not on every request).
 _TOUCH_EVERY = timedelta(minutes=1)
 
 
+@cache
+def password_hasher(environment: str) -> PasswordHasher:
+    """Return the argon2id hasher of environment: argon2-cffi's default (RFC 9106, low memory), or its
+    cheapest profile in tests, which create users in almost every test (never for real passwords)."""
+    if environment == "test":
+        return PasswordHasher.from_parameters(profiles.CHEAPEST)
+    return PasswordHasher()
+
+
+def _hasher() -> PasswordHasher:
+    return password_hasher(get_settings().environment)
+
+
+@cache
+def _dummy_hash(environment: str) -> str:
+    # Verified against when the e-mail is unknown, so a miss costs as long as a wrong password.
+    return password_hasher(environment).hash(secrets.token_urlsafe(16))
+
+
 def hash_password(password: str) -> str:
     """Return an argon2id hash of password."""
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     """Return whether password matches password_hash."""
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -68,6 +85,16 @@ def principal_of(user: User) -> Principal:
 def get_organisation(*, db: Session, slug: str) -> Organisation | None:
     """Return the organisation with slug, or None."""
     return db.scalar(select(Organisation).where(Organisation.slug == slug))
+
+
+def organisation(*, db: Session, organisation_id: int) -> Organisation | None:
+    """Return the organisation with organisation_id, or None."""
+    return db.get(Organisation, organisation_id)
+
+
+def organisations(*, db: Session, kind: OrgKind) -> list[Organisation]:
+    """Return the organisations of a kind (the office, or partners), by name."""
+    return list(db.scalars(select(Organisation).where(Organisation.kind == kind).order_by(Organisation.name)).all())
 
 
 def ensure_organisation(*, db: Session, slug: str, name: str, kind: OrgKind, is_demo: bool = False) -> Organisation:
@@ -123,7 +150,7 @@ def authenticate(*, db: Session, email: str, password: str, settings: Settings, 
     now = now or utcnow()
     user = db.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
-        verify_password(_DUMMY_HASH, password)
+        verify_password(_dummy_hash(get_settings().environment), password)
         raise LoginFailed()
     if user.locked_until is not None and user.locked_until > now:
         raise AccountLocked(user.locked_until, now)
@@ -136,7 +163,7 @@ def authenticate(*, db: Session, email: str, password: str, settings: Settings, 
             raise AccountLocked(user.locked_until, now)
         db.commit()
         raise LoginFailed()
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None

@@ -2,104 +2,34 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from app.auth.permissions import Action, Principal, can
-from app.cases import service
+from app.cases import access, flows, inbox
+from app.cases import service as case_service
+from app.cases.deadlines import is_overdue
 from app.cases.enums import Visibility
-from app.cases.models import CaseFile
+from app.cases.events import Actor
+from app.cases.models import CaseFile, CaseNote
+from app.cases.schemas import (
+    CaseDetail,
+    CaseList,
+    CaseSummary,
+    ClientOut,
+    EventOut,
+    InboxFilter,
+    NoteIn,
+    NoteOut,
+    TransitionRequest,
+)
 from app.config import Settings
 from app.deps import ApiPrincipal, AppSettings, DbSession
 from app.errors import PermissionDenied
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])
-
-
-class CaseSummary(BaseModel):
-    """A case as listed."""
-
-    reference: str
-    status: str
-    category: str
-    priority: str
-    language: str
-    district: str | None
-    subject: str
-    due_at: datetime | None
-    overdue: bool
-    version: int
-    updated_at: datetime
-
-
-class NoteOut(BaseModel):
-    """A shared note: the original body, and machine translations by language (engine, model version)."""
-
-    id: int
-    body: str
-    language: str | None
-    translations: dict[str, dict[str, str]] = Field(default_factory=dict)
-    author_organisation: str
-    created_at: datetime
-
-
-class EventOut(BaseModel):
-    """One entry of the case history."""
-
-    kind: str
-    name: str | None
-    at: datetime
-    before: dict
-    after: dict
-    reason: str | None = None
-
-
-class ClientOut(BaseModel):
-    """What the consent lets the partner know of the client."""
-
-    display_name: str
-    preferred_language: str
-    other_languages: list[str]
-    district: str | None
-    contact: dict[str, str] | None = Field(description="Only when the client's consent covers contact details")
-
-
-class CaseDetail(CaseSummary):
-    """A case with its client, shared notes and history."""
-
-    description: str
-    client: ClientOut
-    notes: list[NoteOut]
-    history: list[EventOut]
-    allowed_transitions: list[str]
-
-
-class CaseList(BaseModel):
-    """One page of cases."""
-
-    items: list[CaseSummary]
-    page: int
-    has_next: bool
-
-
-class TransitionRequest(BaseModel):
-    """A workflow transition (see cases/workflow.yml); expected_version guards against lost updates."""
-
-    name: str = Field(min_length=1, max_length=40, examples=["accept"])
-    expected_version: int = Field(ge=1)
-    reason: str | None = Field(default=None, max_length=service.MAX_NOTE)
-    outcome: str | None = Field(default=None, max_length=40)
-
-
-class NoteRequest(BaseModel):
-    """A note shared with the city office."""
-
-    body: str = Field(min_length=1, max_length=service.MAX_NOTE)
-    language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
 
 
 def _summary(case: CaseFile) -> CaseSummary:
@@ -112,26 +42,25 @@ def _summary(case: CaseFile) -> CaseSummary:
         district=case.district,
         subject=case.subject,
         due_at=case.due_at,
-        overdue=service.is_overdue(case),
+        overdue=is_overdue(case),
         version=case.version,
         updated_at=case.updated_at,
     )
 
 
+def _note(note: CaseNote) -> NoteOut:
+    return NoteOut(
+        id=note.id,
+        body=note.body,
+        language=note.language,
+        translations=note.translations or {},
+        author_organisation=note.author_org.slug,
+        created_at=note.created_at,
+    )
+
+
 def _detail(db: Session, settings: Settings, case: CaseFile, principal: Principal) -> CaseDetail:
-    items = service.timeline(db=db, case=case, principal=principal)
-    notes = [
-        NoteOut(
-            id=i["note"].id,
-            body=i["note"].body,
-            language=i["note"].language,
-            translations=i["note"].translations or {},
-            author_organisation=i["note"].author_org.slug,
-            created_at=i["note"].created_at,
-        )
-        for i in items
-        if i["note"] is not None
-    ]
+    items = access.timeline(db=db, case=case, principal=principal)
     history = [
         EventOut(kind=e.kind, name=e.name, at=e.at, before=e.before, after=e.after, reason=e.data.get("reason"))
         for e in (i["event"] for i in items)
@@ -145,12 +74,12 @@ def _detail(db: Session, settings: Settings, case: CaseFile, principal: Principa
             preferred_language=client.preferred_language,
             other_languages=list(client.other_languages or []),
             district=client.district,
-            contact=service.client_contact(db=db, settings=settings, case=case, principal=principal),
+            contact=access.client_contact(db=db, settings=settings, case=case, principal=principal),
         ),
-        notes=notes,
+        notes=[_note(i["note"]) for i in items if i["note"] is not None],
         history=history,
         allowed_transitions=[
-            t.name for t in service.available_transitions(settings=settings, case=case, actor=service.Actor.of(principal))
+            t.name for t in case_service.available_transitions(settings=settings, case=case, actor=Actor.of(principal))
         ],
     )
 
@@ -164,17 +93,19 @@ def list_cases(
     per_page: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> CaseList:
     """Return the cases the token's organisation may see, most recently changed first."""
-    filters = service.InboxFilter(status=status, page=page, per_page=per_page)
-    cases, has_next = service.list_for(db=db, principal=principal, filters=filters)
+    filters = InboxFilter(status=status, page=page, per_page=per_page)
+    cases, has_next = inbox.list_for(db=db, principal=principal, filters=filters)
     return CaseList(items=[_summary(c) for c in cases], page=page, has_next=has_next)
 
 
 @router.get("/cases/{reference}", response_model=CaseDetail, summary="One case (the read is audited)")
 def read_case(reference: str, db: DbSession, settings: AppSettings, principal: ApiPrincipal) -> CaseDetail:
     """Return a case with its shared notes and history; 404 when not referred to you."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
-    service.audit(db=db, principal=principal, action="view_case", case=case, detail={"channel": "api"})
-    return _detail(db, settings, case, principal)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
+    access.audit(db=db, principal=principal, action="view_case", case=case, detail={"channel": "api"})
+    detail = _detail(db, settings, case, principal)
+    db.commit()  # the audit entries of this read
+    return detail
 
 
 @router.post("/cases/{reference}/transitions", response_model=CaseDetail, summary="Accept, decline or update status")
@@ -182,12 +113,9 @@ def post_transition(
     reference: str, body: TransitionRequest, db: DbSession, settings: AppSettings, principal: ApiPrincipal
 ) -> CaseDetail:
     """Make a workflow transition; 409 with the changes when expected_version is stale."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
-    request = service.TransitionIn(
-        name=body.name, expected_version=body.expected_version, reason=body.reason, outcome=body.outcome
-    )
-    service.transition(db=db, settings=settings, case=case, request=request, actor=service.Actor.of(principal))
-    refreshed = service.get_visible_or_none(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
+    flows.transition(db=db, settings=settings, case=case, request=body, actor=Actor.of(principal))
+    refreshed = access.get_visible_or_none(db=db, principal=principal, reference=reference)
     if refreshed is None:
         # The move ended the organisation's access (e.g. decline): answer with what it last saw.
         return CaseDetail(
@@ -198,25 +126,25 @@ def post_transition(
             history=[],
             allowed_transitions=[],
         )
-    return _detail(db, settings, refreshed, principal)
+    detail = _detail(db, settings, refreshed, principal)
+    db.commit()  # the audit entry of a contact read
+    return detail
 
 
 @router.post("/cases/{reference}/notes", response_model=NoteOut, status_code=201, summary="Write to the city office")
-def post_note(reference: str, body: NoteRequest, db: DbSession, settings: AppSettings, principal: ApiPrincipal) -> NoteOut:
-    """Add a note shared with the office."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
+def post_note(reference: str, body: NoteIn, db: DbSession, settings: AppSettings, principal: ApiPrincipal) -> NoteOut:
+    """Add a note shared with the office (machine-translated into the office's language if it is in another)."""
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     if not can(principal, Action.edit_cases, principal.organisation_id):
         raise PermissionDenied("note")
-    note = service.add_note(
-        db=db, case=case, body=body.body, visibility=Visibility.shared, actor=service.Actor.of(principal), language=body.language
+    note = flows.add_note(
+        db=db,
+        settings=settings,
+        case=case,
+        body=body.body,
+        visibility=Visibility.shared,
+        actor=Actor.of(principal),
+        language=body.language,
+        translate_to=settings.default_locale,
     )
-    service.translate_note(db=db, settings=settings, note=note, target=settings.default_locale)
-    return NoteOut(
-        id=note.id,
-        body=note.body,
-        language=note.language,
-        translations=note.translations or {},
-        author_organisation=note.author_org.slug,
-        created_at=note.created_at,
-    )
-
+    return _note(note)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from app.cases import service
-from app.cases.content import load_case_content
+from app.cases.content import check_time_zone, load_case_content
 from app.cli_helpers import exit_with, settings_or_exit
 from app.content import ContentError, ContentErrors
 
@@ -22,7 +21,7 @@ def validate() -> None:
     folder = settings.content_dir / "cases"
     try:
         content = load_case_content(folder)
-        service.check_settings(settings)
+        check_time_zone(settings)
     except ContentErrors as exc:
         exit_with(exc, str(folder))
     except ContentError as exc:

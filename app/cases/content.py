@@ -9,12 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from app.auth.enums import ROLES_FOR_KIND, OrgKind
 from app.cases.calendar import HOLIDAY_SETS, BusinessCalendar
+from app.config import Settings
 from app.content import Checker, ContentError, ContentErrors, Key, load_yaml, one_of
 
 # --- the contract (cases/README.md) --------------------------------------------------------------
@@ -247,6 +249,30 @@ def load_case_content(folder: Path) -> CaseContent:
         workflow=workflow,
         routing=routing,
         districts=tuple(district.name for district in routing.districts),
+    )
+
+
+@lru_cache(maxsize=4)
+def _cached(folder: str) -> CaseContent:
+    return load_case_content(Path(folder))
+
+
+def case_content(settings: Settings) -> CaseContent:
+    """Return the validated case content of settings' content folder (cases/*.yml), loaded once."""
+    return _cached(str(settings.content_dir / "cases"))
+
+
+def check_time_zone(settings: Settings) -> None:
+    """Raise ContentError (file:line) when cases/workflow.yml's office time zone is not WITAJ_TIME_ZONE:
+    deadlines would be counted in one zone and the pages' dates shown in another."""
+    zone = case_content(settings).workflow.calendar.zone.key
+    if zone == settings.time_zone:
+        return
+    doc = load_yaml(settings.content_dir / "cases" / "workflow.yml")
+    raise doc.error(
+        ("business_hours", "time_zone"),
+        f"the office time zone {zone} differs from WITAJ_TIME_ZONE={settings.time_zone}; "
+        "deadlines and the dates on the pages would disagree: set both to the same zone",
     )
 
 

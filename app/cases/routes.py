@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.auth.models import Organisation
+from app.assistant import service as chat_service
+from app.auth import service as auth_service
+from app.auth.enums import OrgKind
 from app.auth.permissions import Action, Principal, can
-from app.cases import service
+from app.cases import access, flows, inbox
+from app.cases import consent as consent_service
+from app.cases import service as case_service
+from app.cases.content import case_content
+from app.cases.deadlines import is_overdue
 from app.cases.enums import ConsentScope, Priority, Source, Visibility
+from app.cases.events import Actor
 from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
-from app.cases.models import CaseFile, Consent
+from app.cases.models import CaseFile
+from app.cases.notes import note_view
+from app.cases.schemas import CaseIn, ClientIn, InboxFilter, TransitionIn, parsed
+from app.db import utcnow
+from app.partners import service as partner_service
 from app.config import Settings
 from app.deps import AppSettings, DbSession, StaffPrincipal
-from app.errors import InvalidInput, PermissionDenied
+from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.i18n import _, get_locale
 from app.web import redirect, render, url_for
 
@@ -27,7 +39,7 @@ EXPORT_LIMIT = 10_000
 
 
 def _labels(settings: Settings) -> dict[str, Any]:
-    cc = service.content(settings)
+    cc = case_content(settings)
     return {
         "status_labels": {s.id: _(s.label) for s in cc.workflow.statuses.values()},
         "category_labels": {c.id: _(c.label) for c in cc.categories.values()},
@@ -53,9 +65,9 @@ async def inbox_filters(
     q: Annotated[str | None, Query(max_length=200)] = None,
     sort: str = "-updated",
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
-) -> service.InboxFilter:
+) -> InboxFilter:
     """Return the inbox filters of the query string (a dependency shared by the page and the export)."""
-    return service.InboxFilter(
+    return InboxFilter(
         status=status or None,
         category=category or None,
         language=language or None,
@@ -63,19 +75,19 @@ async def inbox_filters(
         overdue=overdue,
         mine=mine,
         query=(q or "").strip() or None,
-        sort=sort if sort in service.SORTS else "-updated",
+        sort=sort if sort in inbox.SORTS else "-updated",
         page=page,
     )
 
 
-Filters = Annotated[service.InboxFilter, Depends(inbox_filters)]
+Filters = Annotated[InboxFilter, Depends(inbox_filters)]
 
 
 @router.get("/", name="inbox")
-def inbox(request: Request, db: DbSession, settings: AppSettings, principal: StaffPrincipal, filters: Filters) -> Response:
+def inbox_page(request: Request, db: DbSession, settings: AppSettings, principal: StaffPrincipal, filters: Filters) -> Response:
     """Show the cases the principal may see, filtered, sorted and paged; htmx gets only the table."""
-    cases, has_next = service.list_for(db=db, principal=principal, filters=filters)
-    partners = db.scalars(select(Organisation).where(Organisation.kind == "partner").order_by(Organisation.name)).all()
+    cases, has_next = inbox.list_for(db=db, principal=principal, filters=filters)
+    partners = auth_service.organisations(db=db, kind=OrgKind.partner)
     query = {k: v for k, v in request.query_params.items() if k != "page" and v}
     context = {
         "cases": cases,
@@ -83,8 +95,8 @@ def inbox(request: Request, db: DbSession, settings: AppSettings, principal: Sta
         "has_next": has_next,
         "query": query,
         "partners": partners if principal.is_office else [],
-        "now": service.utcnow(),
-        "is_overdue": service.is_overdue,
+        "now": utcnow(),
+        "is_overdue": is_overdue,
         "may_export": can(principal, Action.export_personal_data, principal.organisation_id),
         **_labels(settings),
     }
@@ -95,13 +107,10 @@ def inbox(request: Request, db: DbSession, settings: AppSettings, principal: Sta
 @router.get("/export.csv", name="inbox_export")
 def inbox_export(request: Request, db: DbSession, principal: StaffPrincipal, filters: Filters) -> Response:
     """Download the filtered cases as CSV (supervisors; no contact details); the export is audited."""
-    import csv
-    import io
-
     if not can(principal, Action.export_personal_data, principal.organisation_id):
         raise PermissionDenied("export")
-    filters.page, filters.per_page = 1, EXPORT_LIMIT
-    cases, more = service.list_for(db=db, principal=principal, filters=filters)
+    filters = filters.model_copy(update={"page": 1, "per_page": EXPORT_LIMIT})
+    cases, more = inbox.list_for(db=db, principal=principal, filters=filters)
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["reference", "status", "category", "priority", "language", "district", "source", "subject",
@@ -111,7 +120,8 @@ def inbox_export(request: Request, db: DbSession, principal: StaffPrincipal, fil
                          case.source, case.subject, case.created_at.isoformat(), case.updated_at.isoformat(),
                          case.due_at.isoformat() if case.due_at else ""])
     detail = {"count": len(cases), "truncated": more, "filters": {k: v for k, v in request.query_params.items()}}
-    service.audit(db=db, principal=principal, action="export_cases", detail=detail)
+    access.audit(db=db, principal=principal, action="export_cases", detail=detail)
+    db.commit()
     headers = {"Content-Disposition": 'attachment; filename="witaj-cases.csv"', "Cache-Control": "no-store"}
     return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
 
@@ -155,24 +165,24 @@ def create_case(
         "priority": priority,
     }
     try:
-        case, secret = service.create(
+        case, secret = flows.open_case(
             db=db,
             settings=settings,
-            client=service.ClientIn(
+            client=ClientIn(
                 display_name=display_name,
                 preferred_language=preferred_language,
                 district=district or None,
                 email=email or None,
                 phone=phone or None,
             ),
-            case=service.CaseIn(
+            case=CaseIn(
                 category=category,
                 subject=subject,
                 description=description,
                 source=Source.staff,
                 priority=Priority(priority) if priority in Priority.__members__ else Priority.normal,
             ),
-            actor=service.Actor.of(principal),
+            actor=Actor.of(principal),
         )
     except InvalidInput as exc:
         context = {"values": values, "errors": exc.field_errors, **_labels(settings)}
@@ -184,20 +194,16 @@ def create_case(
 def _case_context(
     request: Request, db: Session, settings: Settings, principal: Principal, case: CaseFile, **extra: Any
 ) -> dict[str, Any]:
-    actor = service.Actor.of(principal)
-    scope = service.consent_scope_for(db=db, case=case, principal=principal)
-    consents = []
-    if principal.is_office:
-        consents = db.scalars(select(Consent).where(Consent.case_id == case.id).order_by(Consent.id)).all()
+    actor = Actor.of(principal)
+    scope = access.consent_scope_for(db=db, case=case, principal=principal)
+    consents = consent_service.consents_of(db=db, case=case) if principal.is_office else []
     suggestions = []
-    transitions = service.available_transitions(settings=settings, case=case, actor=actor)
+    transitions = case_service.available_transitions(settings=settings, case=case, actor=actor)
     if principal.is_office and any(t.name == "refer" for t in transitions):
-        suggestions = service.referral_suggestions(db=db, settings=settings, case=case)
-    directory = service.directory(settings)
+        suggestions = partner_service.suggestions_for(db=db, settings=settings, case=case)
+    directory = partner_service.directory(settings)
     chat = None
     if principal.is_office:
-        from app.assistant import service as chat_service
-
         conversation = chat_service.for_case(db=db, case_id=case.id)
         if conversation is not None:
             viewer = get_locale()
@@ -208,26 +214,26 @@ def _case_context(
             }
     return {
         "chat": chat,
-        "note_view": lambda note: service.note_view(settings=settings, note=note, language=get_locale()),
+        "note_view": lambda note: note_view(settings=settings, note=note, language=get_locale()),
         "case": case,
         "version": case.version,
         "transitions": transitions,
-        "timeline": service.timeline(db=db, case=case, principal=principal),
+        "timeline": access.timeline(db=db, case=case, principal=principal),
         "contact": None,
         "may_see_contact": ConsentScope.contact.value in scope,
         "consents": consents,
         "suggestions": suggestions,
         "directory": directory,
-        "colleagues": service.staff_of(db=db, organisation_id=principal.organisation_id)
+        "colleagues": case_service.staff_of(db=db, organisation_id=principal.organisation_id)
         if principal.organisation_id == case.holder_org_id
         else [],
         "may_assign_others": can(principal, Action.assign_cases, case.holder_org_id),
         "is_holder": principal.organisation_id == case.holder_org_id,
-        "overdue": service.is_overdue(case),
+        "overdue": is_overdue(case),
         "errors": {},
         "message": None,
         "changes": [],
-        "partner_orgs": db.scalars(select(Organisation).where(Organisation.kind == "partner").order_by(Organisation.name)).all()
+        "partner_orgs": auth_service.organisations(db=db, kind=OrgKind.partner)
         if principal.is_office
         else [],
         "form": {},
@@ -241,11 +247,12 @@ def case_page(
     request: Request, reference: str, db: DbSession, settings: AppSettings, principal: StaffPrincipal, show_contact: bool = False
 ) -> Response:
     """Show a case the principal may see (404 otherwise); every view is audited."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
-    service.audit(db=db, principal=principal, action="view_case", case=case)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
+    access.audit(db=db, principal=principal, action="view_case", case=case)
     context = _case_context(request, db, settings, principal, case)
     if show_contact:
-        context["contact"] = service.client_contact(db=db, settings=settings, case=case, principal=principal)
+        context["contact"] = access.client_contact(db=db, settings=settings, case=case, principal=principal)
+    db.commit()  # the audit entries of this read
     return render(request, "cases/case.html", context)
 
 
@@ -258,7 +265,7 @@ def _rerender(
 ) -> Response:
     db.rollback()
     db.expire_all()
-    case = service.get_visible(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     context = _case_context(request, db, settings, principal, case, **extra)
     return render(request, "cases/case.html", context, status_code=status)
 
@@ -278,20 +285,21 @@ def case_transition(
     service_key: Annotated[str, Form(alias="service")] = "",
 ) -> Response:
     """Make a workflow transition; on refusal show the case again with the reason and what changed."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     organisation, _sep, service_id = service_key.partition("/")
-    request_in = service.TransitionIn(
-        name=name,
-        expected_version=version,
-        reason=reason or None,
-        outcome=outcome or None,
-        category=category or None,
-        organisation=organisation or None,
-        service=service_id or None,
-    )
     form = {"name": name, "reason": reason, "outcome": outcome, "category": category, "service": service_key}
     try:
-        service.transition(db=db, settings=settings, case=case, request=request_in, actor=service.Actor.of(principal))
+        request_in = parsed(
+            TransitionIn,
+            name=name,
+            expected_version=version,
+            reason=reason or None,
+            outcome=outcome or None,
+            category=category or None,
+            organisation=organisation or None,
+            service=service_id or None,
+        )
+        flows.transition(db=db, settings=settings, case=case, request=request_in, actor=Actor.of(principal))
     except InvalidInput as exc:
         return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors, form=form)
     except ConsentMissing as exc:
@@ -306,7 +314,7 @@ def case_transition(
         return _rerender(
             request, db, settings, principal, reference, 403, message=_("You do not have permission to do this."), form=form
         )
-    if not service.get_visible_or_none(db=db, principal=principal, reference=reference):
+    if not access.get_visible_or_none(db=db, principal=principal, reference=reference):
         return redirect(request, url_for(request, "inbox"))  # e.g. a partner that declined
     return _back_to_case(request, case)
 
@@ -322,18 +330,24 @@ def case_note(
     visibility: Annotated[str, Form()] = "internal",
 ) -> Response:
     """Add a note (partners' notes are always shared)."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     if not can(principal, Action.edit_cases, principal.organisation_id):
         raise PermissionDenied("note")
     chosen = Visibility.shared if visibility == "shared" else Visibility.internal
     try:
-        note = service.add_note(
-            db=db, case=case, body=body, visibility=chosen, actor=service.Actor.of(principal), language=get_locale()
+        # The office reads in its own language: a partner's note in another one is translated now.
+        flows.add_note(
+            db=db,
+            settings=settings,
+            case=case,
+            body=body,
+            visibility=chosen,
+            actor=Actor.of(principal),
+            language=get_locale(),
+            translate_to=settings.default_locale,
         )
     except InvalidInput as exc:
         return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors, form={"body": body})
-    # The office reads in its own language: a partner's note in another one is translated now.
-    service.translate_note(db=db, settings=settings, note=note, target=settings.default_locale)
     return _back_to_case(request, case)
 
 
@@ -351,13 +365,13 @@ def case_update(
     tags: Annotated[str, Form()] = "",
 ) -> Response:
     """Change assignee, priority, district and tags, refusing a stale form."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     try:
-        service.update_fields(
+        flows.update_fields(
             db=db,
             settings=settings,
             case=case,
-            actor=service.Actor.of(principal),
+            actor=Actor.of(principal),
             expected_version=version,
             assignee_id=int(assignee) if assignee.isdigit() else None,
             priority=priority or None,
@@ -384,7 +398,7 @@ def case_consent(
     confirmed: Annotated[bool, Form()] = False,
 ) -> Response:
     """Record the client's consent, given to the caseworker, to share the case with a partner (office only)."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     if not principal.is_office or not can(principal, Action.refer_cases, principal.organisation_id):
         raise PermissionDenied("consent")
     if not confirmed:
@@ -399,14 +413,14 @@ def case_consent(
         )
     scope = [ConsentScope.case.value] + ([ConsentScope.contact.value] if contact else [])
     try:
-        service.record_consent(
+        flows.record_consent(
             db=db,
             case=case,
             organisation_slug=organisation,
             scope=scope,
             language=language or case.language,
             method="staff",
-            actor=service.Actor.of(principal),
+            actor=Actor.of(principal),
         )
     except InvalidInput as exc:
         return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors)
@@ -418,13 +432,17 @@ def case_consent_withdraw(
     request: Request, reference: str, consent_id: int, db: DbSession, settings: AppSettings, principal: StaffPrincipal
 ) -> Response:
     """Record that the client withdrew a consent; a referral resting on it ends at once."""
-    case = service.get_visible(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     if not principal.is_office:
         raise PermissionDenied("consent")
-    consent = db.get(Consent, consent_id)
-    if consent is None or consent.case_id != case.id:
+    try:
+        consent = consent_service.get_consent(db=db, case=case, consent_id=consent_id)
+    except NotFound:
         return _rerender(request, db, settings, principal, reference, 404, message=_("We could not find that page."))
-    service.withdraw_consent(db=db, settings=settings, case=case, consent=consent, actor=service.Actor.of(principal))
+    try:
+        flows.withdraw_consent(db=db, settings=settings, case=case, consent=consent, actor=Actor.of(principal))
+    except StaleCase as exc:
+        return _rerender(request, db, settings, principal, reference, 409, message=exc.public_message(), changes=exc.changes)
     return _back_to_case(request, case)
 
 

@@ -7,7 +7,11 @@ from pathlib import Path
 import click
 
 from app.cli_helpers import exit_with, settings_or_exit
+from app.cases.content import load_case_content
+from app.config import Settings
 from app.content import ContentErrors
+from app.forms.content import FormDef, load_forms
+from app.forms.xlsform import write_xlsform
 
 
 @click.group("forms")
@@ -15,10 +19,7 @@ def forms() -> None:
     """The city forms: forms/<form-id>.yml."""
 
 
-def _load(settings):  # type: ignore[no-untyped-def]
-    from app.cases.content import load_case_content
-    from app.forms.content import load_forms
-
+def _load(settings: Settings) -> dict[str, FormDef]:
     folder = settings.content_dir / "forms"
     try:
         cc = load_case_content(settings.content_dir / "cases")
@@ -40,8 +41,6 @@ def validate() -> None:
 @click.option("--form", "form_ids", multiple=True, help="Only this form (repeatable).")
 def export_xlsform(folder: Path, form_ids: tuple[str, ...]) -> None:
     """Write each form as FOLDER/<form-id>.xlsx, an XLSForm with one label column per language."""
-    from app.forms.xlsform import write_xlsform
-
     settings = settings_or_exit()
     loaded = _load(settings)
     unknown = [f for f in form_ids if f not in loaded]

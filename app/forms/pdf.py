@@ -7,6 +7,7 @@ from app.config import Settings
 from app.forms import service
 from app.forms.models import FormSubmission
 from app.i18n import _, format_datetime, use_locale
+from app.web import environment
 
 
 def _labels() -> dict[str, str]:
@@ -27,8 +28,6 @@ def _labels() -> dict[str, str]:
 
 def receipt_html(*, settings: Settings, submission: FormSubmission, locale: str) -> str:
     """Return the receipt of a sent form as HTML, in locale and in Polish."""
-    from app.web import environment
-
     form = service.form_of(settings=settings, submission=submission)
     answers = service.answers_of(settings=settings, submission=submission)
     sent = submission.submitted_at or submission.updated_at
@@ -54,7 +53,7 @@ def receipt_html(*, settings: Settings, submission: FormSubmission, locale: str)
 
 def receipt_pdf(*, settings: Settings, submission: FormSubmission, locale: str) -> bytes:
     """Return the PDF receipt of a sent form, in locale and in Polish."""
-    from weasyprint import HTML
+    from weasyprint import HTML  # heavy (Pango, fonts): loaded when the first receipt is made
 
     html = receipt_html(settings=settings, submission=submission, locale=locale)
     return HTML(string=html, base_url=str(settings.template_path)).write_pdf()

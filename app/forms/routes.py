@@ -11,7 +11,11 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from app.auth.permissions import Action, Principal, require
-from app.cases import service as case_service
+from app.cases import access
+from app.forms import flows
+from app.forms.coverage import coverage
+from app.forms.pdf import receipt_pdf
+from app.translation import service as translation_service
 from app.config import Settings
 from app.deps import AppSettings, DbSession, StaffPrincipal
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -163,7 +167,7 @@ def _handle_post(
         return render(request, "forms/form.html", _form_context(request, settings, form, raw, token=token))
     if action == "save":
         try:
-            _draft, token = service.save_draft(
+            _draft, token = flows.save_draft(
                 db=db, settings=settings, form=form, raw=raw, language=language, token=token
             )
         except Conflict:
@@ -173,7 +177,7 @@ def _handle_post(
         response.headers["Cache-Control"] = "no-store"
         return response
     try:
-        sent = service.submit(db=db, settings=settings, form=form, raw=raw, language=language, token=token)
+        sent = flows.submit(db=db, settings=settings, form=form, raw=raw, language=language, token=token)
     except InvalidInput as exc:
         context = _form_context(request, settings, form, raw, errors=exc.field_errors, token=token)
         return render(request, "forms/form.html", context, status_code=422)
@@ -234,8 +238,6 @@ async def form_check(request: Request, form_id: str, settings: AppSettings) -> R
 @router.get("/forms/receipt/{token}.pdf", name="form_receipt")
 def form_receipt(request: Request, token: str, db: DbSession, settings: AppSettings) -> Response:
     """Return the bilingual PDF receipt of a sent form (the form's secret link is the key)."""
-    from app.forms.pdf import receipt_pdf
-
     submission = service.get_by_token(db=db, token=token)
     if submission.status != service.SUBMITTED or submission.case is None:
         raise NotFound("form")
@@ -254,7 +256,7 @@ def form_receipt(request: Request, token: str, db: DbSession, settings: AppSetti
 
 
 def _office_case(db: Session, principal: Principal, reference: str) -> Any:
-    case = case_service.get_visible(db=db, principal=principal, reference=reference)
+    case = access.get_visible(db=db, principal=principal, reference=reference)
     if not principal.is_office:
         # Form answers hold the client's personal data; partners read what the office shares in notes.
         raise PermissionDenied("form_answers")
@@ -268,18 +270,17 @@ def case_answers(
     """Show the forms sent into a case, with the Polish wording of the form version that was used."""
     case = _office_case(db, principal, reference)
     submissions = service.for_case(db=db, case_id=case.id)
-    case_service.audit(db=db, principal=principal, action="view_form_answers", case=case)
+    access.audit(db=db, principal=principal, action="view_form_answers", case=case)
+    db.commit()
     items = []
     for submission in submissions:
         form = service.form_of(settings=settings, submission=submission)
         answers = service.answers_of(settings=settings, submission=submission)
         rows = service.answer_rows(form, answers, service.SOURCE_LOCALE)
         if submission.language != service.SOURCE_LOCALE:
-            from app.translation.service import translate_within
-
             for row in rows:
                 if row.prose:
-                    found = translate_within(settings, row.value_pl, submission.language, "pl")
+                    found = translation_service.translate_within(settings, row.value_pl, submission.language, "pl")
                     row.machine = found.text if found is not None else None
         items.append(
             {
@@ -305,13 +306,12 @@ def case_receipt(
     principal: StaffPrincipal,
 ) -> Response:
     """Return the receipt of a form sent into a case, in Polish and the client's language."""
-    from app.forms.pdf import receipt_pdf
-
     case = _office_case(db, principal, reference)
     submission = next((s for s in service.for_case(db=db, case_id=case.id) if s.id == submission_id), None)
     if submission is None:
         raise NotFound("form")
-    case_service.audit(db=db, principal=principal, action="export_form_receipt", case=case)
+    access.audit(db=db, principal=principal, action="export_form_receipt", case=case)
+    db.commit()
     pdf = receipt_pdf(settings=settings, submission=submission, locale=submission.language)
     return Response(pdf, media_type="application/pdf", headers={"Cache-Control": "no-store"})
 
@@ -319,8 +319,6 @@ def case_receipt(
 @router.get("/staff/translations", name="translation_coverage")
 def translation_coverage(request: Request, settings: AppSettings, principal: StaffPrincipal) -> Response:
     """Show, for administrators, how much of the interface, dialogues and forms each locale translates."""
-    from app.forms.coverage import coverage
-
     require(principal, Action.manage_content, principal.organisation_id)
     report = coverage(settings.locale_path, settings.locales)
     return render(request, "forms/coverage.html", {"report": report})

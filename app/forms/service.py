@@ -4,6 +4,7 @@ a secret link, and submission into a case (answers stored by field name with the
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,16 +18,16 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from app.cases import service as case_service
+from app.cases.content import case_content, load_case_content
 from app.cases.enums import Source
-from app.cases.models import CaseFile
+from app.cases.schemas import CaseIn, ClientIn
 from app.config import Settings
 from app.crypto import decrypt_json, encrypt_json, hash_secret, new_secret
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
-from app.forms.content import YES, YES_NO_LABELS, Field, FormDef, form_from_snapshot, load_forms
+from app.forms.content import YES, YES_NO_LABELS, Field, FormDef, canonical_json, form_from_snapshot, load_forms
 from app.forms.models import FormRevision, FormSubmission
-from app.i18n import _, get_locale, translations
+from app.i18n import _, format_date, format_number, get_locale, translations, use_locale
 
 #: The message context of form strings in the catalogs: their source language is Polish.
 FORM_CONTEXT = "form"
@@ -49,7 +50,7 @@ Raw = dict[str, str | list[str]]
 
 @lru_cache(maxsize=4)
 def _forms(folder: str, cases_folder: str) -> dict[str, FormDef]:
-    cc = case_service._content(cases_folder)
+    cc = load_case_content(Path(cases_folder))
     return load_forms(Path(folder), categories=cc.categories, districts=cc.districts)
 
 
@@ -68,7 +69,7 @@ def get_form(*, settings: Settings, form_id: str) -> FormDef:
 
 def districts(settings: Settings) -> tuple[str, ...]:
     """Return the city's districts (the choices of `choices_from: districts`)."""
-    return case_service.content(settings).districts
+    return case_content(settings).districts
 
 
 def today(settings: Settings) -> date:
@@ -282,15 +283,11 @@ def form_of(*, settings: Settings, submission: FormSubmission) -> FormDef:
 
 @lru_cache(maxsize=64)
 def _revision_form(digest: str, definition: str, district_names: tuple[str, ...]) -> FormDef:
-    import json
-
     return form_from_snapshot(json.loads(definition), districts=district_names)
 
 
 def revision_form(revision: FormRevision, settings: Settings) -> FormDef:
     """Return the FormDef of a stored revision (a definition never changes once stored)."""
-    from app.forms.content import canonical_json
-
     return _revision_form(revision.digest, canonical_json(revision.definition), districts(settings))
 
 
@@ -326,7 +323,7 @@ def save_draft(
     now: datetime | None = None,
 ) -> tuple[FormSubmission, str]:
     """Return the saved draft and its link's token (a new one for a new draft); raise Conflict when
-    the link's form was already submitted. Commits."""
+    the link's form was already submitted. Flushes."""
     now = now or utcnow()
     revision = ensure_revision(db=db, form=form, now=now)
     kept = {k: v for k, v in raw.items() if not _empty(v)}
@@ -352,7 +349,7 @@ def save_draft(
     draft.language = language
     draft.answers_encrypted = encrypt_json(kept, settings)
     draft.updated_at = now
-    db.commit()
+    db.flush()
     return draft, token
 
 
@@ -360,16 +357,6 @@ def draft_answers(*, settings: Settings, form: FormDef, submission: FormSubmissi
     """Return a draft's answers for the current form (answers to questions that are gone are dropped)."""
     answers = answers_of(settings=settings, submission=submission)
     return {name: value for name, value in answers.items() if name in form.fields}
-
-
-@dataclass
-class Submitted:
-    """A sent form: its submission, the case it opened, the case's secret (shown once) and the link token."""
-
-    submission: FormSubmission
-    case: CaseFile
-    secret: str
-    token: str
 
 
 def category_for(form: FormDef, values: Mapping[str, Any]) -> str:
@@ -382,14 +369,16 @@ def category_for(form: FormDef, values: Mapping[str, Any]) -> str:
     return form.category
 
 
-def _client_of(form: FormDef, values: Mapping[str, Any], language: str) -> case_service.ClientIn:
+def client_of(form: FormDef, values: Mapping[str, Any], language: str) -> ClientIn:
+    """Return the newcomer as the case tracker knows them, from the answers the form maps to the client."""
+
     def one(key: str) -> str | None:
         names = form.client.get(key, ())
         found = values.get(names[0]) if names else None
         return str(found) if found not in (None, "") else None
 
     name_parts = [str(values[n]) for n in form.client.get("name", ()) if values.get(n)]
-    return case_service.ClientIn(
+    return ClientIn(
         display_name=" ".join(name_parts)[:120] or "–",
         preferred_language=language,
         district=one("district"),
@@ -398,7 +387,27 @@ def _client_of(form: FormDef, values: Mapping[str, Any], language: str) -> case_
     )
 
 
-def submit(
+def case_of(form: FormDef, submission: FormSubmission, values: Mapping[str, Any], language: str) -> CaseIn:
+    """Return the case a sent form opens (in Polish, the office's language)."""
+    return CaseIn(
+        category=category_for(form, values),
+        subject=form.title[:200],
+        # The submission's number makes the link recoverable from the case alone.
+        description=f"Formularz „{form.title}” (wersja {form.version}), zgłoszenie nr {submission.id}, "
+        f"wypełniony w języku: {language}.",
+        source=Source.form,
+        tags=[form.id],
+    )
+
+
+def client_field_errors(form: FormDef, errors: Mapping[str, str]) -> dict[str, str]:
+    """Return the case tracker's errors about the client (display_name, email...) on the form's own fields."""
+    keys = (("display_name", "name"), ("email", "email"), ("phone", "phone"), ("district", "district"))
+    targets = {field: form.client.get(key, ("",))[0] for field, key in keys}
+    return {targets.get(k) or k: v for k, v in errors.items()}
+
+
+def record_submission(
     *,
     db: Session,
     settings: Settings,
@@ -408,9 +417,10 @@ def submit(
     token: str | None = None,
     now: datetime | None = None,
     on: date | None = None,
-) -> Submitted:
-    """Return the sent form and the case it opened; raise InvalidInput (messages in the user's
-    language), Conflict when the link's form was already sent, or NotFound. Commits."""
+) -> tuple[FormSubmission, dict[str, Any], str]:
+    """Return the sent form (its answers checked and stored encrypted), the checked values and the
+    link's token; raise InvalidInput (messages in the user's language), Conflict when the link's form
+    was already sent, or NotFound. Flushes; the case it opens is the caller's (forms.flows)."""
     now = now or utcnow()
     checked = check(form, raw, on=on or today(settings))
     if checked.errors:
@@ -434,32 +444,7 @@ def submit(
     submission.updated_at = now
     submission.submitted_at = now
     db.flush()
-    client = _client_of(form, checked.values, language)
-    case_in = case_service.CaseIn(
-        category=category_for(form, checked.values),
-        subject=form.title[:200],
-        # The submission's number makes the link recoverable from the case alone.
-        description=f"Formularz „{form.title}” (wersja {form.version}), zgłoszenie nr {submission.id}, "
-        f"wypełniony w języku: {language}.",
-        source=Source.form,
-        tags=[form.id],
-    )
-    try:
-        case, secret = case_service.create(
-            db=db, settings=settings, client=client, case=case_in, actor=case_service.CLIENT, now=now
-        )
-    except InvalidInput as exc:
-        db.rollback()
-        targets = {
-            "display_name": form.client.get("name", ("",))[0],
-            "email": form.client.get("email", ("",))[0],
-            "phone": form.client.get("phone", ("",))[0],
-            "district": form.client.get("district", ("",))[0],
-        }
-        raise InvalidInput({targets.get(k) or k: v for k, v in exc.field_errors.items()}) from None
-    submission.case = case
-    db.commit()
-    return Submitted(submission=submission, case=case, secret=secret, token=token)
+    return submission, checked.values, token
 
 
 def for_case(*, db: Session, case_id: int) -> list[FormSubmission]:
@@ -469,12 +454,12 @@ def for_case(*, db: Session, case_id: int) -> list[FormSubmission]:
 
 
 def purge_drafts(*, db: Session, now: datetime | None = None, days: int = DRAFT_DAYS) -> int:
-    """Delete drafts not saved for `days` days; return how many. Commits."""
+    """Delete drafts not saved for `days` days; return how many. Flushes."""
     cutoff = (now or utcnow()) - timedelta(days=days)
     result = db.execute(
         delete(FormSubmission).where(FormSubmission.status == DRAFT, FormSubmission.updated_at < cutoff)
     )
-    db.commit()
+    db.flush()
     return int(result.rowcount or 0)
 
 
@@ -499,8 +484,6 @@ class AnswerRow:
 
 def display_value(f: Field | None, value: Any, locale: str) -> str:
     """Return an answer as people read it in locale: choice labels, dates and numbers formatted."""
-    from app.i18n import format_date, format_number, use_locale
-
     if f is None:
         return ", ".join(map(str, value)) if isinstance(value, list) else str(value)
     if f.type in ("select", "multiselect", "yesno"):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from app.auth import service as auth_service
 from app.auth.enums import role_label
-from app.auth.models import Organisation
 from app.auth.permissions import allowed_actions
+from app.cases import inbox
+from app.db import ping
 from app.deps import DbSession, StaffPrincipal
 from app.i18n import get_locale
 from app.web import base_path, render
@@ -30,11 +31,9 @@ def landing(request: Request) -> Response:
 
 @router.get("/staff/", name="staff_dashboard")
 def staff_dashboard(request: Request, principal: StaffPrincipal, db: DbSession) -> Response:
-    """Show the staff dashboard (later issues fill it with the inbox)."""
-    from app.cases import service as case_service
-
-    organisation = db.get(Organisation, principal.organisation_id)
-    counts = case_service.counts_for(db=db, principal=principal)
+    """Show the staff dashboard: the principal's organisation, role and inbox counts."""
+    organisation = auth_service.organisation(db=db, organisation_id=principal.organisation_id)
+    counts = inbox.counts_for(db=db, principal=principal)
     context = {
         "organisation_name": organisation.name if organisation else "",
         "role_label": role_label(principal.role),
@@ -48,7 +47,7 @@ def staff_dashboard(request: Request, principal: StaffPrincipal, db: DbSession) 
 def healthz(db: DbSession) -> Response:
     """Return 200 when the app and its database answer, 503 otherwise."""
     try:
-        db.execute(text("SELECT 1"))
+        ping(db)
     except SQLAlchemyError:
         return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
     return JSONResponse({"status": "ok", "database": "ok"}, headers={"Cache-Control": "no-store"})

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from alembic import context
 
-import app.models  # noqa: F401  (registers every table on Base.metadata)
-from app.db import Base, build_engine
+from app.config import get_settings
+from app.db import build_engine
 from app.migrations import include_object
+from app.models import METADATA
 
 config = context.config
-target_metadata = Base.metadata
+target_metadata = METADATA
 
 
 def _configure(connection) -> None:  # type: ignore[no-untyped-def]
@@ -32,8 +33,6 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url")
     if not url:
-        from app.config import get_settings
-
         url = get_settings().database_url
     engine = build_engine(url)
     with engine.connect() as conn:

@@ -7,7 +7,7 @@ import click
 from app.cases.content import load_case_content
 from app.cli_helpers import exit_with, settings_or_exit
 from app.content import ContentErrors
-from app.partners.directory import load_directory
+from app.partners.content import load_directory
 
 
 @click.group("partners")
@@ -32,11 +32,12 @@ def validate() -> None:
             categories=set(content.categories),
             districts=set(content.districts),
             office_slug=settings.office_slug,
+            city=settings.city_name,
         )
     except ContentErrors as exc:
         exit_with(exc, str(folder))
-    locations = sum(len(org.locations) for org in directory.organizations.values())
+    locations = sum(len(org.locations) for org in directory.organisations.values())
     click.echo(
-        f"ok: {len(directory.organizations)} organisations, {len(directory.services)} services, "
+        f"ok: {len(directory.organisations)} organisations, {len(directory.services)} services, "
         f"{locations} locations"
     )

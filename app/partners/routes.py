@@ -8,25 +8,18 @@ from babel.dates import get_day_names
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from app.cases import service as case_service
+from app.cases.content import case_content
 from app.deps import AppSettings
 from app.i18n import _, babel_locale, format_time
-from app.partners.directory import Location
+from app.languages import LANGUAGES
+from app.partners import service as partner_service
+from app.partners.content import Location
 from app.web import render
 
 router = APIRouter()
 
-#: Language names shown in the filter, in each language's own name (never translated).
-LANGUAGE_NAMES = {
-    "pl": "Polski",
-    "uk": "Українська",
-    "ru": "Русский",
-    "en": "English",
-    "be": "Беларуская",
-    "ka": "ქართული",
-    "ar": "العربية",
-    "vi": "Tiếng Việt",
-}
+#: Languages the filter offers, each in its own name (never translated).
+LANGUAGE_NAMES = {code: language.native_name for code, language in LANGUAGES.items()}
 
 
 def opening_hours(location: Location) -> list[tuple[str, str]]:
@@ -49,25 +42,25 @@ def directory_page(
     district: str | None = None,
 ) -> Response:
     """Show partner organisations whose services match the filters (unknown filter values are ignored)."""
-    cc = case_service.content(settings)
-    directory = case_service.directory(settings)
+    cc = case_content(settings)
+    directory = partner_service.directory(settings)
     chosen_category = category if category in cc.categories else None
     chosen_language = language if language in LANGUAGE_NAMES else None
     chosen_district = district if district in cc.districts else None
     services = directory.filter(category=chosen_category, language=chosen_language, district=chosen_district)
     by_org: dict[str, list[Any]] = {}
     for svc in services:
-        by_org.setdefault(svc.organization_id, []).append(svc)
+        by_org.setdefault(svc.organisation_slug, []).append(svc)
     organisations = [
         {
-            "org": directory.organizations[org_id],
+            "org": directory.organisations[org_id],
             "services": found,
             "locations": [
                 {"location": loc, "hours": opening_hours(loc)}
-                for loc in directory.organizations[org_id].locations.values()
+                for loc in directory.organisations[org_id].locations.values()
             ],
         }
-        for org_id, found in sorted(by_org.items(), key=lambda item: directory.organizations[item[0]].name)
+        for org_id, found in sorted(by_org.items(), key=lambda item: directory.organisations[item[0]].name)
     ]
     context = {
         "organisations": organisations,

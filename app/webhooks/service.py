@@ -52,7 +52,7 @@ def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300, now: 
 
 
 def create_endpoint(*, db: Session, settings: Settings, organisation_id: int, url: str) -> tuple[WebhookEndpoint, str]:
-    """Return a new endpoint and its signing secret (shown once); raise InvalidInput. Commits."""
+    """Return a new endpoint and its signing secret (shown once); raise InvalidInput. Flushes."""
     if not url.startswith(("https://", "http://")) or len(url) > 500:
         raise InvalidInput({"url": _("Enter an address starting with https://")})
     secret = "whsec_" + new_secret(24)
@@ -60,7 +60,7 @@ def create_endpoint(*, db: Session, settings: Settings, organisation_id: int, ur
         organisation_id=organisation_id, url=url, secret_encrypted=encrypt_json({"secret": secret}, settings)
     )
     db.add(endpoint)
-    db.commit()
+    db.flush()
     return endpoint, secret
 
 
@@ -104,7 +104,8 @@ def _backoff(attempts: int) -> timedelta:
 def deliver_due(
     *, db: Session, settings: Settings, now: datetime | None = None, client: httpx.Client | None = None, limit: int = 100
 ) -> dict[str, int]:
-    """Post every due delivery once; reschedule failures with back-off. Returns counts. Commits."""
+    """Post every due delivery once; reschedule failures with back-off. Returns counts. Flushes (the
+    caller commits: a delivery is at least once, so a crash before the commit only posts it again)."""
     now = now or utcnow()
     due = db.scalars(
         select(WebhookDelivery)
@@ -150,7 +151,7 @@ def deliver_due(
             else:
                 delivery.next_attempt_at = now + _backoff(delivery.attempts)
                 counts["retry"] += 1
-        db.commit()
+        db.flush()
     finally:
         if own_client:
             http.close()

@@ -9,7 +9,7 @@ import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
-from app.assistant import runtime
+from app.assistant import flows, runtime
 from app.assistant.models import Conversation, ConversationMessage
 from app.cases.models import CaseFile, CaseNote
 from app.i18n import translations
@@ -30,7 +30,7 @@ def said(engine_text: str, language: str) -> str:
 
 
 def response_text(settings, name: str) -> str:
-    return runtime.dialogue_engine(settings).data.domain.responses[name][0].text
+    return flows.dialogue_engine(settings).data.domain.responses[name][0].text
 
 
 @pytest.fixture
@@ -169,7 +169,8 @@ class TestRestChannel:
         sender = "resume"
         rest(client, sender, '/fill_form{"case_topic": "legal_aid"}')
         rest(client, sender, "I got a negative decision on my residence permit and need to appeal.")
-        runtime._engines.clear()  # a restart: the engine and its model are loaded again
+        flows._engines.clear()  # a restart: the engine and its model are loaded again
+        runtime._trained.clear()
         answer = rest(client, sender, '/inform{"contact_preference": "chat"}')
         # The form goes on where it was: the next question is the district.
         assert said(response_text(settings, "utter_ask_case_form_district"), "en") in answer[0]["text"]
@@ -331,13 +332,13 @@ def test_a_message_parsed_beforehand_is_used_only_if_read_in_the_conversations_l
 
     conversation = service.get_or_start(db=db, channel="rest", sender_id="hint", language="uk")
     text = "дякую"
-    real = runtime.dialogue_engine(settings).parse(text, runtime.Tracker(language="uk"))
+    real = flows.dialogue_engine(settings).parse(text, runtime.Tracker(language="uk"))
     planted = runtime.Parsed(text=text, language="uk", intent="goodbye", confidence=0.99, entities=[])
-    stale = service.Understood(text=text, language="en", parsed=planted)
-    turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=stale)
+    stale = flows.Understood(text=text, language="en", parsed=planted)
+    turn = flows.receive(db=db, settings=settings, conversation=conversation, text=text, understood=stale)
     assert turn.stored[0].data["intent"] == real.intent != "goodbye"
-    fresh = service.Understood(text=text, language="uk", parsed=planted)
-    turn = service.receive(db=db, settings=settings, conversation=conversation, text=text, understood=fresh)
+    fresh = flows.Understood(text=text, language="uk", parsed=planted)
+    turn = flows.receive(db=db, settings=settings, conversation=conversation, text=text, understood=fresh)
     assert turn.stored[0].data["intent"] == "goodbye"  # read in the right language: not parsed twice
     assert [m.id for m in turn.stored] == sorted(m.id for m in turn.stored) and all(m.id for m in turn.stored)
     assert all(isinstance(m, ConversationMessage) for m in turn.stored) and turn.stored[1].author == "bot"
@@ -349,23 +350,22 @@ def test_a_turn_that_loses_a_race_for_its_conversation_runs_again_on_the_fresh_s
     again: both messages are answered, in order, and neither turn's state is lost."""
     from sqlalchemy import event
 
-    from app.assistant import service
     from app.db import session_factory
 
     write = session_factory(fresh_engine, write=True)
     with write() as db:
-        service.take_turn(db=db, settings=settings, channel="rest", sender_id="twice", language="en", text="hello")
+        flows.take_turn(db=db, settings=settings, channel="rest", sender_id="twice", language="en", text="hello")
     raced = []
 
     def competing_turn(session, _flush_context, _instances):
         if not raced:  # once: between this turn's read and its first write
             raced.append(True)
             with write() as other:
-                service.take_turn(db=other, settings=settings, channel="rest", sender_id="twice", language="en", text="thank you")
+                flows.take_turn(db=other, settings=settings, channel="rest", sender_id="twice", language="en", text="thank you")
 
     with write() as db:
         event.listen(db, "before_flush", competing_turn)
-        conversation, turn, _ = service.take_turn(
+        conversation, turn, _ = flows.take_turn(
             db=db, settings=settings, channel="rest", sender_id="twice", language="en", text="I am looking for a job"
         )
     assert raced and turn.answer
@@ -391,7 +391,6 @@ def test_a_process_runs_as_many_chat_turns_at_once_as_chat_threads_allows(tmp_pa
     import httpx
     from alembic import command
 
-    from app.assistant import service
     from app.db import build_engine
     from app.main import create_app
     from app.migrations import alembic_config
@@ -401,7 +400,7 @@ def test_a_process_runs_as_many_chat_turns_at_once_as_chat_threads_allows(tmp_pa
         command.upgrade(alembic_config(connection=conn), "head")
     app = create_app(settings.model_copy(update={"chat_threads": threads}), engine, check_db=False)
     running, most, lock = [0], [0], threading.Lock()
-    real_take_turn = service.take_turn
+    real_take_turn = flows.take_turn
 
     def counted_take_turn(**kwargs):
         with lock:
@@ -414,7 +413,7 @@ def test_a_process_runs_as_many_chat_turns_at_once_as_chat_threads_allows(tmp_pa
             with lock:
                 running[0] -= 1
 
-    monkeypatch.setattr(service, "take_turn", counted_take_turn)
+    monkeypatch.setattr(flows, "take_turn", counted_take_turn)
 
     async def chat() -> list[int]:
         transport = httpx.ASGITransport(app=app)
@@ -452,7 +451,7 @@ def test_a_handed_over_chat_waits_for_its_translation_without_holding_the_write_
 
     monkeypatch.setattr(translation, "translate_within", translate_while_another_writes)
     with write() as db:
-        _conversation, turn, _ = service.take_turn(
+        _conversation, turn, _ = flows.take_turn(
             db=db, settings=settings, channel="rest", sender_id="queued", language="uk", text="Коли мені прийти?"
         )
     assert others_wrote == [True]

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from app.assistant.runtime import Parsed, Tracker, dialogue_engine, run_conversation_tests
+from app.assistant.conversation_tests import run_tests
+from app.assistant.flows import dialogue_engine
+from app.assistant.runtime import Parsed, Tracker
 from app.db import utcnow
 
 
@@ -23,7 +25,7 @@ def say(engine, tracker, settings, text, **overrides):
 
 
 def test_every_conversation_test_passes(engine):
-    results = run_conversation_tests(engine.data)
+    results = run_tests(engine.data)
     failed = [(name, why) for name, ok, why in results if not ok]
     assert len(results) >= 15 and failed == []
 

@@ -11,7 +11,9 @@ from app.auth import service as auth_service
 from app.auth.enums import OrgKind, Role
 from app.auth.models import Organisation, User
 from app.auth.permissions import Principal
-from app.cases import service
+from app.cases import flows
+from app.cases.events import Actor
+from app.cases.schemas import CaseIn, ClientIn, TransitionIn
 from app.cases.models import CaseFile
 
 PARTNER_A = "fundacja-przystan"  # legal aid, speaks uk
@@ -31,8 +33,8 @@ class World:
     def principal(self, user: User) -> Principal:
         return auth_service.principal_of(user)
 
-    def actor(self, user: User) -> service.Actor:
-        return service.Actor.of(self.principal(user))
+    def actor(self, user: User) -> Actor:
+        return Actor.of(self.principal(user))
 
 
 @pytest.fixture
@@ -66,13 +68,13 @@ def open_case(db, settings, world):
         email: str | None = "olena@example.org",
         subject: str = "Pytanie o kartę pobytu",
     ) -> tuple[CaseFile, str]:
-        return service.create(
+        return flows.open_case(
             db=db,
             settings=settings,
-            client=service.ClientIn(
+            client=ClientIn(
                 display_name="Olena K.", preferred_language=language, district=district, email=email, phone="+48 600 100 200"
             ),
-            case=service.CaseIn(category=category, subject=subject, description="Mam pytanie o pobyt."),
+            case=CaseIn(category=category, subject=subject, description="Mam pytanie o pobyt."),
             actor=world.actor(world.caseworker),
             now=now,
         )
@@ -83,17 +85,17 @@ def open_case(db, settings, world):
 def refer_to_a(db, settings, world, case, now=None, scope=("case", "contact")):
     """Triage, record consent for partner A, and refer the case to its legal-aid service."""
     actor = world.actor(world.caseworker)
-    service.transition(
-        db=db, settings=settings, case=case, request=service.TransitionIn(name="triage", category=case.category), actor=actor, now=now
+    flows.transition(
+        db=db, settings=settings, case=case, request=TransitionIn(name="triage", category=case.category), actor=actor, now=now
     )
-    consent = service.record_consent(
+    consent = flows.record_consent(
         db=db, case=case, organisation_slug=PARTNER_A, scope=list(scope), language="uk", method="staff", actor=actor, now=now
     )
-    service.transition(
+    flows.transition(
         db=db,
         settings=settings,
         case=case,
-        request=service.TransitionIn(name="refer", organisation=PARTNER_A, service="legal-aid-residence"),
+        request=TransitionIn(name="refer", organisation=PARTNER_A, service="legal-aid-residence"),
         actor=actor,
         now=now,
     )

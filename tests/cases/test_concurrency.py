@@ -9,7 +9,9 @@ from sqlalchemy import select
 
 from app.auth import service as auth_service
 from app.auth.enums import OrgKind, Role
-from app.cases import service
+from app.cases import flows
+from app.cases.events import Actor
+from app.cases.schemas import CaseIn, ClientIn
 from app.cases.enums import Visibility
 from app.cases.exceptions import StaleCase
 from app.cases.models import CaseEvent, CaseFile, CaseNote
@@ -29,12 +31,12 @@ def shared(fresh_engine, settings):
             for i in (1, 2)
         ]
         db.commit()
-        actors = [service.Actor.of(auth_service.principal_of(u)) for u in users]
-        case, _ = service.create(
+        actors = [Actor.of(auth_service.principal_of(u)) for u in users]
+        case, _ = flows.open_case(
             db=db,
             settings=settings,
-            client=service.ClientIn(display_name="Ivan", preferred_language="ru"),
-            case=service.CaseIn(category="job_search", subject="Szukam pracy"),
+            client=ClientIn(display_name="Ivan", preferred_language="ru"),
+            case=CaseIn(category="job_search", subject="Szukam pracy"),
             actor=actors[0],
         )
         return factory, case.id, actors
@@ -46,15 +48,15 @@ def test_second_writer_with_a_stale_form_is_refused_then_succeeds(shared, settin
         seen = db_b.get(CaseFile, case_id).version
     with factory() as db_a:  # A changes the case meanwhile
         case_a = db_a.get(CaseFile, case_id)
-        service.update_fields(db=db_a, settings=settings, case=case_a, actor=first, expected_version=case_a.version, priority="urgent")
+        flows.update_fields(db=db_a, settings=settings, case=case_a, actor=first, expected_version=case_a.version, priority="urgent")
     with factory() as db_b:  # B sends the form it loaded before: refused, A's change named
         case_b = db_b.get(CaseFile, case_id)
         with pytest.raises(StaleCase) as caught:
-            service.update_fields(db=db_b, settings=settings, case=case_b, actor=second, expected_version=seen, tags=["rodzina"])
+            flows.update_fields(db=db_b, settings=settings, case=case_b, actor=second, expected_version=seen, tags=["rodzina"])
         assert caught.value.changes[-1]["after"] == {"priority": "urgent"}
     with factory() as db:  # B reloads and sends again: both changes are kept
         fresh = db.get(CaseFile, case_id)
-        service.update_fields(db=db, settings=settings, case=fresh, actor=second, expected_version=fresh.version, tags=["rodzina"])
+        flows.update_fields(db=db, settings=settings, case=fresh, actor=second, expected_version=fresh.version, tags=["rodzina"])
     with factory() as db:
         final = db.get(CaseFile, case_id)
         assert final.priority == "urgent" and final.tags == ["rodzina"]
@@ -70,7 +72,7 @@ def test_a_stale_object_is_refused_by_the_database(shared, settings):
             other.execute(CaseFile.__table__.update().where(CaseFile.id == case_id).values(version=CaseFile.version + 1, priority="high"))
             other.commit()
         with pytest.raises(StaleCase):
-            service.update_fields(db=db, settings=settings, case=stale, actor=second, expected_version=None, tags=["x"])
+            flows.update_fields(db=db, settings=settings, case=stale, actor=second, expected_version=None, tags=["x"])
     with factory() as db:
         case = db.get(CaseFile, case_id)
         assert case.priority == "high" and case.tags == []
@@ -88,7 +90,7 @@ def test_racing_writers_exactly_one_wins(shared, settings):
         with factory() as db:
             case = db.get(CaseFile, case_id)
             try:
-                service.update_fields(
+                flows.update_fields(
                     db=db, settings=settings, case=case, actor=actor, expected_version=start_version, priority=priority
                 )
                 results.append(f"ok:{priority}")
@@ -119,7 +121,7 @@ def test_concurrent_notes_are_all_kept(shared, settings):
             barrier.wait()
             with factory() as db:
                 case = db.get(CaseFile, case_id)
-                service.add_note(db=db, case=case, body=text, visibility=Visibility.internal, actor=actor)
+                flows.add_note(db=db, settings=settings, case=case, body=text, visibility=Visibility.internal, actor=actor)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 

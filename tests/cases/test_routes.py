@@ -7,7 +7,7 @@ import re
 import pytest
 from sqlalchemy import select
 
-from app.cases import service
+from app.cases.content import case_content
 from app.cases.models import AuditEntry, CaseFile
 from tests.cases.fixtures import PARTNER_A, refer_to_a
 from tests.conftest import csrf_from
@@ -226,7 +226,7 @@ def test_inbox_needs_sign_in(client):
 
 
 def test_service_content_is_loaded_once(settings):
-    assert service.content(settings) is service.content(settings)
+    assert case_content(settings) is case_content(settings)
 
 
 def test_supervisor_exports_csv_and_the_export_is_audited(as_user, world, open_case, db):

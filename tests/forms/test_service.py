@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from app.cases.content import load_case_content
 from app.config import PROJECT_ROOT
 from app.errors import InvalidInput
-from app.forms import service
+from app.forms import flows, service
 from app.forms.content import load_forms
 from app.forms.models import FormRevision
 from app.i18n import use_locale
@@ -189,12 +189,12 @@ def _raw(form, **changes):
 def test_submission_opens_a_case_of_the_chosen_category(db, settings, world, forms):
     form = forms["pomoc-organizacji"]
     raw = _raw(form, rodzaj_pomocy="psychologiczna", jezyk_specjalisty="ukrainski", zgoda_dane_wrazliwe="yes")
-    sent = service.submit(db=db, settings=settings, form=form, raw=raw, language="uk", on=ON)
+    sent = flows.submit(db=db, settings=settings, form=form, raw=raw, language="uk", on=ON)
     assert sent.case.category == "psychological_support"
     assert sent.case.client.display_name == "Iryna" and sent.case.client.district == "Bieżanów-Prokocim"
     assert "utrata_mieszkania" not in service.answers_of(settings=settings, submission=sent.submission)
     with pytest.raises(InvalidInput) as caught:
-        service.submit(
+        flows.submit(
             db=db,
             settings=settings,
             form=form,
@@ -208,7 +208,7 @@ def test_submission_opens_a_case_of_the_chosen_category(db, settings, world, for
 def test_one_revision_per_definition(db, settings, world, forms):
     form = forms["pismo-ogolne"]
     for _ in range(2):
-        service.submit(db=db, settings=settings, form=form, raw=_raw(form), language="en", on=ON)
+        flows.submit(db=db, settings=settings, form=form, raw=_raw(form), language="en", on=ON)
     count = db.scalar(select(func.count()).select_from(FormRevision).where(FormRevision.form_id == form.id))
     assert count == 1
 
@@ -230,10 +230,10 @@ def test_old_submissions_stay_readable_after_the_form_changes(
     db, settings, world, forms, tmp_path, client, login, monkeypatch
 ):
     old_form = forms["pismo-ogolne"]
-    old = service.submit(db=db, settings=settings, form=old_form, raw=_raw(old_form), language="ru", on=ON)
+    old = flows.submit(db=db, settings=settings, form=old_form, raw=_raw(old_form), language="ru", on=ON)
     new_form = _changed_form(tmp_path)
     assert new_form.version == 2 and "rodzaj_pisma" not in new_form.fields
-    new = service.submit(db=db, settings=settings, form=new_form, raw=_raw(new_form), language="ru", on=ON)
+    new = flows.submit(db=db, settings=settings, form=new_form, raw=_raw(new_form), language="ru", on=ON)
 
     assert old.submission.revision_id != new.submission.revision_id
     then = service.form_of(settings=settings, submission=old.submission)
@@ -272,7 +272,7 @@ def test_old_submissions_stay_readable_after_the_form_changes(
 
 def test_a_draft_survives_a_changed_form(db, settings, world, forms, tmp_path):
     old_form = forms["pismo-ogolne"]
-    draft, token = service.save_draft(
+    draft, token = flows.save_draft(
         db=db, settings=settings, form=old_form, raw=_raw(old_form), language="en"
     )
     new_form = _changed_form(tmp_path)
@@ -280,7 +280,7 @@ def test_a_draft_survives_a_changed_form(db, settings, world, forms, tmp_path):
         settings=settings, form=new_form, submission=service.get_by_token(db=db, token=token)
     )
     assert "rodzaj_pisma" not in raw and raw["tytul"] == ANSWERS["pismo-ogolne"]["tytul"]
-    sent = service.submit(db=db, settings=settings, form=new_form, raw=raw, language="en", token=token, on=ON)
+    sent = flows.submit(db=db, settings=settings, form=new_form, raw=raw, language="en", token=token, on=ON)
     assert sent.submission.id == draft.id and sent.submission.revision.version == 2
 
 
@@ -290,10 +290,10 @@ def test_old_drafts_are_purged(db, settings, world, forms):
     from app.db import utcnow
 
     form = forms["pismo-ogolne"]
-    service.save_draft(
+    flows.save_draft(
         db=db, settings=settings, form=form, raw=_raw(form), language="en", now=utcnow() - timedelta(days=31)
     )
-    _fresh, token = service.save_draft(db=db, settings=settings, form=form, raw=_raw(form), language="en")
+    _fresh, token = flows.save_draft(db=db, settings=settings, form=form, raw=_raw(form), language="en")
     assert service.purge_drafts(db=db) == 1
     assert service.get_by_token(db=db, token=token).status == "draft"
 

@@ -13,11 +13,12 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from click.testing import CliRunner
 
-from app.cases.content import ContentErrors, Routing, RoutingRule, load_case_content
+from app.cases.content import Routing, RoutingRule, load_case_content
 from app.config import PROJECT_ROOT
-from app.content import ContentError
+from app.content import ContentError, ContentErrors
 from app.partners.cli import partners
-from app.partners.directory import Directory, Location, Organization, Service, load_directory, suggest
+from app.partners.content import Directory, Location, PartnerOrganisation, Service, load_directory
+from app.partners.service import suggest
 
 PARTNERS = PROJECT_ROOT / "partners"
 
@@ -33,7 +34,9 @@ def directory(content) -> Directory:
 
 
 def load(folder: Path, content) -> Directory:
-    return load_directory(folder, categories=set(content.categories), districts=set(content.districts))
+    return load_directory(
+        folder, categories=set(content.categories), districts=set(content.districts), office_slug="gup-krakow", city="Kraków"
+    )
 
 
 @pytest.fixture
@@ -66,7 +69,7 @@ def problems(folder: Path, content) -> list[ContentError]:
 
 
 def test_shipped_directory(directory):
-    assert sorted(directory.organizations) == [
+    assert sorted(directory.organisations) == [
         "dom-spotkan-pod-jaworem",
         "fundacja-alfabet-sasiedzki",
         "fundacja-przystan",
@@ -76,9 +79,9 @@ def test_shipped_directory(directory):
         "stowarzyszenie-prawo-na-start",
     ]
     assert len(directory.services) == 18
-    assert all(org.is_demo for org in directory.organizations.values())
+    assert all(org.is_demo for org in directory.organisations.values())
 
-    mist = directory.organizations["klub-mist"]
+    mist = directory.organisations["klub-mist"]
     assert mist.alternate_name == "Міст" and mist.referral_email == "referrals@mist.example.org"
     assert [service.id for service in mist.services] == [
         "first-steps",
@@ -92,7 +95,7 @@ def test_shipped_directory(directory):
     assert directory.services[("klub-mist", "first-steps")].districts is None  # all districts
     assert not directory.services[("klub-mist", "community-sundays")].referable
 
-    przystan = directory.organizations["fundacja-przystan"]
+    przystan = directory.organisations["fundacja-przystan"]
     assert [phone.number for phone in przystan.phones] == ["+48 12 000 00 01", "+48 12 000 00 02"]
     nowa_huta = przystan.locations["nowa-huta"]
     assert nowa_huta.district == "Nowa Huta" and nowa_huta.address["address_2"] == "room 12"
@@ -102,7 +105,7 @@ def test_shipped_directory(directory):
 
 def test_filter_for_the_public_directory(directory):
     def ids(services):
-        return [f"{s.organization_id}/{s.id}" for s in services]
+        return [f"{s.organisation_slug}/{s.id}" for s in services]
 
     assert ids(directory.filter(category="housing", language="en")) == [
         "stowarzyszenie-cieply-kat/housing-counselling",
@@ -119,14 +122,14 @@ def test_filter_for_the_public_directory(directory):
 
 
 def test_can_refer_only_to_services_that_take_the_category(directory):
-    assert directory.can_refer(organization_id="klub-mist", service_id="room-search", category="housing")
+    assert directory.can_refer(organisation_slug="klub-mist", service_id="room-search", category="housing")
     assert not directory.can_refer(
-        organization_id="klub-mist", service_id="room-search", category="legal_aid"
+        organisation_slug="klub-mist", service_id="room-search", category="legal_aid"
     )
     assert not directory.can_refer(
-        organization_id="klub-mist", service_id="community-sundays", category="culture"
+        organisation_slug="klub-mist", service_id="community-sundays", category="culture"
     )
-    assert not directory.can_refer(organization_id="klub-mist", service_id="nothing", category="housing")
+    assert not directory.can_refer(organisation_slug="klub-mist", service_id="nothing", category="housing")
 
 
 # --- one broken copy per kind of mistake -----------------------------------------------------------
@@ -382,14 +385,14 @@ def test_invalid_yaml_is_reported_and_the_other_files_still_checked(copy, conten
 
 
 def test_a_missing_folder_is_an_empty_directory(tmp_path, content):
-    assert load(tmp_path / "nothing", content).organizations == {}
+    assert load(tmp_path / "nothing", content).organisations == {}
 
 
 # --- ranking on the shipped partners ---------------------------------------------------------------
 
 
 def ranked(suggestions):
-    return [(s.organization_id, s.service_id, s.score) for s in suggestions]
+    return [(s.organisation_slug, s.service_id, s.score) for s in suggestions]
 
 
 def test_ukrainian_housing_case_in_nowa_huta(directory, content):
@@ -534,7 +537,7 @@ def service(
     org: str, sid: str, *, languages=("pl",), capacity=10, hours=None, districts=None, location="here"
 ):
     return Service(
-        organization_id=org,
+        organisation_slug=org,
         id=sid,
         name=sid,
         description=sid,
@@ -550,9 +553,9 @@ def service(
 
 
 def synthetic_directory(*services: Service) -> Directory:
-    organizations = {}
-    for org_id in sorted({s.organization_id for s in services}):
-        mine = tuple(s for s in services if s.organization_id == org_id)
+    organisations = {}
+    for org_id in sorted({s.organisation_slug for s in services}):
+        mine = tuple(s for s in services if s.organisation_slug == org_id)
         locations = {
             location_id: Location(
                 id=location_id,
@@ -566,8 +569,8 @@ def synthetic_directory(*services: Service) -> Directory:
             )
             for location_id in {s.location_ids[0] for s in mine}
         }
-        organizations[org_id] = Organization(
-            id=org_id,
+        organisations[org_id] = PartnerOrganisation(
+            slug=org_id,
             name=org_id,
             alternate_name=None,
             description=org_id,
@@ -579,7 +582,7 @@ def synthetic_directory(*services: Service) -> Directory:
             services=mine,
             referral_email="a@example.org",
         )
-    return Directory(organizations=organizations, services={s.key: s for s in services})
+    return Directory(organisations=organisations, services={s.key: s for s in services})
 
 
 def run(directory, routing, *, languages=("uk", "ru"), district="Podgórze", open_referrals=None):
@@ -664,7 +667,7 @@ def test_tie_breakers_in_order(content):
         directory,
         synthetic_routing(content, missing_response_score=0.5, tie_breakers=("organization_id_asc",)),
     )
-    assert [s.organization_id for s in only_names[:5]] == ["a", "b", "b", "b", "c"]
+    assert [s.organisation_slug for s in only_names[:5]] == ["a", "b", "b", "b", "c"]
 
 
 def test_scores_equal_to_two_decimals_are_a_tie(content):
@@ -717,7 +720,7 @@ def test_english_texts_are_extracted_and_proper_names_are_not(directory):
     [(filename, lineno, comments)] = found[room.name]
     assert filename == "klub-mist.yml" and lineno == line_of(PARTNERS, "klub-mist.yml", f"name: {room.name}")
     assert comments == ["partners/klub-mist.yml service klub-mist/room-search: name"]
-    for org in directory.organizations.values():
+    for org in directory.organisations.values():
         assert org.description in found
         assert org.name not in found and (org.alternate_name or "") not in found
         assert all(location.name not in found for location in org.locations.values())

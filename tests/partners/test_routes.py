@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from app.cases import service
+from app.partners import service
 from app.i18n import gettext, use_locale
 
 
 def test_directory_lists_every_partner_without_filters(client, settings):
     page = client.get("/en/partners")
     assert page.status_code == 200
-    for org in service.directory(settings).organizations.values():
+    for org in service.directory(settings).organisations.values():
         assert org.name in page.text
 
 
 def test_filters_narrow_by_category_language_and_district(client, settings):
     directory = service.directory(settings)
     page = client.get("/en/partners", params={"category": "housing", "language": "uk", "district": "Nowa Huta"})
-    expected = {s.organization_id for s in directory.filter(category="housing", language="uk", district="Nowa Huta")}
+    expected = {s.organisation_slug for s in directory.filter(category="housing", language="uk", district="Nowa Huta")}
     assert expected
-    for org_id, org in directory.organizations.items():
+    for org_id, org in directory.organisations.items():
         assert (org.name in page.text) == (org_id in expected), org_id
 
 

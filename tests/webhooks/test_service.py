@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 import pytest
 from sqlalchemy import select
 
-from app.cases import service as case_service
+from app.cases import flows
 from app.db import utcnow
 from app.webhooks import service
 from app.webhooks.models import WebhookDelivery
@@ -94,7 +94,7 @@ def test_failed_deliveries_back_off_then_give_up(db, settings, world, open_case,
 
     # An endpoint that never answers is given up after MAX_ATTEMPTS, and says so.
     receiver.close()
-    case_service.add_note(db=db, case=case, body="x", visibility="shared", actor=world.actor(world.caseworker))
+    flows.add_note(db=db, settings=settings, case=case, body="x", visibility="shared", actor=world.actor(world.caseworker))
     moment = start + timedelta(hours=1)
     for _ in range(service.MAX_ATTEMPTS):
         service.deliver_due(db=db, settings=settings, now=moment)

@@ -1,43 +1,45 @@
-"""Runs the conversation tests of dialogues/tests through the real engine and a scratch database."""
+"""`witaj dialogues test`: runs the conversation tests of dialogues/tests (Rasa's test stories)
+through the real engine, every action included, against a database of its own in memory, so a city
+can check its dialogues anywhere without touching its data."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
+from sqlalchemy.orm import Session
+from sqlalchemy.pool import StaticPool
 
-from alembic import command
-
-from app.assistant.data import DialogueData
+from app.assistant.data import DialogueData, Story
+from app.assistant.flows import dialogue_engine
 from app.assistant.models import Conversation
-from app.assistant.runtime import DialogueEngine, Parsed, Tracker
+from app.assistant.runtime import DialogueEngine, Tracker
 from app.auth import service as auth_service
 from app.auth.enums import OrgKind
 from app.config import Settings, get_settings
 from app.db import build_engine, session_factory, utcnow
-from app.migrations import alembic_config
+from app.models import METADATA
 
 
 def run_tests(data: DialogueData, settings: Settings | None = None, engine: DialogueEngine | None = None) -> list[tuple[str, bool, str]]:
     """Return (story name, passed, what differed) for every test story."""
-    from app.assistant.runtime import dialogue_engine
-
     settings = settings or get_settings()
     bot = engine or dialogue_engine(settings)
     results = []
-    with tempfile.TemporaryDirectory(prefix="witaj-dialogue-tests-") as folder:
-        db_engine = build_engine(f"sqlite:///{Path(folder) / 'tests.db'}")
-        with db_engine.begin() as conn:
-            command.upgrade(alembic_config(connection=conn), "head")
+    # One connection for the in-memory database: every session sees the same tables.
+    db_engine = build_engine("sqlite://", poolclass=StaticPool)
+    try:
+        METADATA.create_all(db_engine)
         with session_factory(db_engine)() as db:
             auth_service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
             db.commit()
             for number, story in enumerate(data.tests):
                 results.append(_run_story(bot, data, story, settings, db, number))
+    finally:
         db_engine.dispose()
     return results
 
 
-def _run_story(bot: DialogueEngine, data: DialogueData, story, settings: Settings, db, number: int) -> tuple[str, bool, str]:  # type: ignore[no-untyped-def]
+def _run_story(
+    bot: DialogueEngine, data: DialogueData, story: Story, settings: Settings, db: Session, number: int
+) -> tuple[str, bool, str]:
     conversation = Conversation(channel="test", sender_id=f"test-{number}", language=settings.default_locale, state={})
     db.add(conversation)
     db.flush()
@@ -70,5 +72,3 @@ def _run_story(bot: DialogueEngine, data: DialogueData, story, settings: Setting
             return story.name, False, f"{step.user_text!r}: actions {done}, expected {expected_actions}"
     return story.name, True, ""
 
-
-__all__ = ["Parsed", "run_tests"]

@@ -1,0 +1,321 @@
+"""A chat turn, and what it does in other domains: one newcomer's message runs through the dialogue
+engine in one write transaction, which also opens a case from the case form, hands the chat over to
+a caseworker (a case with the transcript), or tells the case's workflow that the client wrote.
+
+The turn commits once at its end; a failure anywhere in it leaves nothing half-written: neither the
+messages nor a case opened on the way.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.assistant import actions, runtime
+from app.assistant import service as chat_service
+from app.assistant.models import Conversation, ConversationMessage
+from app.assistant.runtime import BotMessage, Context, DialogueEngine, Parsed, Tracker
+from app.assistant.service import HUMAN, QUEUED
+from app.cases import notes
+from app.cases import service as case_service
+from app.cases.content import case_content
+from app.cases.enums import Source, Visibility
+from app.cases.events import CLIENT
+from app.cases.models import CaseFile
+from app.cases.schemas import CaseIn, ClientIn
+from app.config import Settings
+from app.db import READ_FIRST, utcnow
+from app.errors import InvalidInput
+from app.i18n import _, gettext, use_locale
+
+log = logging.getLogger(__name__)
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
+#: How often a turn is tried when another request changed the same conversation meanwhile.
+TURN_ATTEMPTS = 4
+
+
+# --- actions that open or update a case -------------------------------------------------------------
+
+
+def action_create_case(ctx: Context) -> None:
+    """Open a case from the case form (only with consent); give the reference and the secret once."""
+    slots = ctx.tracker.slots
+    if slots.get("consent") is not True:
+        ctx.utter("utter_case_not_created_no_consent")
+        actions.clear_case_form(ctx)
+        return
+    contact = str(slots.get("contact") or "")
+    district = slots.get("district") if slots.get("district") not in (None, "not_given", "other") else None
+    description = str(slots.get("case_description") or "").strip()
+    category = slots.get("case_topic") or "other"
+    with use_locale(ctx.tracker.language):
+        label = gettext(case_content(ctx.settings).categories[category].label)
+    subject = (description.splitlines()[0] if description else label)[:120]
+    try:
+        # Inside a savepoint: a case that cannot be opened takes nothing else of the turn with it.
+        with ctx.db.begin_nested():
+            case, secret = case_service.create(
+                db=ctx.db,
+                settings=ctx.settings,
+                client=ClientIn(
+                    display_name=_display_name(ctx),
+                    preferred_language=ctx.tracker.language,
+                    district=district,
+                    email=contact if _EMAIL.match(contact) else None,
+                    phone=contact if _PHONE.match(contact) and not _EMAIL.match(contact) else None,
+                    preferred_contact=slots.get("contact_preference"),
+                ),
+                case=CaseIn(category=category, subject=subject, description=description, source=Source.chat),
+                actor=CLIENT,
+                now=ctx.now,
+            )
+    except InvalidInput:
+        ctx.utter("utter_case_not_created_error")
+        return
+    if ctx.conversation is not None:
+        ctx.conversation.case_id = case.id
+    ctx.utter("utter_case_created", private=True, case_reference=case.reference, case_secret=secret)
+    actions.clear_case_form(ctx)
+
+
+def _display_name(ctx: Context) -> str:
+    number = getattr(ctx.conversation, "id", None)
+    with use_locale(ctx.tracker.language):
+        base = _("Chat visitor")
+    return f"{base} {number}" if number else base
+
+
+def action_handoff(ctx: Context) -> None:
+    """Open (or reopen) a case with the transcript and queue the chat for caseworkers."""
+    hand_over(ctx)
+    ctx.utter("utter_handoff_connecting")
+
+
+def hand_over(ctx: Context) -> None:
+    """Open a case for the chat (or keep its open one) with the transcript, and queue it for caseworkers."""
+    conversation: Conversation = ctx.conversation
+    db: Session = ctx.db
+    ctx.tracker.deactivate()
+    case = db.get(CaseFile, conversation.case_id) if conversation.case_id else None
+    if case is None or case.status in ("resolved", "closed"):
+        with use_locale(ctx.settings.default_locale):
+            subject = _("Chat: the client asked for a person")
+            name = _("Chat visitor")
+        topic = ctx.tracker.slots.get("case_topic")
+        category = topic if topic in case_content(ctx.settings).categories else "other"
+        case, _secret = case_service.create(
+            db=db,
+            settings=ctx.settings,
+            client=ClientIn(display_name=f"{name} {conversation.id}", preferred_language=ctx.tracker.language),
+            case=CaseIn(category=category, subject=subject, source=Source.chat),
+            actor=CLIENT,
+            now=ctx.now,
+        )
+        conversation.case_id = case.id
+    db.flush()
+    text = chat_service.transcript(db=db, conversation=conversation)
+    if text:
+        notes.add_note(
+            db=db,
+            case=case,
+            body=text,
+            visibility=Visibility.internal,
+            actor=CLIENT,
+            language=ctx.tracker.language,
+            now=ctx.now,
+        )
+    conversation.mode = QUEUED
+
+
+#: Every action the dialogues may name: the assistant's own, and those that reach into cases.
+ACTIONS: dict[str, runtime.Action] = {
+    **actions.REGISTRY,
+    "action_create_case": action_create_case,
+    "action_handoff": action_handoff,
+}
+
+
+# --- the engine -----------------------------------------------------------------------------------
+
+_engines: dict[str, DialogueEngine] = {}
+_engines_lock = threading.Lock()
+
+
+def dialogue_engine(settings: Settings) -> DialogueEngine:
+    """Return the engine for the configured dialogues with every action, training or loading the NLU
+    model once per process."""
+    folder = str(settings.content_dir / "dialogues")
+    engine = _engines.get(folder)
+    if engine is None:
+        with _engines_lock:
+            engine = _engines.get(folder)
+            if engine is None:
+                data, nlu = runtime.trained(settings)
+                engine = _engines[folder] = DialogueEngine(data, nlu, settings, actions=ACTIONS)
+    return engine
+
+
+# --- one turn -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Understood:
+    """A message parsed before its conversation was read: what the NLU made of text, read with
+    `language` as the conversation's language. `receive` uses it when the conversation's language
+    is indeed that one, and parses again otherwise."""
+
+    text: str
+    language: str
+    parsed: Parsed
+
+
+@dataclass
+class Turn:
+    """What one message from the newcomer did: the bot's answer and every message stored (the
+    newcomer's first), flushed, so they have their ids."""
+
+    answer: list[BotMessage] = field(default_factory=list)
+    stored: list[ConversationMessage] = field(default_factory=list)
+
+
+def understand(*, settings: Settings, text: str, language: str) -> Understood:
+    """Parse a (checked) message as written in a conversation held in `language`; no database."""
+    parsed = dialogue_engine(settings).parse(text, Tracker(language=language))
+    return Understood(text=text, language=language, parsed=parsed)
+
+
+def take_turn(
+    *,
+    db: Session,
+    settings: Settings,
+    channel: str,
+    sender_id: str,
+    language: str,
+    text: str,
+    understood: Understood | None = None,
+    then: Callable[[Conversation, Turn], Any] | None = None,
+) -> tuple[Conversation, Turn, Any]:
+    """Run one newcomer's message through their conversation (started if new) and commit.
+
+    The conversation is read outside the write transaction, and the turn's writes (the conversation's
+    new state and the messages, a case it opens) come at its end, so a writer holds SQLite's lock only
+    while it writes. The conversation row carries a version: if another request changed it in between
+    (the same newcomer twice at once, a caseworker joining), the update finds no row, and the turn is
+    run again on the fresh state. `then(conversation, turn)` adds the caller's own work to the same
+    transaction; what it returns is returned third. Anything raised rolls the whole turn back."""
+    for attempt in range(1, TURN_ATTEMPTS + 1):
+        conversation = _read_conversation(db=db, channel=channel, sender_id=sender_id)
+        try:
+            if conversation is None:
+                conversation = chat_service.get_or_start(db=db, channel=channel, sender_id=sender_id, language=language)
+            turn = receive(db=db, settings=settings, conversation=conversation, text=text, understood=understood)
+            extra = then(conversation, turn) if then is not None else None
+            db.commit()
+            return conversation, turn, extra
+        except (StaleDataError, IntegrityError):
+            db.rollback()
+            if attempt == TURN_ATTEMPTS:
+                raise
+            log.info("conversation changed during a turn; trying again (attempt %s)", attempt + 1)
+        except BaseException:
+            db.rollback()
+            raise
+    raise AssertionError("unreachable")
+
+
+def _read_conversation(*, db: Session, channel: str, sender_id: str) -> Conversation | None:
+    """Return the conversation of (channel, sender_id) as it is now, read without the write lock."""
+    if not db.in_transaction():
+        db.connection(execution_options=READ_FIRST)
+    conversation = chat_service.find(db=db, channel=channel, sender_id=sender_id)
+    db.commit()  # the read ends here: the turn's first write starts the write transaction
+    return conversation
+
+
+def receive(
+    *,
+    db: Session,
+    settings: Settings,
+    conversation: Conversation,
+    text: str,
+    now: datetime | None = None,
+    understood: Understood | None = None,
+) -> Turn:
+    """Store the newcomer's message and return the bot's answer (none while a person handles the chat).
+
+    Flushes: the caller (take_turn) adds its own changes and commits once, one write transaction per
+    turn. `understood` is the message parsed beforehand (see `understand`), used when it was read in
+    the conversation's language."""
+    now = now or utcnow()
+    text = chat_service.check_message(text)
+    tracker = Tracker.from_state(conversation.state, conversation.language)
+    conversation.updated_at = now
+    if conversation.mode in (QUEUED, HUMAN):
+        message = chat_service.store(db, conversation, "user", text, language=conversation.language, created_at=now)
+        # Translated before anything is written: the wait for the machine translation (up to
+        # WITAJ_TRANSLATION_WAIT_SECONDS) must not hold the database's write lock.
+        chat_service.translate_into(settings=settings, message=message, target=settings.default_locale)
+        _client_wrote(db=db, settings=settings, conversation=conversation, now=now)
+        db.flush()
+        return Turn(stored=[message])
+    engine = dialogue_engine(settings)
+    if understood is not None and understood.text == text and understood.language == tracker.language:
+        parsed = understood.parsed
+    else:
+        parsed = engine.parse(text, tracker)
+    # A secret typed into the status form is never stored in the transcript.
+    secret_answer = tracker.active_loop == "case_status_form" and tracker.requested_slot == "case_secret"
+    turn = Turn()
+    turn.stored.append(
+        chat_service.store(
+            db,
+            conversation,
+            "user",
+            "••••••" if secret_answer else text,
+            language=parsed.language,
+            data={"intent": parsed.intent, "confidence": round(parsed.confidence, 3)},
+            created_at=now,
+        )
+    )
+    if parsed.language != tracker.language and parsed.language in settings.locales:
+        tracker.language = parsed.language
+        conversation.language = parsed.language
+    with use_locale(tracker.language):
+        turn.answer = engine.handle(tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=now)
+    conversation.language = tracker.language
+    conversation.state = tracker.to_state()
+    for message in turn.answer:
+        turn.stored.append(
+            chat_service.store(
+                db,
+                conversation,
+                "bot",
+                message.stored_text if message.private else message.text,
+                language=tracker.language,
+                buttons=message.buttons,
+                private=message.private,
+                created_at=now,
+            )
+        )
+    db.flush()
+    return turn
+
+
+def _client_wrote(*, db: Session, settings: Settings, conversation: Conversation, now: datetime) -> None:
+    """Fire the case's client-message trigger (e.g. waiting on the client -> in progress)."""
+    if conversation.case_id is None:
+        return
+    case = db.get(CaseFile, conversation.case_id)
+    if case is not None:
+        case_service.on_client_message(db=db, settings=settings, case=case, now=now)
