@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 import uvicorn
 from alembic import command
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from app import i18n_tools
@@ -21,10 +22,10 @@ from app.auth.enums import OrgKind, Role
 from app.auth.models import Organisation
 from app.cases.cli import cases as cases_commands
 from app.cases.content import case_content, check_time_zone
-from app.cli_helpers import checked_engine, clear_errors, fail, migrated_engine, settings_or_exit, write_session
+from app.cli_helpers import checked_engine, clear_errors, fail, settings_or_exit
 from app.config import Settings
 from app.content import ContentError, ContentErrors
-from app.db import safe_url
+from app.db import safe_url, session_factory
 from app.demo import load_demo
 from app.errors import InvalidInput
 from app.forms import service as forms_service
@@ -40,6 +41,20 @@ from app.translation.base import TranslationError
 from app.translation.cli import mt as mt_commands
 from app.translation.service import get_service
 from app.webhooks import service as webhook_service
+
+
+def migrated_engine(settings: Settings) -> Engine:
+    """Return the engine after checking the database answers and is migrated to the newest revision."""
+    engine = checked_engine(settings)
+    pending = pending_migrations(engine)
+    if pending:
+        fail(f"the database is not up to date ({len(pending)} migration(s) pending): run `witaj db upgrade`")
+    return engine
+
+
+def write_session(settings: Settings) -> Session:
+    """Return a write session on the checked, migrated database, for commands that change data."""
+    return session_factory(migrated_engine(settings), write=True)()
 
 
 @click.group()

@@ -1,5 +1,5 @@
-"""What every `witaj ...` command shares: settings or a clear exit, content errors as file:line, the
-database (checked, migrated) and a write session on it."""
+"""What every `witaj ...` command shares: settings or a clear exit, content errors as file:line, and a
+database that answers."""
 
 from __future__ import annotations
 
@@ -11,12 +11,10 @@ from typing import Any, NoReturn
 
 import click
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from app.config import ConfigError, Settings, load_settings
 from app.content import ContentErrors
-from app.db import check_connection, get_engine, session_factory
-from app.migrations_check import pending_migrations
+from app.db import check_connection, get_engine
 
 
 def fail(message: str, *, status: int = 2) -> NoReturn:
@@ -67,17 +65,3 @@ def checked_engine(settings: Settings) -> Engine:
     engine = get_engine(settings)
     check_connection(engine)
     return engine
-
-
-def migrated_engine(settings: Settings) -> Engine:
-    """Return the engine after checking the database is migrated to the newest revision."""
-    engine = checked_engine(settings)
-    pending = pending_migrations(engine)
-    if pending:
-        fail(f"the database is not up to date ({len(pending)} migration(s) pending): run `witaj db upgrade`")
-    return engine
-
-
-def write_session(settings: Settings) -> Session:
-    """Return a write session on the checked, migrated database, for commands that change data."""
-    return session_factory(migrated_engine(settings), write=True)()

@@ -17,13 +17,13 @@ from app.assistant.routes import router as assistant_router
 from app.auth.routes import router as auth_router
 from app.cases.api import router as cases_api
 from app.cases.routes import router as cases_router
+from app.config import Settings, get_settings
+from app.db import check_connection, get_engine, session_factory
 from app.forms.routes import router as forms_router
 from app.home.routes import router as home_router
 from app.languages import preload
-from app.partners.routes import router as partners_router
-from app.config import Settings, get_settings
-from app.db import check_connection, get_engine, session_factory
 from app.middleware import CsrfMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
+from app.partners.routes import router as partners_router
 from app.web import STATIC_DIR
 
 log = logging.getLogger("witaj")

@@ -4,9 +4,9 @@ conversation tests' database in memory)."""
 from app.assistant.models import Conversation, ConversationMessage
 from app.auth.models import ApiToken, Organisation, User, UserSession
 from app.cases.models import AuditEntry, CaseCounter, CaseEvent, CaseFile, CaseNote, Client, Consent, Referral
+from app.db import Base
 from app.forms.models import FormRevision, FormSubmission
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
-from app.db import Base
 
 #: Every table of Witaj.
 METADATA = Base.metadata

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
+
 from app.assistant.knowledge import load_knowledge
 from app.assistant.runtime import Action, BotMessage, Context
 from app.cases.access import find_by_secret

@@ -14,8 +14,7 @@ from app.assistant.runtime import DialogueEngine, Tracker
 from app.auth import service as auth_service
 from app.auth.enums import OrgKind
 from app.config import Settings, get_settings
-from app.db import build_engine, session_factory, utcnow
-from app.models import METADATA
+from app.db import Base, build_engine, session_factory, utcnow
 
 
 def run_tests(data: DialogueData, settings: Settings | None = None, engine: DialogueEngine | None = None) -> list[tuple[str, bool, str]]:
@@ -26,7 +25,8 @@ def run_tests(data: DialogueData, settings: Settings | None = None, engine: Dial
     # One connection for the in-memory database: every session sees the same tables.
     db_engine = build_engine("sqlite://", poolclass=StaticPool)
     try:
-        METADATA.create_all(db_engine)
+        # The tables of conversations, cases and organisations (imported above, with what they refer to).
+        Base.metadata.create_all(db_engine)
         with session_factory(db_engine)() as db:
             auth_service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
             db.commit()

@@ -17,10 +17,11 @@ from starlette.concurrency import run_in_threadpool
 
 from app.assistant import flows, service
 from app.assistant.models import Conversation
+from app.auth.deps import StaffPrincipal
 from app.auth.permissions import Action, can
 from app.cases import access
 from app.config import Settings
-from app.deps import AppSettings, DbSession, StaffPrincipal
+from app.deps import AppSettings, DbSession
 from app.errors import InvalidInput, PermissionDenied
 from app.i18n import _, get_locale
 from app.web import base_path, redirect, render, url_for

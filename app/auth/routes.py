@@ -8,8 +8,9 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from app.auth import service
+from app.auth.deps import SESSION_COOKIE, CurrentPrincipal
 from app.auth.exceptions import AccountLocked, LoginFailed
-from app.deps import SESSION_COOKIE, AppSettings, CurrentPrincipal, DbSession
+from app.deps import AppSettings, DbSession
 from app.i18n import _
 from app.web import redirect, render, url_for
 
@@ -52,10 +53,12 @@ def login(
         try:
             user = service.authenticate(db=db, email=email, password=password, settings=settings)
         except (LoginFailed, AccountLocked) as exc:
+            db.commit()  # the failed attempt counts towards the lock
             message = exc.public_message()
             status = exc.status
         else:
             token = service.start_session(db=db, user=user, settings=settings)
+            db.commit()
             response = redirect(request, safe_next(request, next))
             response.set_cookie(
                 SESSION_COOKIE,
@@ -77,6 +80,7 @@ def logout(request: Request, db: DbSession) -> Response:
     token = request.cookies.get(SESSION_COOKIE)
     if token:
         service.end_session(db=db, token=token)
+        db.commit()
     response = redirect(request, url_for(request, "login_form"))
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response

@@ -146,7 +146,8 @@ def create_user(
 
 
 def authenticate(*, db: Session, email: str, password: str, settings: Settings, now: datetime | None = None) -> User:
-    """Return the user for these credentials; raise LoginFailed or AccountLocked. Commits counters."""
+    """Return the user for these credentials; raise LoginFailed or AccountLocked. The failure counters
+    and the lock change on the session either way: the caller commits them even when this raises."""
     now = now or utcnow()
     user = db.scalar(select(User).where(User.email == normalise_email(email)))
     if user is None or not user.is_active:
@@ -159,16 +160,16 @@ def authenticate(*, db: Session, email: str, password: str, settings: Settings, 
         if user.failed_logins >= settings.login_max_failures:
             user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
             user.failed_logins = 0
-            db.commit()
+            db.flush()
             raise AccountLocked(user.locked_until, now)
-        db.commit()
+        db.flush()
         raise LoginFailed()
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.failed_logins = 0
     user.locked_until = None
     user.last_login_at = now
-    db.commit()
+    db.flush()
     return user
 
 
@@ -177,7 +178,7 @@ def _token_hash(token: str) -> str:
 
 
 def start_session(*, db: Session, user: User, settings: Settings, now: datetime | None = None) -> str:
-    """Return the token of a new session for user (only its hash is stored). Commits."""
+    """Return the token of a new session for user (only its hash is stored). Flushes."""
     now = now or utcnow()
     token = secrets.token_urlsafe(32)
     db.add(
@@ -189,12 +190,13 @@ def start_session(*, db: Session, user: User, settings: Settings, now: datetime 
             expires_at=now + timedelta(hours=settings.session_max_hours),
         )
     )
-    db.commit()
+    db.flush()
     return token
 
 
 def session_user(*, db: Session, token: str, settings: Settings, now: datetime | None = None) -> User | None:
-    """Return the user of a live session token, or None when unknown, revoked, idle or expired."""
+    """Return the user of a live session token, or None when unknown, revoked, idle or expired. A live
+    session's last_seen_at moves on at most once a minute (left for the caller to commit)."""
     if not token:
         return None
     now = now or utcnow()
@@ -207,16 +209,15 @@ def session_user(*, db: Session, token: str, settings: Settings, now: datetime |
         return None
     if now - found.last_seen_at >= _TOUCH_EVERY:
         found.last_seen_at = now
-        db.commit()
     return found.user
 
 
 def end_session(*, db: Session, token: str, now: datetime | None = None) -> None:
-    """Revoke the session of token, if any. Commits."""
+    """Revoke the session of token, if any. Flushes."""
     found = db.scalar(select(UserSession).where(UserSession.token_hash == _token_hash(token)))
     if found is not None and found.revoked_at is None:
         found.revoked_at = now or utcnow()
-        db.commit()
+        db.flush()
 
 
 TOKEN_PREFIX = "witaj_"
@@ -225,7 +226,7 @@ TOKEN_PREFIX = "witaj_"
 def create_api_token(
     *, db: Session, organisation: Organisation, name: str, created_by: User | None = None, now: datetime | None = None
 ) -> tuple[ApiToken, str]:
-    """Return a new API token of organisation and its value (shown once). Commits."""
+    """Return a new API token of organisation and its value (shown once). Flushes."""
     if not name.strip():
         raise InvalidInput({"name": _("This field is required.")})
     role = Role.partner_staff if organisation.kind is OrgKind.partner else Role.caseworker
@@ -240,12 +241,13 @@ def create_api_token(
         created_at=now or utcnow(),
     )
     db.add(token)
-    db.commit()
+    db.flush()
     return token, value
 
 
 def token_principal(*, db: Session, value: str, now: datetime | None = None) -> Principal | None:
-    """Return the principal of a live API token value, or None."""
+    """Return the principal of a live API token value, or None. The token's last_used_at moves on at
+    most once a minute (left for the caller to commit)."""
     if not value.startswith(TOKEN_PREFIX):
         return None
     token = db.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(value)))
@@ -254,7 +256,6 @@ def token_principal(*, db: Session, value: str, now: datetime | None = None) -> 
     now = now or utcnow()
     if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
         token.last_used_at = now
-        db.commit()
     return Principal(
         user_id=None,
         role=token.role,
@@ -266,6 +267,6 @@ def token_principal(*, db: Session, value: str, now: datetime | None = None) -> 
 
 
 def revoke_api_token(*, db: Session, token: ApiToken, now: datetime | None = None) -> None:
-    """Revoke token. Commits."""
+    """Revoke token. Flushes."""
     token.revoked_at = now or utcnow()
-    db.commit()
+    db.flush()

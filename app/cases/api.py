@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
+from app.auth.deps import ApiPrincipal
 from app.auth.permissions import Action, Principal, can
 from app.cases import access, flows, inbox
 from app.cases import service as case_service
@@ -26,7 +27,7 @@ from app.cases.schemas import (
     TransitionRequest,
 )
 from app.config import Settings
-from app.deps import ApiPrincipal, AppSettings, DbSession
+from app.deps import AppSettings, DbSession
 from app.errors import PermissionDenied
 
 router = APIRouter(prefix="/api/v1", tags=["cases"])

@@ -49,6 +49,20 @@ def committed(db: Session, case: CaseFile | None = None, expected_version: int |
         raise
 
 
+def notify_partner(*, db: Session, case: CaseFile, event_type: str, now: datetime) -> int:
+    """Queue a webhook event for the partner with the case's live referral (or the one a change just
+    ended); return how many endpoints it goes to. Only the reference, status and event type travel."""
+    organisation_id = case_service.partner_to_notify(db=db, case=case, now=now)
+    if organisation_id is None:
+        return 0
+    payload = {
+        "type": event_type,
+        "case": {"reference": case.reference, "status": case.status, "version": case.version},
+        "occurred_at": now.isoformat(),
+    }
+    return webhooks.enqueue(db=db, organisation_id=organisation_id, event_type=event_type, payload=payload, now=now)
+
+
 def open_case(
     *, db: Session, settings: Settings, client: ClientIn, case: CaseIn, actor: Actor, now: datetime | None = None
 ) -> tuple[CaseFile, str]:
@@ -73,7 +87,7 @@ def transition(
             now=now,
             can_refer=partner_service.directory(settings).can_refer,
         )
-        webhooks.enqueue_for_case(db=db, case=case, event_type=f"case.{request.name}", now=now)
+        notify_partner(db=db, case=case, event_type=f"case.{request.name}", now=now)
     return case
 
 
@@ -96,7 +110,7 @@ def add_note(
     with committed(db):
         note = notes.add_note(db=db, case=case, body=body, visibility=visibility, actor=actor, language=language, now=now)
         if note.visibility == Visibility.shared.value:
-            webhooks.enqueue_for_case(db=db, case=case, event_type="case.note_added", now=now)
+            notify_partner(db=db, case=case, event_type="case.note_added", now=now)
     if translate_to is not None:
         with committed(db):
             notes.translate_note(settings=settings, note=note, target=translate_to)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.assistant import service as chat_service
 from app.auth import service as auth_service
+from app.auth.deps import StaffPrincipal
 from app.auth.enums import OrgKind
 from app.auth.permissions import Action, Principal, can
 from app.cases import access, flows, inbox
@@ -25,12 +26,12 @@ from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
 from app.cases.models import CaseFile
 from app.cases.notes import note_view
 from app.cases.schemas import CaseIn, ClientIn, InboxFilter, TransitionIn, parsed
-from app.db import utcnow
-from app.partners import service as partner_service
 from app.config import Settings
-from app.deps import AppSettings, DbSession, StaffPrincipal
+from app.db import utcnow
+from app.deps import AppSettings, DbSession
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.i18n import _, get_locale
+from app.partners import service as partner_service
 from app.web import redirect, render, url_for
 
 router = APIRouter(prefix="/staff/cases")

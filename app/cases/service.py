@@ -425,6 +425,23 @@ def update_fields(
     return case
 
 
+def partner_to_notify(*, db: Session, case: CaseFile, now: datetime) -> int | None:
+    """Return the organisation id of the partner with the case's live referral, or of the one whose
+    referral a change at `now` just ended (it is still told about that change); None when there is none."""
+    live = db.scalar(
+        select(Referral.organisation_id).where(
+            Referral.case_id == case.id, Referral.state.in_([s.value for s in LIVE_REFERRAL_STATES])
+        )
+    )
+    if live is not None:
+        return live
+    return db.scalar(
+        select(Referral.organisation_id)
+        .where(Referral.case_id == case.id, Referral.ended_at == now)
+        .order_by(Referral.id.desc())
+    )
+
+
 def staff_of(*, db: Session, organisation_id: int) -> list[User]:
     """Return the active users of an organisation, by name."""
     return list(

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from app.cli_helpers import exit_with, settings_or_exit
 from app.cases.content import load_case_content
+from app.cli_helpers import exit_with, settings_or_exit
 from app.config import Settings
 from app.content import ContentErrors
 from app.forms.content import FormDef, load_forms

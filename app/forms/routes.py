@@ -10,18 +10,18 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.auth.deps import StaffPrincipal
 from app.auth.permissions import Action, Principal, require
 from app.cases import access
-from app.forms import flows
+from app.config import Settings
+from app.deps import AppSettings, DbSession
+from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.forms import flows, service
+from app.forms.content import FormDef
 from app.forms.coverage import coverage
 from app.forms.pdf import receipt_pdf
-from app.translation import service as translation_service
-from app.config import Settings
-from app.deps import AppSettings, DbSession, StaffPrincipal
-from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
-from app.forms import service
-from app.forms.content import FormDef
 from app.i18n import get_locale
+from app.translation import service as translation_service
 from app.web import redirect, render, url_for
 
 router = APIRouter()

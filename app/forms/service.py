@@ -25,7 +25,15 @@ from app.config import Settings
 from app.crypto import decrypt_json, encrypt_json, hash_secret, new_secret
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
-from app.forms.content import YES, YES_NO_LABELS, Field, FormDef, canonical_json, form_from_snapshot, load_forms
+from app.forms.content import (
+    YES,
+    YES_NO_LABELS,
+    Field,
+    FormDef,
+    canonical_json,
+    form_from_snapshot,
+    load_forms,
+)
 from app.forms.models import FormRevision, FormSubmission
 from app.i18n import _, format_date, format_number, get_locale, translations, use_locale
 

@@ -7,11 +7,12 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.auth import service as auth_service
+from app.auth.deps import StaffPrincipal
 from app.auth.enums import role_label
 from app.auth.permissions import allowed_actions
 from app.cases import inbox
 from app.db import ping
-from app.deps import DbSession, StaffPrincipal
+from app.deps import DbSession
 from app.i18n import get_locale
 from app.web import base_path, render
 

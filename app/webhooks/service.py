@@ -17,8 +17,6 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from app.cases.enums import LIVE_REFERRAL_STATES
-from app.cases.models import CaseFile, Referral
 from app.config import Settings
 from app.crypto import decrypt_json, encrypt_json, new_secret
 from app.db import utcnow
@@ -64,36 +62,18 @@ def create_endpoint(*, db: Session, settings: Settings, organisation_id: int, ur
     return endpoint, secret
 
 
-def enqueue_for_case(*, db: Session, case: CaseFile, event_type: str, now: datetime) -> int:
-    """Queue an event for the endpoints of the partner with the case's live referral; return how many.
+def enqueue(*, db: Session, organisation_id: int, event_type: str, payload: dict[str, Any], now: datetime) -> int:
+    """Queue an event for the active endpoints of an organisation; return how many. Flushes.
 
-    Only the reference, status and event type travel: the receiver fetches details through the API,
-    where access and consent are checked again.
+    The payload should carry no personal data (a case's reference, status and version): the receiver
+    reads the details through the API, where access and consent are checked again.
     """
-    referral_org = db.scalar(
-        select(Referral.organisation_id).where(
-            Referral.case_id == case.id, Referral.state.in_([s.value for s in LIVE_REFERRAL_STATES])
-        )
-    )
-    # A change that ends the referral is still announced to the partner it concerned.
-    if referral_org is None:
-        referral_org = db.scalar(
-            select(Referral.organisation_id)
-            .where(Referral.case_id == case.id, Referral.ended_at == now)
-            .order_by(Referral.id.desc())
-        )
-    if referral_org is None:
-        return 0
     endpoints = db.scalars(
-        select(WebhookEndpoint).where(WebhookEndpoint.organisation_id == referral_org, WebhookEndpoint.is_active.is_(True))
+        select(WebhookEndpoint).where(WebhookEndpoint.organisation_id == organisation_id, WebhookEndpoint.is_active.is_(True))
     ).all()
-    payload = {
-        "type": event_type,
-        "case": {"reference": case.reference, "status": case.status, "version": case.version},
-        "occurred_at": now.isoformat(),
-    }
     for endpoint in endpoints:
         db.add(WebhookDelivery(endpoint_id=endpoint.id, event_type=event_type, payload=payload, next_attempt_at=now))
+    db.flush()
     return len(endpoints)
 
 

@@ -74,7 +74,7 @@ def test_case_changes_reach_the_partner_signed(db, settings, world, open_case, r
     assert payload["type"] == "case.refer" and payload["case"]["reference"] == case.reference
     assert "Olena" not in body.decode()  # no personal data travels in webhooks
     # Another partner's endpoint hears nothing about this case.
-    assert service.enqueue_for_case(db=db, case=case, event_type="x", now=now) == 1
+    assert flows.notify_partner(db=db, case=case, event_type="x", now=now) == 1
 
 
 def test_failed_deliveries_back_off_then_give_up(db, settings, world, open_case, receiver):
