@@ -34,6 +34,33 @@ def imported(node: ast.AST, module: str) -> list[str]:
     return [name for name in names if name == "app" or name.startswith("app.")]
 
 
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """Return one cycle of graph (its nodes, the first repeated at the end), or None."""
+    state: dict[str, int] = {}
+    trail: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        trail.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return trail[trail.index(nxt) :] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        state[node] = 2
+        trail.pop()
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
 def test_app_modules_are_imported_at_the_top_of_files():
     inside: list[str] = []
     for name, path in modules().items():
@@ -55,27 +82,8 @@ def test_the_import_graph_has_no_cycle():
         targets = {target for node in ast.walk(tree) for target in imported(node, name) if target in known}
         # A package's own modules do not import its __init__ by importing each other.
         graph[name] = {t for t in targets if t != name and not name.startswith(t + ".")}
-    state: dict[str, int] = {}
-    path_so_far: list[str] = []
-
-    def visit(node: str) -> list[str] | None:
-        state[node] = 1
-        path_so_far.append(node)
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                return path_so_far[path_so_far.index(nxt) :] + [nxt]
-            if nxt not in state:
-                found = visit(nxt)
-                if found:
-                    return found
-        state[node] = 2
-        path_so_far.pop()
-        return None
-
-    for start in sorted(graph):
-        if start not in state:
-            cycle = visit(start)
-            assert cycle is None, " -> ".join(cycle)
+    cycle = find_cycle(graph)
+    assert cycle is None, " -> ".join(cycle)
 
 
 def test_only_flows_routes_and_commands_end_transactions():
@@ -103,3 +111,29 @@ def test_domains_take_shared_machinery_from_app_level():
                 other = node.module.split(".")[1]
                 if node.module.endswith(".cli") and domain and other != domain:
                     raise AssertionError(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}: CLI helpers live in app/cli_helpers.py")
+
+
+#: Modules at the top of a domain, which may use any other domain's services: pages, API, flows, commands.
+TOP_OF_DOMAIN = {"routes.py", "api.py", "flows.py", "cli.py", "deps.py", "conversation_tests.py"}
+
+
+def test_domain_services_and_models_form_no_cycle_between_domains():
+    """Below routes and flows, a domain uses only domains beneath it (cases never imports partners'
+    service while partners imports cases, say); crossings upwards belong in a flow."""
+    known = modules()
+    lower = {
+        name: path
+        for name, path in known.items()
+        if name.count(".") >= 2 and path.name not in TOP_OF_DOMAIN and "migrations" not in path.parts
+    }
+    edges: dict[str, set[str]] = {}
+    for name, path in lower.items():
+        domain = name.split(".")[1]
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            for target in imported(node, name):
+                parts = target.split(".")
+                if len(parts) >= 3 and (APP / parts[1]).is_dir() and parts[1] != domain:
+                    edges.setdefault(domain, set()).add(parts[1])
+    cycle = find_cycle(edges)
+    assert cycle is None, " -> ".join(cycle)

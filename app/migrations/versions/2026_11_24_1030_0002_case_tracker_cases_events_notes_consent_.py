@@ -294,7 +294,7 @@ def upgrade() -> None:
             ["id"],
             ondelete="SET NULL",
         )
-        # Full-text search of the inbox (app.cases.service.search_condition).
+        # Full-text search of the inbox (app.cases.inbox.search_condition).
         # A stored tsvector: the GIN index finds rare words, and a scan in inbox order can test
         # common ones cheaply (see search_condition).
         op.execute(
