@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -213,6 +214,18 @@ def check_connection(engine: Engine) -> None:
             f"cannot reach the database at {safe_url(str(engine.url))}: {reason}. "
             "Check WITAJ_DATABASE_URL and that the server is running."
         ) from None
+
+
+@contextmanager
+def committed(db: Session) -> Iterator[Session]:
+    """Commit what the block wrote, or roll all of it back when it raises (for the use cases that own
+    a transaction: flows, routes and commands)."""
+    try:
+        yield db
+        db.commit()
+    except BaseException:
+        db.rollback()
+        raise
 
 
 def ping(db: Session) -> None:

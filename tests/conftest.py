@@ -35,7 +35,7 @@ from app.migrations import alembic_config  # noqa: E402
 PG_URL = os.environ.get("WITAJ_TEST_DATABASE_URL")
 
 # Shared fixtures of the domains (world, open_case, ...).
-pytest_plugins = ["tests.cases.fixtures", "tests.translation.fixtures"]
+pytest_plugins = ["tests.cases.fixtures", "tests.translation.fixtures", "tests.browser"]
 
 
 def backends() -> list[str]:

@@ -9,8 +9,9 @@ from pathlib import Path
 from app.config import PROJECT_ROOT
 
 APP = PROJECT_ROOT / "app"
-#: Modules that own transactions: the flows, the routes and API, the CLI and the jobs loop.
-TRANSACTION_OWNERS = {"flows.py", "routes.py", "api.py", "cli.py", "deps.py", "jobs.py", "conversation_tests.py"}
+#: Modules that own transactions: the flows, the routes and API, the CLI and the jobs loop (and
+#: app/db.py, the home of `committed`, which they use).
+TRANSACTION_OWNERS = {"flows.py", "routes.py", "api.py", "cli.py", "deps.py", "jobs.py", "conversation_tests.py", "db.py"}
 
 
 def modules() -> dict[str, Path]:

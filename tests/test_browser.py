@@ -3,57 +3,17 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
 
-from app.auth import service
-from app.auth.enums import OrgKind, Role
-from app.db import build_engine, session_factory
-from app.main import create_app
-from app.migrations import alembic_config
-from tests.browser import chromium, live_server
+from tests.browser import SiteSpec, collect_console_errors
 
 pytestmark = pytest.mark.browser
 PASSWORD = "browser-test-password"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """Serve a migrated SQLite database with one caseworker; yield the base URL."""
-    from app.config import get_settings
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('browser') / 'browser.db'}"
-    engine = build_engine(url)
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(connection=conn), "head")
-    with session_factory(engine)() as db:
-        office = service.ensure_organisation(db=db, slug="gup-krakow", name="Grodzki Urząd Pracy", kind=OrgKind.office)
-        service.create_user(
-            db=db, email="kasia@example.org", display_name="Kasia", password=PASSWORD, role=Role.caseworker, organisation=office
-        )
-        db.commit()
-    with live_server(create_app(get_settings(), engine)) as base:
-        yield base
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
-
-
-def collect_console_errors(page, expected_statuses: tuple[int, ...] = ()) -> list[str]:
-    """Return a list that fills with console errors (CSP violations, script errors, failed loads)."""
-    errors: list[str] = []
-    expected = tuple(f"status of {status} " for status in expected_statuses)
-
-    def on_console(msg) -> None:
-        if msg.type == "error" and not any(e in msg.text for e in expected):
-            errors.append(msg.text)
-
-    page.on("console", on_console)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return errors
+def site_spec() -> SiteSpec:
+    """The site has one caseworker."""
+    return SiteSpec(caseworker=("kasia@example.org", PASSWORD))
 
 
 def test_language_switcher_and_no_csp_violations(site, browser):

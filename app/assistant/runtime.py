@@ -19,7 +19,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from threading import Lock
 from typing import Any
 
 from app.assistant.data import DialogueData, Response, load_dialogues
@@ -463,26 +462,16 @@ class DialogueEngine:
 
 # --- loading -----------------------------------------------------------------------------------
 
-_trained: dict[str, tuple[DialogueData, NLUModel]] = {}
-_lock = Lock()
-
-
 def models_dir() -> Path:
     """Return where trained models are cached (WITAJ_MODELS_DIR, else var/models)."""
     return get_settings().models_dir or PROJECT_ROOT / "var" / "models"
 
 
 def trained(settings: Settings) -> tuple[DialogueData, NLUModel]:
-    """Return the validated dialogues and their NLU model, trained or loaded from the cache once per process."""
-    folder = str(settings.content_dir / "dialogues")
-    found = _trained.get(folder)
-    if found is None:
-        with _lock:
-            found = _trained.get(folder)
-            if found is None:
-                data = load_dialogues(Path(folder))
-                found = _trained[folder] = (data, train_or_load(data, models_dir()))
-    return found
+    """Return the validated dialogues and their NLU model, trained now or loaded from the model cache
+    (keyed by a hash of the dialogues)."""
+    data = load_dialogues(settings.content_dir / "dialogues")
+    return data, train_or_load(data, models_dir())
 
 
 _PAYLOAD = re.compile(r"^/[a-z_]+")

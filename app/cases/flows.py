@@ -26,27 +26,21 @@ from app.cases.exceptions import StaleCase
 from app.cases.models import CaseFile, CaseNote, Consent
 from app.cases.schemas import CaseIn, ClientIn, TransitionIn
 from app.config import Settings
-from app.db import utcnow
+from app.db import committed, utcnow
 from app.partners import service as partner_service
 from app.webhooks import service as webhooks
 
 
 @contextmanager
-def committed(db: Session, case: CaseFile | None = None, expected_version: int | None = None) -> Iterator[None]:
-    """Commit what the block wrote, or roll all of it back when it raises; a write the case's version
-    column refused (someone committed first) becomes StaleCase with their changes."""
-    case_id = case.id if case is not None else None
+def case_committed(db: Session, case: CaseFile, expected_version: int | None = None) -> Iterator[None]:
+    """Commit what the block wrote to case, or roll all of it back when it raises; a write the case's
+    version column refused (someone committed first) becomes StaleCase with their changes."""
+    case_id = case.id
     try:
-        yield
-        db.commit()
+        with committed(db):
+            yield
     except StaleDataError:
-        db.rollback()
-        if case_id is None:
-            raise
         raise StaleCase(events.changes_since(db=db, case_id=case_id, version=expected_version)) from None
-    except BaseException:
-        db.rollback()
-        raise
 
 
 def notify_partner(*, db: Session, case: CaseFile, event_type: str, now: datetime) -> int:
@@ -77,7 +71,7 @@ def transition(
     """Return case after the named transition, the partner's systems notified (webhooks); raise
     TransitionNotAllowed, PermissionDenied, InvalidInput, ConsentMissing or StaleCase. Commits."""
     now = now or utcnow()
-    with committed(db, case, request.expected_version):
+    with case_committed(db, case, request.expected_version):
         case_service.transition(
             db=db,
             settings=settings,
@@ -148,7 +142,7 @@ def withdraw_consent(
     *, db: Session, settings: Settings, case: CaseFile, consent: Consent, actor: Actor, now: datetime | None = None
 ) -> None:
     """Withdraw a consent; a live referral resting on it ends and the case returns to the office. Commits."""
-    with committed(db, case):
+    with case_committed(db, case):
         consent_service.withdraw_consent(db=db, settings=settings, case=case, consent=consent, actor=actor, now=now)
 
 
@@ -157,7 +151,7 @@ def update_fields(
 ) -> CaseFile:
     """Return case with changed assignment, priority, district or tags; raise InvalidInput, StaleCase,
     PermissionDenied. Commits."""
-    with committed(db, case, expected_version):
+    with case_committed(db, case, expected_version):
         return case_service.update_fields(
             db=db, settings=settings, case=case, actor=actor, expected_version=expected_version, **changes
         )

@@ -11,7 +11,7 @@ from app.cases import service as case_service
 from app.cases.events import CLIENT
 from app.cases.models import CaseFile
 from app.config import Settings
-from app.db import utcnow
+from app.db import committed, utcnow
 from app.errors import InvalidInput
 from app.forms import service as forms_service
 from app.forms.content import FormDef
@@ -43,7 +43,7 @@ def submit(
     language, on the form's own fields), Conflict when the link's form was already sent, or NotFound.
     Commits both, or neither."""
     now = now or utcnow()
-    try:
+    with committed(db):
         submission, values, token = forms_service.record_submission(
             db=db, settings=settings, form=form, raw=raw, language=language, token=token, now=now, on=on
         )
@@ -59,10 +59,6 @@ def submit(
         except InvalidInput as exc:
             raise InvalidInput(forms_service.client_field_errors(form, exc.field_errors)) from None
         submission.case = case
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
     return Submitted(submission=submission, case=case, secret=secret, token=token)
 
 
@@ -78,12 +74,5 @@ def save_draft(
 ) -> tuple[FormSubmission, str]:
     """Return the saved draft and its link's token; raise Conflict when the link's form was already
     sent. Commits."""
-    try:
-        draft, token = forms_service.save_draft(
-            db=db, settings=settings, form=form, raw=raw, language=language, token=token, now=now
-        )
-        db.commit()
-    except BaseException:
-        db.rollback()
-        raise
-    return draft, token
+    with committed(db):
+        return forms_service.save_draft(db=db, settings=settings, form=form, raw=raw, language=language, token=token, now=now)

@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from alembic import command
 
-from app.auth import service
-from app.auth.enums import OrgKind
-from app.db import build_engine, session_factory
-from app.main import create_app
-from app.migrations import alembic_config
-from tests.browser import chromium, live_server
+from tests.browser import SiteSpec
 
 pytestmark = pytest.mark.browser
 
@@ -19,30 +13,10 @@ PASSWORD = "browser-chat-password"
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    from app.auth.enums import Role
-    from app.config import get_settings
-
+def site_spec() -> SiteSpec:
+    """The site has a caseworker of the city office, who answers handed-over chats."""
     # Translations are awaited here: the first one also imports argostranslate.
-    settings = get_settings().model_copy(update={"translation_wait_seconds": 60})
-    engine = build_engine(f"sqlite:///{tmp_path_factory.mktemp('chat') / 'chat.db'}")
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(connection=conn), "head")
-    with session_factory(engine)() as db:
-        office = service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
-        service.create_user(
-            db=db, email="kasia@gup.example.org", display_name="Kasia", password=PASSWORD, role=Role.caseworker, organisation=office
-        )
-        db.commit()
-    with live_server(create_app(settings, engine)) as base:
-        yield base
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
+    return SiteSpec(caseworker=("kasia@gup.example.org", PASSWORD), settings={"translation_wait_seconds": 60})
 
 
 def test_chat_with_javascript_answers_in_place_and_quick_replies_work(site, browser):

@@ -170,7 +170,6 @@ class TestRestChannel:
         rest(client, sender, '/fill_form{"case_topic": "legal_aid"}')
         rest(client, sender, "I got a negative decision on my residence permit and need to appeal.")
         flows._engines.clear()  # a restart: the engine and its model are loaded again
-        runtime._trained.clear()
         answer = rest(client, sender, '/inform{"contact_preference": "chat"}')
         # The form goes on where it was: the next question is the district.
         assert said(response_text(settings, "utter_ask_case_form_district"), "en") in answer[0]["text"]
@@ -386,7 +385,6 @@ def test_a_process_runs_as_many_chat_turns_at_once_as_chat_threads_allows(tmp_pa
     more at once only stretch the database's write lock), and none is lost."""
     import asyncio
     import threading
-    import time
 
     import httpx
     from alembic import command
@@ -401,13 +399,14 @@ def test_a_process_runs_as_many_chat_turns_at_once_as_chat_threads_allows(tmp_pa
     app = create_app(settings.model_copy(update={"chat_threads": threads}), engine, check_db=False)
     running, most, lock = [0], [0], threading.Lock()
     real_take_turn = flows.take_turn
+    together = threading.Barrier(threads, timeout=30)
 
     def counted_take_turn(**kwargs):
         with lock:
             running[0] += 1
             most[0] = max(most[0], running[0])
-        time.sleep(0.05)  # long enough for the others to start, were they allowed to
         try:
+            together.wait()  # as many turns as the limit allows are inside at once
             return real_take_turn(**kwargs)
         finally:
             with lock:

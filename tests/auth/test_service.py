@@ -23,6 +23,29 @@ def test_passwords_are_hashed_with_argon2(make_user):
     assert not service.verify_password(user.password_hash, password + "x")
 
 
+def test_production_hashes_with_argon2s_default_only_tests_with_its_cheapest(db, settings, make_user):
+    """Real passwords get argon2-cffi's default (RFC 9106, low memory); the suite's cheap profile, which
+    keeps it fast, is used only where WITAJ_ENVIRONMENT=test, and a stored hash made with other
+    parameters is rehashed with the current ones at the next sign-in."""
+    from argon2 import PasswordHasher, extract_parameters, profiles
+
+    for environment in ("production", "development"):
+        hashed = service.password_hasher(environment).hash("correct horse battery")
+        assert hashed.startswith("$argon2id$v=19$m=65536,t=3,p=4$"), environment
+        assert extract_parameters(hashed) == profiles.RFC_9106_LOW_MEMORY
+        assert not PasswordHasher().check_needs_rehash(hashed)  # the library's default, exactly
+    assert settings.environment == "test"
+    assert extract_parameters(service.hash_password("correct horse battery")) == profiles.CHEAPEST
+
+    user, password = make_user()
+    user.password_hash = service.password_hasher("production").hash(password)
+    db.commit()
+    assert service.verify_password(user.password_hash, password)
+    service.authenticate(db=db, email=user.email, password=password, settings=settings)
+    assert extract_parameters(user.password_hash) == profiles.CHEAPEST
+    assert service.verify_password(user.password_hash, password)
+
+
 def test_create_user_validates_every_field(db, make_org, make_user):
     office = make_org(OrgKind.office)
     existing, _ = make_user(org=office)

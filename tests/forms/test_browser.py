@@ -5,43 +5,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from alembic import command
 
-from app.auth import service as auth_service
-from app.auth.enums import OrgKind
-from app.db import build_engine, session_factory
-from app.main import create_app
-from app.migrations import alembic_config
-from tests.browser import chromium, live_server
-from tests.test_browser import collect_console_errors
+from tests.browser import collect_console_errors
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
-    """Serve a migrated SQLite database with the city office; yield the base URL."""
-    from app.config import get_settings
-
-    url = f"sqlite:///{tmp_path_factory.mktemp('forms-browser') / 'forms.db'}"
-    engine = build_engine(url)
-    with engine.begin() as conn:
-        command.upgrade(alembic_config(connection=conn), "head")
-    settings = get_settings()
-    with session_factory(engine)() as db:
-        auth_service.ensure_organisation(
-            db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office
-        )
-        db.commit()
-    with live_server(create_app(settings, engine)) as base:
-        yield base
-    engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
+# `site` and `browser` come from tests/browser.py: the default site holds the city office, no staff.
 
 
 def test_a_form_filled_without_javascript(site, browser):
