@@ -11,7 +11,16 @@ from app.config import PROJECT_ROOT
 APP = PROJECT_ROOT / "app"
 #: Modules that own transactions: the flows, the routes and API, the CLI and the jobs loop (and
 #: app/db.py, the home of `committed`, which they use).
-TRANSACTION_OWNERS = {"flows.py", "routes.py", "api.py", "cli.py", "deps.py", "jobs.py", "conversation_tests.py", "db.py"}
+TRANSACTION_OWNERS = {
+    "flows.py",
+    "routes.py",
+    "api.py",
+    "cli.py",
+    "deps.py",
+    "jobs.py",
+    "conversation_tests.py",
+    "db.py",
+}
 
 
 def modules() -> dict[str, Path]:
@@ -26,7 +35,7 @@ def modules() -> dict[str, Path]:
 
 
 def imported(node: ast.AST, module: str) -> list[str]:
-    """Return the app modules an import statement names (a `from app.x import y` names app.x.y when that is a module)."""
+    """Return the app modules an import statement names (`from app.x import y` names app.x and app.x.y)."""
     names: list[str] = []
     if isinstance(node, ast.Import):
         names = [alias.name for alias in node.names]
@@ -94,7 +103,11 @@ def test_only_flows_routes_and_commands_end_transactions():
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            if isinstance(node, ast.Attribute) and node.attr in ("commit", "rollback") and isinstance(node.ctx, ast.Load):
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("commit", "rollback")
+                and isinstance(node.ctx, ast.Load)
+            ):
                 offenders.append(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} .{node.attr}()")
     assert offenders == [], "services and helpers only flush: the flow or route that calls them commits"
 
@@ -106,12 +119,17 @@ def test_domains_take_shared_machinery_from_app_level():
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("app."):
-                private = [alias.name for alias in node.names if alias.name.startswith("_") and alias.name != "_"]
-                assert not private, f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} imports private {private}"
+                private = [
+                    alias.name for alias in node.names if alias.name.startswith("_") and alias.name != "_"
+                ]
+                assert not private, (
+                    f"{path.relative_to(PROJECT_ROOT)}:{node.lineno} imports private {private}"
+                )
                 domain = name.split(".")[1] if name.count(".") >= 2 else None
                 other = node.module.split(".")[1]
                 if node.module.endswith(".cli") and domain and other != domain:
-                    raise AssertionError(f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}: CLI helpers live in app/cli_helpers.py")
+                    where = f"{path.relative_to(PROJECT_ROOT)}:{node.lineno}"
+                    raise AssertionError(f"{where}: CLI helpers live in app/cli_helpers.py")
 
 
 #: Modules at the top of a domain, which may use any other domain's services: pages, API, flows, commands.

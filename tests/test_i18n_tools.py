@@ -146,8 +146,8 @@ def test_compile_builds_mo_files(tmp_path):
 
 def test_pretranslate_fills_empty_messages_fuzzy_and_keeps_placeholders(tmp_path, argos_dir):
     """With the real argostranslate and a tiny en->uk model: filled, marked fuzzy, never complete."""
-    from app.translation.service import get_service
     from app.config import get_settings
+    from app.translation.service import get_service
 
     folder = tmp_path / "locales"
     shutil.copytree(LOCALES, folder)

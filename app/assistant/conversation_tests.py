@@ -17,7 +17,9 @@ from app.config import Settings, get_settings
 from app.db import Base, build_engine, session_factory, utcnow
 
 
-def run_tests(data: DialogueData, settings: Settings | None = None, engine: DialogueEngine | None = None) -> list[tuple[str, bool, str]]:
+def run_tests(
+    data: DialogueData, settings: Settings | None = None, engine: DialogueEngine | None = None
+) -> list[tuple[str, bool, str]]:
     """Return (story name, passed, what differed) for every test story."""
     settings = settings or get_settings()
     bot = engine or dialogue_engine(settings)
@@ -28,7 +30,9 @@ def run_tests(data: DialogueData, settings: Settings | None = None, engine: Dial
         # The tables of conversations, cases and organisations (imported above, with what they refer to).
         Base.metadata.create_all(db_engine)
         with session_factory(db_engine)() as db:
-            auth_service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
+            auth_service.ensure_organisation(
+                db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office
+            )
             db.commit()
             for number, story in enumerate(data.tests):
                 results.append(_run_story(bot, data, story, settings, db, number))
@@ -40,7 +44,9 @@ def run_tests(data: DialogueData, settings: Settings | None = None, engine: Dial
 def _run_story(
     bot: DialogueEngine, data: DialogueData, story: Story, settings: Settings, db: Session, number: int
 ) -> tuple[str, bool, str]:
-    conversation = Conversation(channel="test", sender_id=f"test-{number}", language=settings.default_locale, state={})
+    conversation = Conversation(
+        channel="test", sender_id=f"test-{number}", language=settings.default_locale, state={}
+    )
     db.add(conversation)
     db.flush()
     tracker = Tracker(language=settings.default_locale)
@@ -62,13 +68,18 @@ def _run_story(
             written = [{"entity": e, "value": data.synonyms.get(str(v).lower(), v)} for e, v in step.entities]
             parsed.entities = written + parsed.entities
         if step.name and parsed.intent != step.name:
-            return story.name, False, f"{step.user_text!r}: intent {parsed.intent} ({parsed.confidence:.2f}), expected {step.name}"
+            return (
+                story.name,
+                False,
+                f"{step.user_text!r}: intent {parsed.intent} ({parsed.confidence:.2f}), expected {step.name}",
+            )
         if parsed.language in settings.locales:
             tracker.language = parsed.language
         before = len(tracker.history)
-        bot.handle(tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=utcnow())
+        bot.handle(
+            tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=utcnow()
+        )
         done = [h.split(":", 1)[1] for h in tracker.history[before:] if h.startswith("action:")]
         if done != expected_actions:
             return story.name, False, f"{step.user_text!r}: actions {done}, expected {expected_actions}"
     return story.name, True, ""
-

@@ -117,7 +117,9 @@ def hand_over(ctx: Context) -> None:
         case, _secret = case_service.create(
             db=db,
             settings=ctx.settings,
-            client=ClientIn(display_name=f"{name} {conversation.id}", preferred_language=ctx.tracker.language),
+            client=ClientIn(
+                display_name=f"{name} {conversation.id}", preferred_language=ctx.tracker.language
+            ),
             case=CaseIn(category=category, subject=subject, source=Source.chat),
             actor=CLIENT,
             now=ctx.now,
@@ -218,8 +220,12 @@ def take_turn(
         conversation = _read_conversation(db=db, channel=channel, sender_id=sender_id)
         try:
             if conversation is None:
-                conversation = chat_service.get_or_start(db=db, channel=channel, sender_id=sender_id, language=language)
-            turn = receive(db=db, settings=settings, conversation=conversation, text=text, understood=understood)
+                conversation = chat_service.get_or_start(
+                    db=db, channel=channel, sender_id=sender_id, language=language
+                )
+            turn = receive(
+                db=db, settings=settings, conversation=conversation, text=text, understood=understood
+            )
             extra = then(conversation, turn) if then is not None else None
             db.commit()
             return conversation, turn, extra
@@ -262,7 +268,9 @@ def receive(
     tracker = Tracker.from_state(conversation.state, conversation.language)
     conversation.updated_at = now
     if conversation.mode in (QUEUED, HUMAN):
-        message = chat_service.store(db, conversation, "user", text, language=conversation.language, created_at=now)
+        message = chat_service.store(
+            db, conversation, "user", text, language=conversation.language, created_at=now
+        )
         # Translated before anything is written: the wait for the machine translation (up to
         # WITAJ_TRANSLATION_WAIT_SECONDS) must not hold the database's write lock.
         chat_service.translate_into(settings=settings, message=message, target=settings.default_locale)
@@ -292,7 +300,9 @@ def receive(
         tracker.language = parsed.language
         conversation.language = parsed.language
     with use_locale(tracker.language):
-        turn.answer = engine.handle(tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=now)
+        turn.answer = engine.handle(
+            tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=now
+        )
     conversation.language = tracker.language
     conversation.state = tracker.to_state()
     for message in turn.answer:

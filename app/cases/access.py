@@ -40,7 +40,9 @@ def visible_cases(principal: Principal) -> Select[tuple[CaseFile]]:
         return query.where(False)  # type: ignore[arg-type]
     if principal.is_office:
         return query.where(CaseFile.owner_org_id == principal.organisation_id)
-    return query.where(CaseFile.partner_org_id == principal.organisation_id, _live_referral_to(principal.organisation_id))
+    return query.where(
+        CaseFile.partner_org_id == principal.organisation_id, _live_referral_to(principal.organisation_id)
+    )
 
 
 def get_visible(*, db: Session, principal: Principal, reference: str) -> CaseFile:
@@ -75,7 +77,9 @@ def consent_scope_for(*, db: Session, case: CaseFile, principal: Principal) -> s
     return set(consent.scope)
 
 
-def client_contact(*, db: Session, settings: Settings, case: CaseFile, principal: Principal) -> dict[str, str] | None:
+def client_contact(
+    *, db: Session, settings: Settings, case: CaseFile, principal: Principal
+) -> dict[str, str] | None:
     """Return the client's contact details if the consent covers them (the read is audited), else None."""
     if ConsentScope.contact.value not in consent_scope_for(db=db, case=case, principal=principal):
         return None
@@ -94,7 +98,12 @@ def find_by_secret(*, db: Session, reference: str, secret: str) -> CaseFile | No
 
 
 def audit(
-    *, db: Session, principal: Principal | None, action: str, case: CaseFile | None = None, detail: dict[str, Any] | None = None
+    *,
+    db: Session,
+    principal: Principal | None,
+    action: str,
+    case: CaseFile | None = None,
+    detail: dict[str, Any] | None = None,
 ) -> None:
     """Add an audit entry to the caller's transaction (who read or exported what, when)."""
     db.add(
@@ -107,7 +116,10 @@ def audit(
             actor_org_id=principal.organisation_id if principal else None,
             action=action,
             case_id=case.id if case else None,
-            detail={**(detail or {}), **({"token_id": principal.token_id} if principal and principal.token_id else {})},
+            detail={
+                **(detail or {}),
+                **({"token_id": principal.token_id} if principal and principal.token_id else {}),
+            },
         )
     )
 
@@ -126,9 +138,11 @@ def timeline(*, db: Session, case: CaseFile, principal: Principal) -> list[dict[
         note_id = event.data.get("note_id") if event.kind == "note_added" else None
         if note_id is not None and note_id not in notes:
             continue
-        if partner and event.kind in ("consent_given", "consent_withdrawn") and event.data.get(
-            "organisation_id", None
-        ) not in (None, principal.organisation_id):
+        if (
+            partner
+            and event.kind in ("consent_given", "consent_withdrawn")
+            and event.data.get("organisation_id", None) not in (None, principal.organisation_id)
+        ):
             continue
         items.append({"event": event, "note": notes.get(note_id) if note_id else None})
     return items

@@ -42,7 +42,9 @@ def get_consent(*, db: Session, case: CaseFile, consent_id: int) -> Consent:
     return consent
 
 
-def live_consent(*, db: Session, case: CaseFile, organisation_id: int, consent_id: int | None = None) -> Consent | None:
+def live_consent(
+    *, db: Session, case: CaseFile, organisation_id: int, consent_id: int | None = None
+) -> Consent | None:
     """Return the newest consent of case's client for the organisation that is not withdrawn."""
     query = select(Consent).where(
         Consent.case_id == case.id, Consent.organisation_id == organisation_id, Consent.withdrawn_at.is_(None)
@@ -95,7 +97,12 @@ def record_consent(
     )
     db.add(consent)
     db.flush()
-    data = {"consent_id": consent.id, "organisation": organisation_slug, "scope": sorted(scopes), "method": method}
+    data = {
+        "consent_id": consent.id,
+        "organisation": organisation_slug,
+        "scope": sorted(scopes),
+        "method": method,
+    }
     events.append(db, case, kind="consent_given", actor=actor, at=now, data=data)
     events.touch(db, case, now)
     db.flush()
@@ -103,7 +110,13 @@ def record_consent(
 
 
 def withdraw_consent(
-    *, db: Session, settings: Settings, case: CaseFile, consent: Consent, actor: Actor, now: datetime | None = None
+    *,
+    db: Session,
+    settings: Settings,
+    case: CaseFile,
+    consent: Consent,
+    actor: Actor,
+    now: datetime | None = None,
 ) -> bool:
     """Withdraw a consent; a live referral that rests on it ends and the case returns to the office.
     Return whether that ended a referral. Flushes (a concurrent change of the case surfaces as the

@@ -96,20 +96,36 @@ def touch(db: Session, case: CaseFile, now: datetime) -> None:
 
     A plain UPDATE, so that a note or a consent never makes someone else's pending status change stale.
     """
-    db.execute(update(CaseFile).where(CaseFile.id == case.id).values(updated_at=now).execution_options(synchronize_session=False))
+    db.execute(
+        update(CaseFile)
+        .where(CaseFile.id == case.id)
+        .values(updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def changes_since(*, db: Session, case_id: int, version: int | None) -> list[dict[str, Any]]:
     """Return the events after version (None: the newest one), oldest first, as
     {version, kind, name, at, before, after}."""
     if version is None:
-        newest = db.scalar(select(CaseEvent.version).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id.desc()))
+        newest = db.scalar(
+            select(CaseEvent.version).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id.desc())
+        )
         version = (newest or 1) - 1
     rows = db.scalars(
-        select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.version > version).order_by(CaseEvent.id)
+        select(CaseEvent)
+        .where(CaseEvent.case_id == case_id, CaseEvent.version > version)
+        .order_by(CaseEvent.id)
     ).all()
     return [
-        {"version": e.version, "kind": e.kind, "name": e.name, "at": e.at.isoformat(), "before": e.before, "after": e.after}
+        {
+            "version": e.version,
+            "kind": e.kind,
+            "name": e.name,
+            "at": e.at.isoformat(),
+            "before": e.before,
+            "after": e.after,
+        }
         for e in rows
     ]
 
@@ -117,6 +133,8 @@ def changes_since(*, db: Session, case_id: int, version: int | None) -> list[dic
 def project(*, db: Session, case_id: int) -> dict[str, Any]:
     """Return the case's projected state rebuilt from its events alone."""
     state: dict[str, Any] = {}
-    for event in db.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)).all():
+    for event in db.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case_id).order_by(CaseEvent.id)
+    ).all():
         state.update(event.after)
     return state

@@ -54,11 +54,19 @@ def notify_partner(*, db: Session, case: CaseFile, event_type: str, now: datetim
         "case": {"reference": case.reference, "status": case.status, "version": case.version},
         "occurred_at": now.isoformat(),
     }
-    return webhooks.enqueue(db=db, organisation_id=organisation_id, event_type=event_type, payload=payload, now=now)
+    return webhooks.enqueue(
+        db=db, organisation_id=organisation_id, event_type=event_type, payload=payload, now=now
+    )
 
 
 def open_case(
-    *, db: Session, settings: Settings, client: ClientIn, case: CaseIn, actor: Actor, now: datetime | None = None
+    *,
+    db: Session,
+    settings: Settings,
+    client: ClientIn,
+    case: CaseIn,
+    actor: Actor,
+    now: datetime | None = None,
 ) -> tuple[CaseFile, str]:
     """Return a new case and its client secret (shown once); raise InvalidInput. Commits."""
     with committed(db):
@@ -66,7 +74,13 @@ def open_case(
 
 
 def transition(
-    *, db: Session, settings: Settings, case: CaseFile, request: TransitionIn, actor: Actor, now: datetime | None = None
+    *,
+    db: Session,
+    settings: Settings,
+    case: CaseFile,
+    request: TransitionIn,
+    actor: Actor,
+    now: datetime | None = None,
 ) -> CaseFile:
     """Return case after the named transition, the partner's systems notified (webhooks); raise
     TransitionNotAllowed, PermissionDenied, InvalidInput, ConsentMissing or StaleCase. Commits."""
@@ -102,7 +116,9 @@ def add_note(
     within the wait (the note is saved first: a slow translation never holds it back)."""
     now = now or utcnow()
     with committed(db):
-        note = notes.add_note(db=db, case=case, body=body, visibility=visibility, actor=actor, language=language, now=now)
+        note = notes.add_note(
+            db=db, case=case, body=body, visibility=visibility, actor=actor, language=language, now=now
+        )
         if note.visibility == Visibility.shared.value:
             notify_partner(db=db, case=case, event_type="case.note_added", now=now)
     if translate_to is not None:
@@ -139,15 +155,29 @@ def record_consent(
 
 
 def withdraw_consent(
-    *, db: Session, settings: Settings, case: CaseFile, consent: Consent, actor: Actor, now: datetime | None = None
+    *,
+    db: Session,
+    settings: Settings,
+    case: CaseFile,
+    consent: Consent,
+    actor: Actor,
+    now: datetime | None = None,
 ) -> None:
     """Withdraw a consent; a live referral resting on it ends and the case returns to the office. Commits."""
     with case_committed(db, case):
-        consent_service.withdraw_consent(db=db, settings=settings, case=case, consent=consent, actor=actor, now=now)
+        consent_service.withdraw_consent(
+            db=db, settings=settings, case=case, consent=consent, actor=actor, now=now
+        )
 
 
 def update_fields(
-    *, db: Session, settings: Settings, case: CaseFile, actor: Actor, expected_version: int | None, **changes: Any
+    *,
+    db: Session,
+    settings: Settings,
+    case: CaseFile,
+    actor: Actor,
+    expected_version: int | None,
+    **changes: Any,
 ) -> CaseFile:
     """Return case with changed assignment, priority, district or tags; raise InvalidInput, StaleCase,
     PermissionDenied. Commits."""
@@ -168,7 +198,9 @@ def run_timers(*, db: Session, settings: Settings, now: datetime | None = None) 
         if case is None or case.status not in moves[name].from_:
             continue
         try:
-            transition(db=db, settings=settings, case=case, request=TransitionIn(name=name), actor=SYSTEM, now=now)
+            transition(
+                db=db, settings=settings, case=case, request=TransitionIn(name=name), actor=SYSTEM, now=now
+            )
         except StaleCase:
             continue
         fired.append((case.reference, name))

@@ -88,7 +88,11 @@ def list_for(
             query = query.where(condition)
     per_page = max(1, min(filters.per_page, 10_000))
     page = max(1, filters.page)
-    query = query.order_by(*SORTS.get(filters.sort, SORTS["-updated"])).offset((page - 1) * per_page).limit(per_page + 1)
+    query = (
+        query.order_by(*SORTS.get(filters.sort, SORTS["-updated"]))
+        .offset((page - 1) * per_page)
+        .limit(per_page + 1)
+    )
     rows = list(db.scalars(query).unique().all())
     return rows[:per_page], len(rows) > per_page
 
@@ -102,7 +106,9 @@ def counts_for(*, db: Session, principal: Principal, now: datetime | None = None
             func.count(),
             func.count().filter(visible.c.status == "new"),
             func.count().filter(visible.c.due_at.is_not(None), visible.c.due_at <= now),
-            func.count().filter(visible.c.assignee_id == principal.user_id) if principal.user_id else func.count().filter(False),
+            func.count().filter(visible.c.assignee_id == principal.user_id)
+            if principal.user_id
+            else func.count().filter(False),
             func.count().filter(visible.c.status == "referred"),
         ).select_from(visible)
     ).one()

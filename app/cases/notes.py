@@ -51,7 +51,14 @@ def add_note(
     )
     db.add(note)
     db.flush()
-    events.append(db, case, kind="note_added", actor=actor, at=now, data={"note_id": note.id, "visibility": note.visibility})
+    events.append(
+        db,
+        case,
+        kind="note_added",
+        actor=actor,
+        at=now,
+        data={"note_id": note.id, "visibility": note.visibility},
+    )
     events.touch(db, case, now)
     db.flush()
     return note

@@ -28,7 +28,9 @@ def parsed(model: type[BaseModelT], **values: object) -> BaseModelT:
     try:
         return model(**values)
     except ValidationError as exc:
-        raise InvalidInput({e["field"] or "form": e["message"] for e in field_errors_of(list(exc.errors()))}) from None
+        raise InvalidInput(
+            {e["field"] or "form": e["message"] for e in field_errors_of(list(exc.errors()))}
+        ) from None
 
 
 # --- inputs --------------------------------------------------------------------------------------
@@ -150,7 +152,9 @@ class ClientOut(BaseModel):
     preferred_language: str
     other_languages: list[str]
     district: str | None
-    contact: dict[str, str] | None = Field(description="Only when the client's consent covers contact details")
+    contact: dict[str, str] | None = Field(
+        description="Only when the client's consent covers contact details"
+    )
 
 
 class CaseDetail(CaseSummary):
@@ -169,4 +173,3 @@ class CaseList(BaseModel):
     items: list[CaseSummary]
     page: int
     has_next: bool
-

@@ -84,7 +84,10 @@ def next_reference(*, db: Session, prefix: str, year: int) -> str:
     """Return the next case reference of year, e.g. KRK-2026-000123 (atomic on both databases)."""
     for _attempt in range(5):
         number = db.execute(
-            update(CaseCounter).where(CaseCounter.year == year).values(last=CaseCounter.last + 1).returning(CaseCounter.last)
+            update(CaseCounter)
+            .where(CaseCounter.year == year)
+            .values(last=CaseCounter.last + 1)
+            .returning(CaseCounter.last)
         ).scalar()
         if number is not None:
             return f"{prefix}-{year}-{number:06d}"
@@ -123,7 +126,9 @@ def create(
     )
     db.add(person)
     secret = new_secret(9)
-    reference = next_reference(db=db, prefix=settings.case_reference_prefix, year=now.astimezone(settings.zone).year)
+    reference = next_reference(
+        db=db, prefix=settings.case_reference_prefix, year=now.astimezone(settings.zone).year
+    )
     record = CaseFile(
         reference=reference,
         secret_hash=hash_secret(secret),
@@ -188,7 +193,11 @@ def may_make(cc: CaseContent, transition: Transition, case: CaseFile, actor: Act
 def available_transitions(*, settings: Settings, case: CaseFile, actor: Actor) -> list[Transition]:
     """Return the transitions actor may make on case now, in workflow order."""
     cc = case_content(settings)
-    return [t for t in cc.workflow.transitions.values() if case.status in t.from_ and t.scope and may_make(cc, t, case, actor)]
+    return [
+        t
+        for t in cc.workflow.transitions.values()
+        if case.status in t.from_ and t.scope and may_make(cc, t, case, actor)
+    ]
 
 
 def check_version(db: Session, case: CaseFile, expected_version: int | None) -> None:
@@ -221,7 +230,9 @@ def transition(
     if not may_make(cc, move, case, actor):
         raise PermissionDenied(move.name)
     check_version(db, case, request.expected_version)
-    requirements = _validate_requirements(db=db, cc=cc, move=move, case=case, request=request, can_refer=can_refer)
+    requirements = _validate_requirements(
+        db=db, cc=cc, move=move, case=case, request=request, can_refer=can_refer
+    )
 
     before = events.snapshot(case)
     case.clocks = settled_clocks(cc, case, now)
@@ -285,7 +296,9 @@ _REFERRAL_EFFECT: dict[str, ReferralState] = {
 }
 
 
-def _advance_referral(name: str, referral: Referral, case: CaseFile, now: datetime, data: dict[str, Any]) -> None:
+def _advance_referral(
+    name: str, referral: Referral, case: CaseFile, now: datetime, data: dict[str, Any]
+) -> None:
     new_state = _REFERRAL_EFFECT.get(name)
     if new_state is None or referral.state not in LIVE_REFERRAL_STATES:
         return
@@ -303,7 +316,13 @@ def _advance_referral(name: str, referral: Referral, case: CaseFile, now: dateti
 
 
 def _validate_requirements(
-    *, db: Session, cc: CaseContent, move: Transition, case: CaseFile, request: TransitionIn, can_refer: CanRefer | None
+    *,
+    db: Session,
+    cc: CaseContent,
+    move: Transition,
+    case: CaseFile,
+    request: TransitionIn,
+    can_refer: CanRefer | None,
 ) -> dict[str, Any]:
     errors: dict[str, str] = {}
     found: dict[str, Any] = {}
@@ -323,7 +342,9 @@ def _validate_requirements(
     if "partner" in move.requires:
         category = found.get("category", case.category)
         slug, service_id = request.organisation or "", request.service or ""
-        if can_refer is None or not can_refer(organisation_slug=slug, service_id=service_id, category=category):
+        if can_refer is None or not can_refer(
+            organisation_slug=slug, service_id=service_id, category=category
+        ):
             errors["service"] = _("Choose a partner service that helps with this kind of case.")
         else:
             partner = db.scalar(select(Organisation).where(Organisation.slug == slug))
@@ -334,19 +355,30 @@ def _validate_requirements(
     if errors:
         raise InvalidInput(errors)
     if "consent" in move.requires:
-        consent = live_consent(db=db, case=case, organisation_id=found["partner"].id, consent_id=request.consent_id)
+        consent = live_consent(
+            db=db, case=case, organisation_id=found["partner"].id, consent_id=request.consent_id
+        )
         if consent is None:
             raise ConsentMissing()
         found["consent"] = consent
     return found
 
 
-def on_client_message(*, db: Session, settings: Settings, case: CaseFile, now: datetime | None = None) -> CaseFile:
+def on_client_message(
+    *, db: Session, settings: Settings, case: CaseFile, now: datetime | None = None
+) -> CaseFile:
     """Fire the workflow's client-message triggers (e.g. waiting_on_client -> in_progress). Flushes."""
     cc = case_content(settings)
     for move in cc.workflow.system_transitions():
         if move.trigger and move.trigger.kind == "event" and case.status in move.from_:
-            return transition(db=db, settings=settings, case=case, request=TransitionIn(name=move.name), actor=SYSTEM, now=now)
+            return transition(
+                db=db,
+                settings=settings,
+                case=case,
+                request=TransitionIn(name=move.name),
+                actor=SYSTEM,
+                now=now,
+            )
     return case
 
 
@@ -446,6 +478,8 @@ def staff_of(*, db: Session, organisation_id: int) -> list[User]:
     """Return the active users of an organisation, by name."""
     return list(
         db.scalars(
-            select(User).where(User.organisation_id == organisation_id, User.is_active.is_(True)).order_by(User.display_name)
+            select(User)
+            .where(User.organisation_id == organisation_id, User.is_active.is_(True))
+            .order_by(User.display_name)
         ).all()
     )

@@ -75,4 +75,6 @@ def save_draft(
     """Return the saved draft and its link's token; raise Conflict when the link's form was already
     sent. Commits."""
     with committed(db):
-        return forms_service.save_draft(db=db, settings=settings, form=form, raw=raw, language=language, token=token, now=now)
+        return forms_service.save_draft(
+            db=db, settings=settings, form=form, raw=raw, language=language, token=token, now=now
+        )

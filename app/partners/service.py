@@ -25,8 +25,12 @@ from app.partners.content import Directory, Service, load_directory
 
 
 @lru_cache(maxsize=4)
-def _directory(folder: str, categories: frozenset[str], districts: frozenset[str], office_slug: str, city: str) -> Directory:
-    return load_directory(Path(folder), categories=categories, districts=districts, office_slug=office_slug, city=city)
+def _directory(
+    folder: str, categories: frozenset[str], districts: frozenset[str], office_slug: str, city: str
+) -> Directory:
+    return load_directory(
+        Path(folder), categories=categories, districts=districts, office_slug=office_slug, city=city
+    )
 
 
 def directory(settings: Settings) -> Directory:
@@ -43,7 +47,7 @@ def directory(settings: Settings) -> Directory:
 
 
 def suggestions_for(*, db: Session, settings: Settings, case: CaseFile) -> list[Suggestion]:
-    """Return partner services ranked for case by cases/routing.yml, counting each service's open referrals."""
+    """Return partner services ranked for case by cases/routing.yml, counting each one's open referrals."""
     routing = case_content(settings).routing
     rows = db.execute(
         select(Organisation.slug, Referral.service_id, func.count())

@@ -21,7 +21,9 @@ def write(fresh_engine, settings):
     """Return a factory of write sessions on a database with real commits and the city office."""
     factory = session_factory(fresh_engine, write=True)
     with factory() as db:
-        auth_service.ensure_organisation(db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office)
+        auth_service.ensure_organisation(
+            db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office
+        )
         db.commit()
     return factory
 
@@ -31,7 +33,9 @@ def count(db, model) -> int:
 
 
 def turn(db, settings, sender: str, text: str, then=None):
-    return flows.take_turn(db=db, settings=settings, channel="rest", sender_id=sender, language="en", text=text, then=then)
+    return flows.take_turn(
+        db=db, settings=settings, channel="rest", sender_id=sender, language="en", text=text, then=then
+    )
 
 
 def test_a_turn_that_fails_after_opening_a_case_leaves_neither_the_case_nor_the_messages(write, settings):
@@ -76,15 +80,27 @@ def test_a_case_the_chat_cannot_open_takes_nothing_else_of_the_turn_with_it(writ
 
     sender = "refused"
     with write() as db:
-        for message in ('/fill_form{"case_topic": "job_search"}', "I am looking for work as a cook in Kraków",
-                        '/inform{"contact_preference": "chat"}', "no"):
+        for message in (
+            '/fill_form{"case_topic": "job_search"}',
+            "I am looking for work as a cook in Kraków",
+            '/inform{"contact_preference": "chat"}',
+            "no",
+        ):
             turn(db, settings, sender, message)
     monkeypatch.setattr(case_service, "create", create_then_refuse)
     with write() as db:
         _conversation, done, _ = turn(db, settings, sender, "/affirm")
-    refused = flows.dialogue_engine(settings).render("utter_case_not_created_error", flows.Tracker(language="en")).text
+    refused = (
+        flows.dialogue_engine(settings)
+        .render("utter_case_not_created_error", flows.Tracker(language="en"))
+        .text
+    )
     assert [m.text for m in done.answer] == [refused]
     with write() as db:
         assert count(db, CaseFile) == 0
         last = db.scalars(select(ConversationMessage).order_by(ConversationMessage.id.desc()).limit(2)).all()
-        assert [m.author for m in last] == ["bot", "user"] and last[1].text == "/affirm" and last[0].text == refused
+        assert (
+            [m.author for m in last] == ["bot", "user"]
+            and last[1].text == "/affirm"
+            and last[0].text == refused
+        )

@@ -11,8 +11,8 @@ import pytest
 from app.assistant import nlu
 from app.assistant.data import DialogueData, load_dialogues
 from app.assistant.nlu import NLUModel, extract_entities, normalize, train_or_load
-from app.languages import LINGUA_SWITCH_THRESHOLD, detect_language
 from app.config import PROJECT_ROOT
+from app.languages import LINGUA_SWITCH_THRESHOLD, detect_language
 
 LANGUAGES = ["pl", "uk", "ru", "en", "be"]
 

@@ -10,6 +10,7 @@ from app.assistant.models import Conversation, ConversationMessage
 from app.cases.models import CaseFile
 from tests.conftest import csrf_from
 
+
 @pytest.fixture
 def patient_app(app, settings):
     """The app with translations awaited (the first one also imports argostranslate)."""

@@ -13,8 +13,8 @@ from app.auth.models import Organisation, User
 from app.auth.permissions import Principal
 from app.cases import flows
 from app.cases.events import Actor
-from app.cases.schemas import CaseIn, ClientIn, TransitionIn
 from app.cases.models import CaseFile
+from app.cases.schemas import CaseIn, ClientIn, TransitionIn
 
 PARTNER_A = "fundacja-przystan"  # legal aid, speaks uk
 PARTNER_B = "stowarzyszenie-prawo-na-start"  # legal aid too

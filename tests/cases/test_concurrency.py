@@ -10,11 +10,11 @@ from sqlalchemy import select
 from app.auth import service as auth_service
 from app.auth.enums import OrgKind, Role
 from app.cases import flows
-from app.cases.events import Actor
-from app.cases.schemas import CaseIn, ClientIn
 from app.cases.enums import Visibility
+from app.cases.events import Actor
 from app.cases.exceptions import StaleCase
 from app.cases.models import CaseEvent, CaseFile, CaseNote
+from app.cases.schemas import CaseIn, ClientIn
 from app.db import session_factory
 
 

@@ -13,12 +13,12 @@ from app.cases import access, events, flows, inbox
 from app.cases import service as case_service
 from app.cases.content import case_content
 from app.cases.deadlines import is_overdue
-from app.cases.schemas import CaseIn, ClientIn, InboxFilter, TransitionIn
-from app.partners import service as partner_service
 from app.cases.enums import Visibility
 from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
 from app.cases.models import AuditEntry, CaseEvent, CaseFile, Referral
+from app.cases.schemas import CaseIn, ClientIn, InboxFilter, TransitionIn
 from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.partners import service as partner_service
 from tests.cases.fixtures import PARTNER_A, PARTNER_B, refer_to_a
 
 # Monday 2 March 2026, 09:00 in Kraków (CET, UTC+1).

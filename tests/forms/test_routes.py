@@ -10,10 +10,10 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from app.cases.models import AuditEntry, CaseFile
-from app.languages import KNOWN_LOCALES
 from app.forms import service
 from app.forms.models import FormSubmission
 from app.i18n import use_locale
+from app.languages import KNOWN_LOCALES
 from tests.conftest import csrf_from
 from tests.forms.answers import ANSWERS, CATEGORY, SHOWN, post_data
 

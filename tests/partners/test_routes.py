@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from app.partners import service
 from app.i18n import gettext, use_locale
+from app.partners import service
 
 
 def test_directory_lists_every_partner_without_filters(client, settings):
