@@ -125,24 +125,60 @@ def audit(
 
 
 def timeline(*, db: Session, case: CaseFile, principal: Principal) -> list[dict[str, Any]]:
-    """Return the case's events and notes that principal may see, oldest first."""
-    partner = principal.is_partner
+    """Return the case's events and notes that principal may see, oldest first.
+
+    The office sees everything. A partner sees the office's shared notes, its own notes, and the
+    history of the case but for what passed between the office and another partner: that partner's
+    notes and answers (a decline's reason), its consent and its referral, and the office's shared
+    notes written while the case was with that partner. What one partner wrote to the office is for
+    the office and that partner only.
+    """
     events = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)).all()
-    notes = {
-        n.id: n
-        for n in db.scalars(select(CaseNote).where(CaseNote.case_id == case.id)).all()
-        if not (partner and n.visibility != Visibility.shared.value)
-    }
+    notes = {n.id: n for n in db.scalars(select(CaseNote).where(CaseNote.case_id == case.id)).all()}
+    if principal.is_partner:
+        others = _other_partners_referrals(db, case, principal)
+        notes = {note_id: note for note_id, note in notes.items() if _partner_may_read(case, note, principal, others)}
+        events = [e for e in events if not _between_office_and_another_partner(db, case, e, principal)]
     items: list[dict[str, Any]] = []
     for event in events:
         note_id = event.data.get("note_id") if event.kind == "note_added" else None
         if note_id is not None and note_id not in notes:
             continue
-        if (
-            partner
-            and event.kind in ("consent_given", "consent_withdrawn")
-            and event.data.get("organisation_id", None) not in (None, principal.organisation_id)
-        ):
-            continue
         items.append({"event": event, "note": notes.get(note_id) if note_id else None})
     return items
+
+
+def _other_partners_referrals(db: Session, case: CaseFile, principal: Principal) -> list[Referral]:
+    return list(
+        db.scalars(
+            select(Referral).where(Referral.case_id == case.id, Referral.organisation_id != principal.organisation_id)
+        ).all()
+    )
+
+
+def _partner_may_read(case: CaseFile, note: CaseNote, principal: Principal, others: list[Referral]) -> bool:
+    if note.author_org_id == principal.organisation_id:
+        return True
+    if note.visibility != Visibility.shared.value or note.author_org_id != case.owner_org_id:
+        return False  # internal, or another partner's
+    # An office note shared while the case was with another partner was written to that partner.
+    return not any(
+        r.created_at <= note.created_at and (r.ended_at is None or note.created_at < r.ended_at)
+        for r in others
+    )
+
+
+def _between_office_and_another_partner(db: Session, case: CaseFile, event: CaseEvent, principal: Principal) -> bool:
+    if event.actor_org_id not in (None, case.owner_org_id, principal.organisation_id):
+        return True  # made by another partner
+    referral_id = event.data.get("referral_id")
+    if referral_id is not None:
+        referral = db.get(Referral, referral_id)
+        if referral is None or referral.organisation_id != principal.organisation_id:
+            return True
+    consent_id = event.data.get("consent_id")
+    if consent_id is not None:
+        consent = db.get(Consent, consent_id)
+        if consent is None or consent.organisation_id != principal.organisation_id:
+            return True
+    return False
