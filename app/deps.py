@@ -1,5 +1,5 @@
-"""Annotated dependencies every route uses: DbSession, AppSettings, Locale (the signed-in principal's
-are in app/auth/deps.py)."""
+"""Annotated dependencies every route uses: DbSession (WriteDbSession for reads that are audited),
+AppSettings, Locale (the signed-in principal's are in app/auth/deps.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import anyio
 from fastapi import Depends, Request
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from app.config import Settings
@@ -35,6 +35,19 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
     """
     state = request.app.state
     factory = state.session_factory if request.method in SAFE_METHODS else state.write_session_factory
+    async for session in _session_of(factory):
+        yield session
+
+
+async def get_write_db(request: Request) -> AsyncIterator[Session]:
+    """Yield a write session whatever the method: for pages that read and then record the read (an
+    audit entry). On SQLite a transaction that began as a read cannot take the write lock once another
+    writer has committed meanwhile ("database is locked"); a write session queues for the lock first."""
+    async for session in _session_of(request.app.state.write_session_factory):
+        yield session
+
+
+async def _session_of(factory: sessionmaker[Session]) -> AsyncIterator[Session]:
     session = factory()
     try:
         yield session
@@ -48,6 +61,7 @@ async def get_db(request: Request) -> AsyncIterator[Session]:
 
 AppSettings = Annotated[Settings, Depends(app_settings)]
 DbSession = Annotated[Session, Depends(get_db)]
+WriteDbSession = Annotated[Session, Depends(get_write_db)]
 
 
 async def locale_dep() -> str:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from app.config import get_settings  # noqa: E402
 from app.db import Base, build_engine  # noqa: E402
-from app.deps import get_db  # noqa: E402
+from app.deps import get_db, get_write_db  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.migrations import alembic_config  # noqa: E402
 
@@ -144,6 +144,7 @@ def app(engine: Engine, db: Session, settings):
         yield db
 
     application.dependency_overrides[get_db] = _db
+    application.dependency_overrides[get_write_db] = _db
     return application
 
 

@@ -28,7 +28,7 @@ from app.cases.notes import note_view
 from app.cases.schemas import CaseIn, ClientIn, InboxFilter, TransitionIn, parsed
 from app.config import Settings
 from app.db import utcnow
-from app.deps import AppSettings, DbSession
+from app.deps import AppSettings, DbSession, WriteDbSession
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.i18n import _, get_locale
 from app.partners import service as partner_service
@@ -106,7 +106,7 @@ def inbox_page(request: Request, db: DbSession, settings: AppSettings, principal
 
 
 @router.get("/export.csv", name="inbox_export")
-def inbox_export(request: Request, db: DbSession, principal: StaffPrincipal, filters: Filters) -> Response:
+def inbox_export(request: Request, db: WriteDbSession, principal: StaffPrincipal, filters: Filters) -> Response:
     """Download the filtered cases as CSV (supervisors; no contact details); the export is audited."""
     if not can(principal, Action.export_personal_data, principal.organisation_id):
         raise PermissionDenied("export")
@@ -245,7 +245,12 @@ def _case_context(
 
 @router.get("/{reference}", name="case_page")
 def case_page(
-    request: Request, reference: str, db: DbSession, settings: AppSettings, principal: StaffPrincipal, show_contact: bool = False
+    request: Request,
+    reference: str,
+    db: WriteDbSession,
+    settings: AppSettings,
+    principal: StaffPrincipal,
+    show_contact: bool = False,
 ) -> Response:
     """Show a case the principal may see (404 otherwise); every view is audited."""
     case = access.get_visible(db=db, principal=principal, reference=reference)

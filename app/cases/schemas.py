@@ -20,6 +20,18 @@ from app.errors import InvalidInput, field_errors_of
 MAX_NOTE = 10_000
 MAX_DESCRIPTION = 10_000
 
+#: The largest integer the API takes: what an INTEGER column holds on PostgreSQL (SQLite's hold
+#: 2**63-1), so a number both databases store is never a server error.
+MAX_INT = 2**31 - 1
+
+#: What str.strip() removes (str.isspace), spelled out: `\s` means three different sets in Python,
+#: in pydantic's Rust regex and in the JSON Schema (ECMA) regex that API clients use.
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: Any text without NUL, which PostgreSQL refuses in text and JSON.
+TEXT = r"^[^\x00]*$"
+#: Text without NUL that is not only spaces.
+NOT_BLANK = rf"^[^\x00]*[^\x00{SPACE}][^\x00]*$"
+
 BaseModelT = TypeVar("BaseModelT", bound=BaseModel)
 
 
@@ -65,27 +77,29 @@ class TransitionIn(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    name: str = Field(min_length=1, max_length=40, examples=["accept"])
-    expected_version: int | None = Field(default=None, ge=1)
-    category: str | None = Field(default=None, max_length=40)
-    reason: str | None = None
-    outcome: str | None = Field(default=None, max_length=40)
-    organisation: str | None = Field(default=None, max_length=80, description="partner organisation slug")
-    service: str | None = Field(default=None, max_length=80, description="the partner's service id")
-    consent_id: int | None = None
+    name: str = Field(min_length=1, max_length=40, pattern=TEXT, examples=["accept"])
+    expected_version: int | None = Field(default=None, ge=1, le=MAX_INT)
+    category: str | None = Field(default=None, max_length=40, pattern=TEXT)
+    reason: str | None = Field(default=None, max_length=MAX_NOTE, pattern=TEXT)
+    outcome: str | None = Field(default=None, max_length=40, pattern=TEXT)
+    organisation: str | None = Field(
+        default=None, max_length=80, pattern=TEXT, description="partner organisation slug"
+    )
+    service: str | None = Field(default=None, max_length=80, pattern=TEXT, description="the partner's service id")
+    consent_id: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class TransitionRequest(TransitionIn):
     """A transition through the API, where expected_version is required (systems must not overwrite
     each other's changes)."""
 
-    expected_version: int = Field(ge=1)  # type: ignore[assignment]
+    expected_version: int = Field(ge=1, le=MAX_INT)  # type: ignore[assignment]
 
 
 class NoteIn(BaseModel):
     """A note; partners' notes are always shared with the office."""
 
-    body: str = Field(min_length=1, max_length=MAX_NOTE)
+    body: str = Field(min_length=1, max_length=MAX_NOTE, pattern=NOT_BLANK)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")
 
 

@@ -22,7 +22,8 @@ from app.auth.models import Organisation, User
 from app.auth.permissions import Action, Principal, can
 from app.cases import events
 from app.cases.consent import live_consent
-from app.cases.content import CaseContent, Transition, case_content
+from app.cases.content import CaseContent, case_content
+from app.cases.content.workflow import Transition
 from app.cases.deadlines import due_at, settled_clocks
 from app.cases.enums import LIVE_REFERRAL_STATES, Priority, ReferralState, Source
 from app.cases.events import SYSTEM, Actor

@@ -14,7 +14,7 @@ from app.auth.deps import StaffPrincipal
 from app.auth.permissions import Action, Principal, require
 from app.cases import access
 from app.config import Settings
-from app.deps import AppSettings, DbSession
+from app.deps import AppSettings, DbSession, WriteDbSession
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.forms import flows, service
 from app.forms.content import FormDef
@@ -265,7 +265,7 @@ def _office_case(db: Session, principal: Principal, reference: str) -> Any:
 
 @router.get("/staff/forms/cases/{reference}", name="form_case_answers")
 def case_answers(
-    request: Request, reference: str, db: DbSession, settings: AppSettings, principal: StaffPrincipal
+    request: Request, reference: str, db: WriteDbSession, settings: AppSettings, principal: StaffPrincipal
 ) -> Response:
     """Show the forms sent into a case, with the Polish wording of the form version that was used."""
     case = _office_case(db, principal, reference)
@@ -301,7 +301,7 @@ def case_receipt(
     request: Request,
     reference: str,
     submission_id: int,
-    db: DbSession,
+    db: WriteDbSession,
     settings: AppSettings,
     principal: StaffPrincipal,
 ) -> Response:

@@ -17,7 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from app.auth.models import Organisation
-from app.cases.content import Routing, case_content
+from app.cases.content import case_content
+from app.cases.content.routing import Routing
 from app.cases.enums import LIVE_REFERRAL_STATES
 from app.cases.models import CaseFile, Referral
 from app.config import Settings

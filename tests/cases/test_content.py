@@ -13,9 +13,10 @@ from babel.messages.extract import extract_from_dir
 from click.testing import CliRunner
 
 from app.cases.cli import cases
-from app.cases.content import CATEGORY_IDS, STATUS_IDS, ContentErrors, load_case_content
+from app.cases.content import load_case_content
+from app.cases.content.contract import CATEGORY_IDS, STATUS_IDS
 from app.config import PROJECT_ROOT
-from app.content import ContentError
+from app.content import ContentError, ContentErrors
 
 CASES = PROJECT_ROOT / "cases"
 

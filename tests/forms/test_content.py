@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from app.cases.content import ContentErrors, load_case_content
+from app.cases.content import load_case_content
 from app.cli import main
 from app.config import PROJECT_ROOT
+from app.content import ContentErrors
 from app.forms.content import FIELD_TYPES, load_forms
 
 CASES = load_case_content(PROJECT_ROOT / "cases")

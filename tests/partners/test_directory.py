@@ -13,7 +13,8 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from click.testing import CliRunner
 
-from app.cases.content import Routing, RoutingRule, load_case_content
+from app.cases.content import load_case_content
+from app.cases.content.routing import Routing, RoutingRule
 from app.config import PROJECT_ROOT
 from app.content import ContentError, ContentErrors
 from app.partners.cli import partners
