@@ -35,6 +35,22 @@ NAMING_CONVENTION = {
 }
 
 
+#: The largest id, version or count a request may name: what an Integer column holds on both
+#: databases (PostgreSQL's int4). A bigger number from a form or URL is refused with a 422, not sent
+#: to the database (SQLite overflows past 2^63, PostgreSQL past 2^31).
+MAX_INT = 2**31 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """Return text as a positive whole number a database can hold, or None (digits of other scripts,
+    such as "²" or "٣", are not numbers here)."""
+    value = text.strip()
+    if not value.isascii() or not value.isdigit() or len(value) > 10:
+        return None
+    number = int(value)
+    return number if 0 < number <= MAX_INT else None
+
+
 def utcnow() -> datetime:
     """Return the current time, timezone-aware in UTC."""
     return datetime.now(UTC)
@@ -177,6 +193,9 @@ def _begin(dbapi_connection: Any, mode: str) -> None:
 def build_engine(url: str, **kwargs: object) -> Engine:
     """Return an engine for url, with SQLite put in WAL mode with foreign keys on."""
     parsed = make_url(url)
+    # SQL parameters are what people typed (messages, notes, contact details): an error's text and
+    # the engine's log lines must never carry them.
+    kwargs["hide_parameters"] = True
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":

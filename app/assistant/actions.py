@@ -16,6 +16,7 @@ from app.assistant.knowledge import load_knowledge
 from app.assistant.runtime import Action, BotMessage, Context
 from app.cases.access import find_by_secret
 from app.cases.content import case_content
+from app.cases.exceptions import TooManyAttempts
 from app.i18n import _, format_date, format_datetime, format_time, translations, use_locale
 
 CASE_FORM_SLOTS = ("case_topic", "case_description", "contact_preference", "contact", "district", "consent")
@@ -261,7 +262,12 @@ def action_case_status(ctx: Context) -> None:
         tracker.status_attempts = recent
         ctx.utter("utter_case_status_locked")
         return
-    case = find_by_secret(db=ctx.db, reference=str(reference or ""), secret=str(secret or ""))
+    try:
+        case = find_by_secret(db=ctx.db, reference=str(reference or ""), secret=str(secret or ""), now=ctx.now)
+    except TooManyAttempts:  # this case's secret was guessed at too often, from whichever chat
+        tracker.slots["case_reference"] = None
+        ctx.utter("utter_case_status_locked")
+        return
     if case is None:
         tracker.status_attempts = [*recent, ctx.now.isoformat()]
         tracker.slots["case_reference"] = None

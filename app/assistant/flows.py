@@ -33,6 +33,7 @@ from app.cases.events import CLIENT
 from app.cases.models import CaseFile
 from app.cases.schemas import CaseIn, ClientIn
 from app.config import Settings
+from app.crypto import decrypt_json, encrypt_json
 from app.db import READ_FIRST, utcnow
 from app.errors import InvalidInput
 from app.i18n import _, gettext, use_locale
@@ -85,6 +86,7 @@ def action_create_case(ctx: Context) -> None:
         return
     if ctx.conversation is not None:
         ctx.conversation.case_id = case.id
+        _contacts_to_case(ctx.db, ctx.settings, ctx.conversation, case)
     ctx.utter("utter_case_created", private=True, case_reference=case.reference, case_secret=secret)
     actions.clear_case_form(ctx)
 
@@ -125,6 +127,7 @@ def hand_over(ctx: Context) -> None:
             now=ctx.now,
         )
         conversation.case_id = case.id
+        _contacts_to_case(db, ctx.settings, conversation, case)
     db.flush()
     text = chat_service.transcript(db=db, conversation=conversation)
     if text:
@@ -268,9 +271,7 @@ def receive(
     tracker = Tracker.from_state(conversation.state, conversation.language)
     conversation.updated_at = now
     if conversation.mode in (QUEUED, HUMAN):
-        message = chat_service.store(
-            db, conversation, "user", text, language=conversation.language, created_at=now
-        )
+        message = _store_newcomers(db, settings, conversation, text, language=conversation.language, now=now)
         # Translated before anything is written: the wait for the machine translation (up to
         # WITAJ_TRANSLATION_WAIT_SECONDS) must not hold the database's write lock.
         chat_service.translate_into(settings=settings, message=message, target=settings.default_locale)
@@ -286,14 +287,14 @@ def receive(
     secret_answer = tracker.active_loop == "case_status_form" and tracker.requested_slot == "case_secret"
     turn = Turn()
     turn.stored.append(
-        chat_service.store(
+        _store_newcomers(
             db,
+            settings,
             conversation,
-            "user",
             "••••••" if secret_answer else text,
             language=parsed.language,
             data={"intent": parsed.intent, "confidence": round(parsed.confidence, 3)},
-            created_at=now,
+            now=now,
         )
     )
     if parsed.language != tracker.language and parsed.language in settings.locales:
@@ -320,6 +321,42 @@ def receive(
         )
     db.flush()
     return turn
+
+
+def _store_newcomers(
+    db: Session,
+    settings: Settings,
+    conversation: Conversation,
+    text: str,
+    *,
+    language: str,
+    now: datetime,
+    data: dict[str, Any] | None = None,
+) -> ConversationMessage:
+    """Store a newcomer's message with its e-mail addresses and phone numbers masked; what they were
+    is kept encrypted on the message and goes to the case's contact details (read only through the
+    audited "show contact" step), now if the chat has a case, else when one is opened for it."""
+    masked, found = chat_service.mask_contacts(text)
+    fields = dict(data or {})
+    if found:
+        fields["contact_encrypted"] = encrypt_json(found, settings)
+    message = chat_service.store(db, conversation, "user", masked, language=language, data=fields, created_at=now)
+    if found and conversation.case_id is not None:
+        case = db.get(CaseFile, conversation.case_id)
+        if case is not None:
+            case_service.add_client_contact(db=db, settings=settings, case=case, found=found)
+    return message
+
+
+def _contacts_to_case(db: Session, settings: Settings, conversation: Conversation, case: CaseFile) -> None:
+    """Give the case the contact details the newcomer typed in the chat before it existed."""
+    found: dict[str, list[str]] = {}
+    for message in chat_service.messages(db=db, conversation=conversation, authors=("user",)):
+        token = (message.data or {}).get("contact_encrypted")
+        for kind, values in (decrypt_json(token, settings) if token else {}).items():
+            found.setdefault(kind, []).extend(values)
+    if found:
+        case_service.add_client_contact(db=db, settings=settings, case=case, found=found)
 
 
 def _client_wrote(*, db: Session, settings: Settings, conversation: Conversation, now: datetime) -> None:

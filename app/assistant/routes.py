@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import anyio
 import anyio.to_thread
 import httpx
-from fastapi import APIRouter, Body, Form, Request
+from fastapi import APIRouter, Body, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -21,6 +21,7 @@ from app.auth.deps import StaffPrincipal
 from app.auth.permissions import Action, can
 from app.cases import access
 from app.config import Settings
+from app.db import MAX_INT, parse_id
 from app.deps import AppSettings, DbSession
 from app.errors import InvalidInput, PermissionDenied
 from app.i18n import _, get_locale
@@ -138,7 +139,7 @@ def _web_turn(request: Request, db: Session, settings: Settings, message: str, a
     def shown_items(conversation: Conversation, turn: flows.Turn) -> list[Any]:
         if htmx and conversation.case_id is not None:
             # A person may have written since the page last looked: show everything after it.
-            seen = int(after) if after.isdigit() else turn.stored[0].id - 1
+            seen = parse_id(after) or turn.stored[0].id - 1
             return service.messages(db=db, conversation=conversation, after_id=seen)
         return turn.stored
 
@@ -155,7 +156,9 @@ def _web_turn(request: Request, db: Session, settings: Settings, message: str, a
 
 
 @router.get("/chat/messages", name="chat_poll")
-def chat_poll(request: Request, db: DbSession, settings: AppSettings, after: int = 0) -> Response:
+def chat_poll(
+    request: Request, db: DbSession, settings: AppSettings, after: Annotated[int, Query(ge=0, le=MAX_INT)] = 0
+) -> Response:
     """Return messages after `after` (staff replies while a person handles the chat); 204 when none."""
     conversation, _sender = _web_conversation(request, db, create=False)
     if conversation is None:

@@ -5,6 +5,7 @@ the dialogue engine, and what it opens in other domains, is in app/assistant/flo
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 import threading
 from datetime import datetime
@@ -49,6 +50,32 @@ class _LanguageHints:
 
 
 language_hints = _LanguageHints()
+
+
+#: An e-mail address, and a phone number of 9 to 15 digits (not a case reference, a date, a postcode).
+_EMAIL_IN_TEXT = re.compile(r"[^\s@<>(),;:\"']{1,64}@[^\s@<>(),;:\"']+\.[^\s@<>(),;:\"'.]{2,}")
+_PHONE_IN_TEXT = re.compile(r"(?<![\w+(-])\+?\(?\d(?:[ ()-]{0,2}\d){8,14}(?![\w-])")
+MASKED_EMAIL, MASKED_PHONE = "•••@•••", "••• ••• •••"
+
+
+def mask_contacts(text: str) -> tuple[str, dict[str, list[str]]]:
+    """Return text with e-mail addresses and phone numbers masked, and those it found by kind.
+
+    A chat transcript is shown to caseworkers and copied into the case: contact details in it would be
+    readable without the audited "show contact" step, and unencrypted at rest.
+    """
+    found: dict[str, list[str]] = {}
+
+    def hide(kind: str, mask: str) -> Any:
+        def replace(match: re.Match[str]) -> str:
+            found.setdefault(kind, []).append(match.group(0).strip())
+            return mask
+
+        return replace
+
+    masked = _EMAIL_IN_TEXT.sub(hide("email", MASKED_EMAIL), text)
+    masked = _PHONE_IN_TEXT.sub(hide("phone", MASKED_PHONE), masked)
+    return masked, found
 
 
 def check_message(text: str | None) -> str:

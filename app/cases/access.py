@@ -4,9 +4,10 @@ personal data. Routes and templates never decide who sees what."""
 from __future__ import annotations
 
 import re
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Select, exists, select
+from sqlalchemy import Select, exists, func, select
 from sqlalchemy.orm import Session
 
 from app.auth.permissions import Action, Principal, can
@@ -15,10 +16,16 @@ from app.cases.models import AuditEntry, CaseEvent, CaseFile, CaseNote, Consent,
 from app.config import Settings
 from app.crypto import decrypt_json, secrets_match
 from app.db import utcnow
+from app.cases.exceptions import TooManyAttempts
 from app.errors import NotFound
 
 #: The shape of a case reference, e.g. KRK-2026-000123.
 REFERENCE = re.compile(r"^[A-Z]{2,5}-\d{4}-\d{6,}$")
+#: Wrong secrets a case takes in SECRET_WINDOW before its status is refused to everyone for a while.
+SECRET_ATTEMPTS = 5
+SECRET_WINDOW = timedelta(minutes=15)
+#: The audit action of a wrong secret given for a case.
+WRONG_SECRET = "wrong_secret"
 
 
 def _live_referral_to(org_id: int):  # type: ignore[no-untyped-def]
@@ -87,12 +94,26 @@ def client_contact(
     return decrypt_json(case.client.contact_encrypted, settings)
 
 
-def find_by_secret(*, db: Session, reference: str, secret: str) -> CaseFile | None:
-    """Return the case when reference and secret match (for the newcomer following their case)."""
+def find_by_secret(*, db: Session, reference: str, secret: str, now: datetime | None = None) -> CaseFile | None:
+    """Return the case when reference and secret match (for the newcomer following their case), else
+    None; a wrong secret for a case is recorded against the case (audited). Raise TooManyAttempts
+    when the case's secret was given wrong SECRET_ATTEMPTS times in SECRET_WINDOW, whoever asks:
+    a new chat, browser or address does not start the count again."""
+    now = now or utcnow()
     if not REFERENCE.match((reference or "").strip().upper()):
         return None
     case = db.scalar(select(CaseFile).where(CaseFile.reference == reference.strip().upper()))
-    if case is None or not secrets_match((secret or "").strip(), case.secret_hash):
+    if case is None:
+        return None
+    failures = db.scalar(
+        select(func.count())
+        .select_from(AuditEntry)
+        .where(AuditEntry.case_id == case.id, AuditEntry.action == WRONG_SECRET, AuditEntry.at > now - SECRET_WINDOW)
+    )
+    if (failures or 0) >= SECRET_ATTEMPTS:
+        raise TooManyAttempts()
+    if not secrets_match((secret or "").strip(), case.secret_hash):
+        audit(db=db, principal=None, action=WRONG_SECRET, case=case, now=now)
         return None
     return case
 
@@ -104,11 +125,12 @@ def audit(
     action: str,
     case: CaseFile | None = None,
     detail: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Add an audit entry to the caller's transaction (who read or exported what, when)."""
     db.add(
         AuditEntry(
-            at=utcnow(),
+            at=now or utcnow(),
             actor_kind=(ActorKind.token if principal and principal.token_id else ActorKind.user).value
             if principal
             else ActorKind.system.value,

@@ -47,3 +47,12 @@ class ConsentMissing(DomainError):
 
     def public_message(self) -> str:
         return _("Record the client's consent to share the case with this organisation first.")
+
+
+class TooManyAttempts(DomainError):
+    """A case's secret was given wrong too often lately: its status is refused to everyone for a while."""
+
+    status = 429
+
+    def public_message(self) -> str:
+        return _("Too many attempts. Try again in a quarter of an hour, or ask us in the chat.")

@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from app.cases.models import CaseFile
 from app.cases.notes import note_view
 from app.cases.schemas import CaseIn, ClientIn, InboxFilter, TransitionIn, parsed
 from app.config import Settings
-from app.db import utcnow
+from app.db import MAX_INT, parse_id, utcnow
 from app.deps import AppSettings, DbSession, WriteDbSession
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.i18n import _, get_locale
@@ -105,6 +105,16 @@ def inbox_page(request: Request, db: DbSession, settings: AppSettings, principal
     return render(request, "cases/inbox.html", context, block=block)
 
 
+#: What a spreadsheet reads as the start of a formula (OWASP, "CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """Return value as a spreadsheet shows it as text: a cell that starts like a formula (a chat
+    description "=HYPERLINK(...)") gets a leading apostrophe, so opening the export runs nothing."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 @router.get("/export.csv", name="inbox_export")
 def inbox_export(request: Request, db: WriteDbSession, principal: StaffPrincipal, filters: Filters) -> Response:
     """Download the filtered cases as CSV (supervisors; no contact details); the export is audited."""
@@ -117,9 +127,10 @@ def inbox_export(request: Request, db: WriteDbSession, principal: StaffPrincipal
     writer.writerow(["reference", "status", "category", "priority", "language", "district", "source", "subject",
                      "created_at", "updated_at", "due_at"])
     for case in cases:
-        writer.writerow([case.reference, case.status, case.category, case.priority, case.language, case.district or "",
-                         case.source, case.subject, case.created_at.isoformat(), case.updated_at.isoformat(),
-                         case.due_at.isoformat() if case.due_at else ""])
+        row = [case.reference, case.status, case.category, case.priority, case.language, case.district or "",
+               case.source, case.subject, case.created_at.isoformat(), case.updated_at.isoformat(),
+               case.due_at.isoformat() if case.due_at else ""]
+        writer.writerow([spreadsheet_safe(value) for value in row])
     detail = {"count": len(cases), "truncated": more, "filters": {k: v for k, v in request.query_params.items()}}
     access.audit(db=db, principal=principal, action="export_cases", detail=detail)
     db.commit()
@@ -284,7 +295,7 @@ def case_transition(
     settings: AppSettings,
     principal: StaffPrincipal,
     name: Annotated[str, Form()],
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=1, le=MAX_INT)],
     reason: Annotated[str, Form()] = "",
     outcome: Annotated[str, Form()] = "",
     category: Annotated[str, Form()] = "",
@@ -364,7 +375,7 @@ def case_update(
     db: DbSession,
     settings: AppSettings,
     principal: StaffPrincipal,
-    version: Annotated[int, Form()],
+    version: Annotated[int, Form(ge=1, le=MAX_INT)],
     assignee: Annotated[str, Form()] = "",
     priority: Annotated[str, Form()] = "",
     district: Annotated[str, Form()] = "",
@@ -379,7 +390,7 @@ def case_update(
             case=case,
             actor=Actor.of(principal),
             expected_version=version,
-            assignee_id=int(assignee) if assignee.isdigit() else None,
+            assignee_id=_assignee(assignee),
             priority=priority or None,
             district=district or None,
             tags=[t for t in tags.split(",")],
@@ -389,6 +400,16 @@ def case_update(
     except StaleCase as exc:
         return _rerender(request, db, settings, principal, reference, 409, message=exc.public_message(), changes=exc.changes)
     return _back_to_case(request, case)
+
+
+def _assignee(value: str) -> int | None:
+    """Return the chosen colleague's id (None: nobody); raise InvalidInput for anything but an id."""
+    if not value.strip():
+        return None
+    user_id = parse_id(value)
+    if user_id is None:
+        raise InvalidInput({"assignee_id": _("Choose a colleague from your organisation.")})
+    return user_id
 
 
 @router.post("/{reference}/consents", name="case_consent")
@@ -435,7 +456,12 @@ def case_consent(
 
 @router.post("/{reference}/consents/{consent_id}/withdraw", name="case_consent_withdraw")
 def case_consent_withdraw(
-    request: Request, reference: str, consent_id: int, db: DbSession, settings: AppSettings, principal: StaffPrincipal
+    request: Request,
+    reference: str,
+    consent_id: Annotated[int, Path(ge=1, le=MAX_INT)],
+    db: DbSession,
+    settings: AppSettings,
+    principal: StaffPrincipal,
 ) -> Response:
     """Record that the client withdrew a consent; a referral resting on it ends at once."""
     case = access.get_visible(db=db, principal=principal, reference=reference)

@@ -31,7 +31,7 @@ from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
 from app.cases.models import CaseCounter, CaseFile, Client, Referral
 from app.cases.schemas import MAX_DESCRIPTION, MAX_NOTE, CaseIn, ClientIn, TransitionIn
 from app.config import Settings
-from app.crypto import encrypt_json, hash_secret, new_secret
+from app.crypto import decrypt_json, encrypt_json, hash_secret, new_secret
 from app.db import utcnow
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.i18n import _
@@ -158,6 +158,25 @@ def create(
     events.append(db, record, kind="created", actor=actor, at=now, data={"source": record.source})
     db.flush()
     return record, secret
+
+
+def add_client_contact(*, db: Session, settings: Settings, case: CaseFile, found: dict[str, list[str]]) -> bool:
+    """Add e-mail addresses and phone numbers the client gave (in a chat, say) to the case's encrypted
+    contact details, each kind once; return whether anything was new. Flushes."""
+    contact = decrypt_json(case.client.contact_encrypted, settings)
+    changed = False
+    for kind in ("email", "phone"):
+        known = [value.strip() for value in str(contact.get(kind) or "").split(",") if value.strip()]
+        for value in found.get(kind, []):
+            if value not in known:
+                known.append(value)
+                changed = True
+        if known:
+            contact[kind] = ", ".join(known)
+    if changed:
+        case.client.contact_encrypted = encrypt_json(contact, settings)
+        db.flush()
+    return changed
 
 
 def _search_text(case: CaseFile, client: Client) -> str:

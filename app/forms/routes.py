@@ -3,9 +3,9 @@ the form answers on a case for office staff, and the translation coverage page f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -14,6 +14,7 @@ from app.auth.deps import StaffPrincipal
 from app.auth.permissions import Action, Principal, require
 from app.cases import access
 from app.config import Settings
+from app.db import MAX_INT
 from app.deps import AppSettings, DbSession, WriteDbSession
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from app.forms import flows, service
@@ -300,7 +301,7 @@ def case_answers(
 def case_receipt(
     request: Request,
     reference: str,
-    submission_id: int,
+    submission_id: Annotated[int, Path(ge=1, le=MAX_INT)],
     db: WriteDbSession,
     settings: AppSettings,
     principal: StaffPrincipal,

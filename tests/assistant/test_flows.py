@@ -104,3 +104,53 @@ def test_a_case_the_chat_cannot_open_takes_nothing_else_of_the_turn_with_it(writ
             and last[1].text == "/affirm"
             and last[0].text == refused
         )
+
+
+def test_contact_details_typed_in_the_chat_are_masked_and_kept_encrypted_for_the_case(write, settings):
+    """An e-mail or phone number typed into the chat is not readable in the transcript or the case's
+    notes; it reaches the case's contact details, shown only through the audited "show contact"."""
+    from app.cases import access
+    from app.cases.models import AuditEntry
+    from app.cases.notes import note_view  # noqa: F401  (the page reads notes through it)
+
+    sender = "contacts"
+    with write() as db:
+        turn(db, settings, sender, "hello, call me on +48 600 100 200 please")
+        turn(db, settings, sender, "/human_handoff")
+        turn(db, settings, sender, "or write to anna.k@example.com")
+    with write() as db:
+        texts = db.scalars(select(ConversationMessage.text).where(ConversationMessage.author == "user")).all()
+        notes = db.scalars(select(CaseNote.body)).all()
+        for stored in [*texts, *notes]:
+            assert "600 100 200" not in stored and "anna.k@example.com" not in stored
+        assert any("••• ••• •••" in t for t in texts) and any("•••@•••" in t for t in texts)
+        raw = db.scalars(select(ConversationMessage.data)).all()
+        assert "600 100 200" not in str(raw) and "anna.k" not in str(raw)  # encrypted on the message
+        case = db.scalar(select(CaseFile))
+        office = auth_service.get_organisation(db=db, slug=settings.office_slug)
+        caseworker = auth_service.create_user(
+            db=db, email="cw@example.org", display_name="CW", password="long enough password", role="caseworker",
+            organisation=office,
+        )
+        contact = access.client_contact(db=db, settings=settings, case=case, principal=auth_service.principal_of(caseworker))
+        assert contact == {"phone": "+48 600 100 200", "email": "anna.k@example.com"}
+        assert db.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "view_contact")) == 1
+
+
+def test_a_cases_secret_cannot_be_guessed_by_starting_new_chats(write, settings):
+    """The chat's case-status check counts wrong secrets per case, not per chat: a new sender id (a
+    new browser, a cleared cookie) does not start the count again."""
+    from app.cases.access import SECRET_ATTEMPTS
+
+    with write() as db:
+        turn(db, settings, "owner", "/human_handoff")
+        reference = db.scalar(select(CaseFile.reference))
+    for attempt in range(SECRET_ATTEMPTS + 1):
+        sender = f"guesser-{attempt}"  # a new chat for every guess
+        with write() as db:
+            turn(db, settings, sender, "/case_status")
+            turn(db, settings, sender, reference)
+            _conversation, done, _ = turn(db, settings, sender, f"WRONG{attempt:04d}")
+    locked = flows.dialogue_engine(settings).render("utter_case_status_locked", flows.Tracker(language="en")).text
+    not_found = flows.dialogue_engine(settings).render("utter_case_not_found", flows.Tracker(language="en")).text
+    assert done.answer[0].text == locked != not_found

@@ -241,8 +241,46 @@ def test_supervisor_exports_csv_and_the_export_is_audited(as_user, world, open_c
     assert entry.actor_user_id == world.supervisor.id and entry.detail["count"] >= 1
 
 
+@pytest.mark.parametrize("subject", ['=HYPERLINK("http://evil.example","Klik")', "+48 600 100 200", "-2+3", "@SUM(A1)"])
+def test_the_csv_export_never_hands_a_spreadsheet_a_formula(as_user, world, open_case, subject):
+    """A newcomer writes the case's subject (chat, forms): opening the export must run nothing of it."""
+    import csv
+    import io
+
+    case, _ = open_case(subject=subject)
+    response = as_user(world.supervisor).get("/pl/staff/cases/export.csv", params={"category": case.category})
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    row = next(r for r in rows if r["reference"] == case.reference)
+    assert row["subject"] == "'" + subject  # shown as text, the whole of it
+
+
 def test_dashboard_counts_link_to_the_inbox(as_user, world, open_case):
     open_case()
     page = as_user(world.caseworker).get("/pl/staff/")
     assert 'href="/pl/staff/cases/?overdue=true&amp;sort=due"' in page.text
     assert re.search(r'<strong class="tile-number">\d+</strong>', page.text)
+
+
+HUGE = ["9223372036854775808", "2147483648", "1e30", "²", "٣", "-1", "0x10"]
+
+
+@pytest.mark.parametrize("value", HUGE)
+def test_numbers_no_database_can_hold_are_refused_not_a_server_error(as_user, world, open_case, value):
+    """Ids and versions come from forms and URLs: any text, any size, other scripts' digits. Each is
+    refused with a 422 (or a 404 for a path that names nothing), never sent to the database."""
+    case, _ = open_case()
+    client = as_user(world.caseworker)
+    page = client.get(f"/pl/staff/cases/{case.reference}")
+    token = csrf_from(page.text)
+    base = f"/pl/staff/cases/{case.reference}"
+    answers = [
+        client.post(f"{base}/transition", data={"csrf_token": token, "name": "triage", "version": value}),
+        client.post(f"{base}/update", data={"csrf_token": token, "version": value, "priority": "high"}),
+        client.post(f"{base}/update", data={"csrf_token": token, "version": version_of(page.text), "assignee": value}),
+        client.post(f"{base}/consents/{value}/withdraw", data={"csrf_token": token}),
+        client.get("/pl/chat/messages", params={"after": value}),
+        client.get(f"/pl/staff/forms/cases/{case.reference}/{value}.pdf"),
+    ]
+    assert [a.status_code for a in answers if a.status_code >= 500] == []
+    assert all(a.status_code in (404, 422) for a in answers[:2] + answers[3:4] + answers[5:]), [a.status_code for a in answers]
+    assert answers[2].status_code == 422 and "Choose a colleague" in answers[2].text or value == "-1"
