@@ -10,6 +10,8 @@ from pathlib import Path
 import click
 import uvicorn
 from alembic import command
+from babel.support import Translations
+from jinja2 import TemplateSyntaxError
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
@@ -40,6 +42,7 @@ from app.partners.cli import partners as partners_commands
 from app.translation.base import TranslationError
 from app.translation.cli import mt as mt_commands
 from app.translation.service import get_service
+from app.web import environment
 from app.webhooks import service as webhook_service
 
 
@@ -102,20 +105,60 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int | None)
 
 
 def _check_content(settings: Settings) -> None:
-    """Stop with every content error (file:line: message) before serving broken content."""
-    try:
-        case_content(settings)
-        check_time_zone(settings)
-        partner_service.directory(settings)
-        load_dialogues(settings.content_dir / "dialogues")
-        load_knowledge(settings)
-        forms_service.forms(settings)
-    except (ContentErrors, ContentError) as exc:
-        click.echo(str(exc), err=True)
+    """Stop with every content error (file:line: message) before serving broken content: the content
+    folders, and every template and compiled catalog, which would otherwise fail only when the page
+    that uses them is first shown."""
+    problems: list[ContentError] = []
+    for check in (
+        case_content,
+        check_time_zone,
+        partner_service.directory,
+        lambda s: load_dialogues(s.content_dir / "dialogues"),
+        load_knowledge,
+        forms_service.forms,
+    ):
+        try:
+            check(settings)
+        except ContentErrors as exc:
+            problems.extend(exc.errors)
+        except ContentError as exc:
+            problems.append(exc)
+    problems.extend(_template_problems(settings))
+    problems.extend(_catalog_problems(settings))
+    if problems:
+        click.echo(str(ContentErrors(problems)), err=True)
         fail(
             "content is broken; fix the lines above "
-            "(witaj cases validate, witaj partners validate, witaj dialogues validate, witaj forms validate)"
+            "(witaj cases validate, witaj partners validate, witaj dialogues validate, witaj forms validate, "
+            "witaj i18n compile)"
         )
+
+
+def _template_problems(settings: Settings) -> list[ContentError]:
+    """Return a file:line problem for every template that does not compile (syntax, unknown filter)."""
+    env = environment(str(settings.template_path))
+    problems = []
+    for name in env.list_templates(extensions=["html"]):
+        try:
+            env.get_template(name)
+        except TemplateSyntaxError as exc:
+            problems.append(ContentError(settings.template_path / name, exc.lineno or 0, exc.message or str(exc)))
+    return problems
+
+
+def _catalog_problems(settings: Settings) -> list[ContentError]:
+    """Return a problem for every enabled locale's compiled catalog (.mo) that cannot be read."""
+    problems = []
+    for code in settings.locales:
+        path = settings.locale_path / code / "LC_MESSAGES" / "messages.mo"
+        if not path.exists():
+            continue  # the .po is read instead
+        try:
+            with path.open("rb") as fp:
+                Translations(fp)
+        except Exception as exc:  # noqa: BLE001 - any unreadable catalog stops start-up with its name
+            problems.append(ContentError(path, 0, f"not a compiled catalog ({type(exc).__name__}): run witaj i18n compile"))
+    return problems
 
 
 # --- db ----------------------------------------------------------------------------------------

@@ -76,3 +76,27 @@ def test_migrate_demo_and_users_on_a_fresh_database(tmp_path):
 def test_serve_refuses_an_unmigrated_database(tmp_path):
     result = run_witaj("serve", env={"WITAJ_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
     assert result.returncode == 2 and "witaj db upgrade" in result.stderr
+
+
+def test_serve_refuses_a_broken_template_or_catalog_before_it_serves(tmp_path):
+    """Templates and compiled catalogs are checked at start-up, each problem at its file and line,
+    instead of failing when someone first opens the page that uses them."""
+    import shutil
+
+    from click.testing import CliRunner
+
+    from app.cli import main
+
+    templates = Path(shutil.copytree(ROOT / "templates", tmp_path / "templates"))
+    page = templates / "partners" / "directory.html"
+    lines = page.read_text(encoding="utf-8").splitlines()
+    lines.insert(2, "{% if unclosed %}")
+    lines.append("{{ 'x'|no_such_filter }}")
+    page.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    locales = Path(shutil.copytree(ROOT / "locales", tmp_path / "locales"))
+    (locales / "uk" / "LC_MESSAGES" / "messages.mo").write_bytes(b"\xde\x12\x04\x95 not a catalog")
+    env = {"WITAJ_TEMPLATES_DIR": str(templates), "WITAJ_LOCALES_DIR": str(locales)}
+    result = CliRunner().invoke(main, ["serve", "--port", "1"], env=env)
+    assert result.exit_code == 2, result.output
+    assert f"{page}:" in result.output and "content is broken" in result.output
+    assert f"{locales / 'uk' / 'LC_MESSAGES' / 'messages.mo'}:0: not a compiled catalog" in result.output
