@@ -17,7 +17,7 @@ from app.cases import flows as case_flows
 from app.config import Settings
 from app.db import session_factory
 from app.forms import service as forms_service
-from app.webhooks import service as webhook_service
+from app.webhooks import flows as webhook_flows
 
 log = logging.getLogger("witaj.jobs")
 
@@ -28,8 +28,7 @@ def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None)
     with factory() as db:
         fired = case_flows.run_timers(db=db, settings=settings, now=now)
     with factory() as db:
-        delivered = webhook_service.deliver_due(db=db, settings=settings, now=now)
-        db.commit()
+        delivered = webhook_flows.deliver_due(db=db, settings=settings, now=now)
     with factory() as db:
         purged = forms_service.purge_drafts(db=db, now=now)
         db.commit()

@@ -173,3 +173,37 @@ def test_an_audited_read_never_fails_because_another_writer_committed_meanwhile(
     with session_factory(fresh_engine)() as db:
         audited = db.execute(text("SELECT count(*) FROM audit_entry WHERE action = 'view_case'")).scalar()
     assert audited == 1
+
+
+def test_two_jobs_runners_never_fire_one_timer_twice(shared, settings):
+    """Every worker runs the jobs loop: two runners that find the same case due both try, one wins,
+    the other's write is refused by the case's version and it moves on."""
+    from datetime import timedelta
+
+    from app.cases.schemas import TransitionIn
+    from app.db import utcnow
+
+    factory, case_id, (first, _second) = shared
+    resolved_at = utcnow() - timedelta(days=30)
+    with factory() as db:
+        case = db.get(CaseFile, case_id)
+        for name, fields in (("triage", {}), ("resolve", {"outcome": "helped"})):
+            request = TransitionIn(name=name, **fields)
+            flows.transition(db=db, settings=settings, case=case, request=request, actor=first, now=resolved_at)
+    together = threading.Barrier(2, timeout=30)
+    fired: list[list[tuple[str, str]]] = []
+
+    def runner() -> None:
+        together.wait()
+        with factory() as db:
+            fired.append(flows.run_timers(db=db, settings=settings))
+
+    threads = [threading.Thread(target=runner) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(len(f) for f in fired) == [0, 1]
+    with factory() as db:
+        closes = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.name == "auto_close")).all()
+        assert len(closes) == 1 and db.get(CaseFile, case_id).status == "closed"
