@@ -12,10 +12,10 @@ import uvicorn
 from alembic import command
 from babel.support import Translations
 from jinja2 import TemplateSyntaxError
-from sqlalchemy import Engine
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app import i18n_tools
+from app import i18n_tools, integrity
 from app.assistant.cli import dialogues as dialogues_commands
 from app.assistant.data import load_dialogues
 from app.assistant.knowledge import load_knowledge
@@ -24,6 +24,7 @@ from app.auth.enums import OrgKind, Role
 from app.auth.models import Organisation
 from app.cases.cli import cases as cases_commands
 from app.cases.content import case_content, check_time_zone
+from app.cases.models import CaseFile
 from app.cli_helpers import checked_engine, clear_errors, fail, settings_or_exit
 from app.config import Settings
 from app.content import ContentError, ContentErrors
@@ -198,6 +199,35 @@ def db_current() -> None:
     pending = pending_migrations(engine)
     if pending:
         click.echo(f"pending: {', '.join(pending)}")
+
+
+@db.command("check")
+@clear_errors
+def db_check() -> None:
+    """Check that every case's state equals the projection of its events, that foreign keys hold and
+    that the history tables are still append-only; print each problem and exit 1 if any."""
+    engine = migrated_engine(settings_or_exit())
+    with session_factory(engine)() as session:
+        problems = integrity.check(db=session)
+        cases = session.scalar(select(func.count()).select_from(CaseFile)) or 0
+    for problem in problems:
+        click.echo(str(problem), err=True)
+    if problems:
+        click.echo(f"{len(problems)} problem(s)", err=True)
+        sys.exit(1)
+    click.echo(f"ok: {cases} cases match their history; foreign keys hold; history tables are append-only")
+
+
+@db.command("backup")
+@click.argument("target", type=click.Path(dir_okay=False, path_type=Path))
+@clear_errors
+def db_backup(target: Path) -> None:
+    """Copy a SQLite database to TARGET while it runs (PostgreSQL: use pg_dump, see the README)."""
+    try:
+        written = integrity.backup(engine=checked_engine(settings_or_exit()), target=target)
+    except ValueError as exc:
+        fail(str(exc))
+    click.echo(f"backed up to {written}; check it with WITAJ_DATABASE_URL=sqlite:///{written.resolve()} witaj db check")
 
 
 # --- i18n --------------------------------------------------------------------------------------
