@@ -19,6 +19,16 @@ Schedule = dict[int, list[tuple[time, time]]]
 #: iCalendar BYDAY codes in Python's weekday order (Monday = 0).
 DAYS = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 _TIME = re.compile(r"^([01][0-9]|2[0-3]):[0-5][0-9]$")
+#: What a browser or htmx reads as markup in text: a tag, end tag, comment, doctype or processing
+#: instruction (`<` then a letter, `/`, `!` or `?`; HTML reads any other `<` as text, so "dzieci < 6
+#: lat" stays plain), and the attributes that act by themselves: htmx's (`hx-post=`, `data-hx-get=`,
+#: `hx-on:click=`) and event handlers (`onclick=`). Pages escape every text anyway; content and
+#: translations that carry markup are refused too, so a tag is never one template mistake from running.
+_MARKUP = re.compile(
+    r"<(?:[/!?]|[^\W\d_])[^>]*>?"
+    r"|(?<![\w-])(?:(?:data-)?hx-[\w:.-]+|on[a-z]{3,})\s*=",
+    re.IGNORECASE,
+)
 P = ParamSpec("P")
 T = TypeVar("T")
 # libyaml's parser when PyYAML was built with it (it is, in the wheels): ten times faster.
@@ -149,6 +159,12 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
+def markup(text: str) -> list[str]:
+    """Return every piece of text that HTML or htmx would read as markup (tags, htmx and event
+    attributes), in order; an empty list for plain text."""
+    return [match.group(0) for match in _MARKUP.finditer(text)]
+
+
 def one_of(options: Iterable[str]) -> str:
     return ", ".join(options)
 
@@ -217,7 +233,21 @@ class Checker:
         if not value.strip():
             self.fail(key, f"{label(key)} must not be blank")
             return None
+        if not self.plain(key, value):
+            return None
         return value.strip()
+
+    def plain(self, key: Key, value: str) -> bool:
+        """Return whether text is plain (no HTML or htmx markup); record the first piece of markup."""
+        found = markup(value)
+        if found:
+            self.fail(
+                key,
+                f"{label(key)} contains markup {found[0][:60]!r}: content is plain text, shown as written; "
+                "leave out HTML tags and hx-/on... attributes (a `<` before a space or digit is fine)",
+            )
+            return False
+        return True
 
     def matching(self, key: Key, value: object, pattern: re.Pattern[str], expected: str) -> str | None:
         """Return value if it is text matching pattern; expected describes the format for the message."""

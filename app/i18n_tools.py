@@ -20,6 +20,7 @@ from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po, write_po
 
 from app.config import PROJECT_ROOT
+from app.content import markup
 from app.languages import KNOWN_LOCALES
 
 DOMAIN = "messages"
@@ -221,7 +222,13 @@ def check_catalog(path: Path, code: str, template: Catalog | None = None) -> lis
             strings = list(message.string) if isinstance(message.string, (list, tuple)) else [message.string]
             if len(strings) != expected_plurals or not all(strings):
                 problems.append(
-                    Problem(shown, line, "missing-plural", key, f"needs {expected_plurals} forms, has {sum(map(bool, strings))}")
+                    Problem(
+                        shown,
+                        line,
+                        "missing-plural",
+                        key,
+                        f"needs {expected_plurals} forms, has {sum(map(bool, strings))}",
+                    )
                 )
                 continue
             allowed = set(placeholders(message.id[0])) | set(placeholders(message.id[1]))
@@ -232,6 +239,7 @@ def check_catalog(path: Path, code: str, template: Catalog | None = None) -> lis
             if extra or lost:
                 detail = f"unknown {sorted(extra)}" if extra else f"missing {sorted(lost)}"
                 problems.append(Problem(shown, line, "placeholders", key, detail))
+            problems.extend(_markup_problems(shown, line, key, list(message.id), strings))
             continue
         if not message.string:
             problems.append(Problem(shown, line, "untranslated", key))
@@ -244,6 +252,7 @@ def check_catalog(path: Path, code: str, template: Catalog | None = None) -> lis
         want, got = placeholders(key), placeholders(message.string)
         if want != got:
             problems.append(Problem(shown, line, "placeholders", key, f"msgid has {want}, msgstr has {got}"))
+        problems.extend(_markup_problems(shown, line, key, [key], [message.string]))
     if template is not None:
         for message in template:
             if not message.id:
@@ -254,6 +263,20 @@ def check_catalog(path: Path, code: str, template: Catalog | None = None) -> lis
     return problems
 
 
+def _markup_problems(shown: str, line: int, key: str, ids: list[str], strings: list[str]) -> list[Problem]:
+    """Return a problem for each translation that adds markup (a tag, an hx-/on... attribute) its
+    msgid does not have: pages escape translations, and a translator may not add what would act."""
+    allowed = {piece for text in ids for piece in markup(text)}
+    added = [piece for text in strings for piece in markup(text) if piece not in allowed]
+    if not added:
+        return []
+    detail = (
+        f"msgstr adds {added[0][:60]!r}: a translation is plain text and may not add HTML tags or "
+        "hx-/on... attributes its msgid does not have"
+    )
+    return [Problem(shown, line, "markup", key, detail)]
+
+
 def check(locales_dir: Path, locales: Iterable[str]) -> list[Problem]:
     """Return the problems of every given locale's catalog (measured against messages.pot)."""
     pot = locales_dir / f"{DOMAIN}.pot"
@@ -262,7 +285,9 @@ def check(locales_dir: Path, locales: Iterable[str]) -> list[Problem]:
     for code in locales:
         path = _po_path(locales_dir, code)
         if not path.exists():
-            problems.append(Problem(str(path), 0, "missing-catalog", "", f"run `witaj i18n update` for {code}"))
+            problems.append(
+                Problem(str(path), 0, "missing-catalog", "", f"run `witaj i18n update` for {code}")
+            )
             continue
         problems.extend(check_catalog(path, code, template))
     return problems

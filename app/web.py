@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,13 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, Undefined, pass_context, select_autoescape
+from jinja2.runtime import Context
 from jinja2_fragments import render_block
+from markupsafe import escape
 
 from app import i18n
-from app.config import get_settings
+from app.config import Settings, get_settings
 from app.languages import native_name
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -54,9 +57,72 @@ class SoftUndefined(StrictUndefined):
         return False
 
 
+def _as_text(context: Context, translated: str, variables: dict[str, Any]) -> str:
+    """Return a translation %-formatted with variables, escaped as text where autoescape is on.
+
+    Jinja's own newstyle gettext wraps the translation in Markup, trusting every msgstr, and every
+    content string passed to `_()` (a partner's service name, a form label), as HTML. Here the
+    translation is escaped like any other text, and `%` escapes each variable unless it is Markup
+    itself (a template that needs a link inside a sentence passes the link as a Markup variable).
+    """
+    if context.eval_ctx.autoescape:
+        return escape(translated) % variables
+    return translated % variables
+
+
+def _gettext_callables(locales_dir: Path | None) -> dict[str, Callable[..., str]]:
+    """Return the template globals `_`, gettext, ngettext, pgettext and npgettext of a catalog folder,
+    in the request's locale, their output escaped (see _as_text)."""
+
+    def catalog() -> Any:
+        return i18n.translations(i18n.get_locale(), locales_dir)
+
+    @pass_context
+    def gettext(context: Context, message: str, /, **variables: Any) -> str:
+        # `{% trans %}` calls this with the block's variables; its `%` are doubled, so always format.
+        return _as_text(context, catalog().ugettext(message), variables)
+
+    @pass_context
+    def underscore(context: Context, message: str, /, **variables: Any) -> str:
+        # `_(text)` mostly translates content (`_(svc.name)`), which may hold a plain `%`: format only
+        # with variables, as app.i18n.gettext does in Python.
+        translated = catalog().ugettext(message)
+        if variables:
+            return _as_text(context, translated, variables)
+        return escape(translated) if context.eval_ctx.autoescape else translated
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        return _as_text(context, catalog().ungettext(singular, plural, num), variables)
+
+    @pass_context
+    def pgettext(context: Context, message_context: str, message: str, /, **variables: Any) -> str:
+        variables.setdefault("context", message_context)
+        return _as_text(context, catalog().upgettext(message_context, message), variables)
+
+    @pass_context
+    def npgettext(
+        context: Context, message_context: str, singular: str, plural: str, num: int, /, **variables: Any
+    ) -> str:
+        variables.setdefault("context", message_context)
+        variables.setdefault("num", num)
+        translated = catalog().unpgettext(message_context, singular, plural, num)
+        return _as_text(context, translated, variables)
+
+    return {
+        "_": underscore,
+        "gettext": gettext,
+        "ngettext": ngettext,
+        "pgettext": pgettext,
+        "npgettext": npgettext,
+    }
+
+
 @lru_cache
-def environment(template_dir: str) -> Environment:
-    """Return the Jinja environment for a template folder, with gettext bound to the request locale."""
+def environment(template_dir: str, locales_dir: str | None = None) -> Environment:
+    """Return the Jinja environment for a template folder, with gettext bound to the request locale
+    and to the catalogs of locales_dir (the settings' by default)."""
     env = Environment(
         loader=FileSystemLoader(template_dir),
         autoescape=select_autoescape(["html", "xml"]),
@@ -66,13 +132,10 @@ def environment(template_dir: str) -> Environment:
         lstrip_blocks=True,
     )
     env.policies["ext.i18n.trimmed"] = True
-    env.install_gettext_callables(  # type: ignore[attr-defined]
-        lambda s: i18n.translations(i18n.get_locale()).ugettext(s),
-        lambda s, p, n: i18n.translations(i18n.get_locale()).ungettext(s, p, n),
-        newstyle=True,
-        pgettext=lambda c, s: i18n.translations(i18n.get_locale()).upgettext(c, s),
-        npgettext=lambda c, s, p, n: i18n.translations(i18n.get_locale()).unpgettext(c, s, p, n),
-    )
+    # `{% trans %}` passes its variables to gettext as keywords (newstyle); the callables are ours,
+    # not install_gettext_callables', so that translations are escaped as text (see _as_text).
+    env.newstyle_gettext = True  # type: ignore[attr-defined]
+    env.globals.update(_gettext_callables(Path(locales_dir) if locales_dir else None))
     env.filters.update(
         date=i18n.format_date,
         datetime=i18n.format_datetime,
@@ -109,10 +172,15 @@ def locale_url(request: Request, code: str) -> str:
     return url
 
 
+def settings_of(request: Request) -> Settings:
+    """Return the settings of the app serving request (the process's when it has none)."""
+    return getattr(request.app.state, "settings", None) or get_settings()
+
+
 def context_for(request: Request) -> dict[str, Any]:
     """Return the variables every template can use."""
     locale = i18n.get_locale()
-    settings = get_settings()
+    settings = settings_of(request)
     return {
         "request": request,
         "locale": locale,
@@ -141,7 +209,8 @@ def render(
 
     Boosted htmx navigations (HX-Boosted) get the full page, since htmx swaps the whole body then.
     """
-    env = environment(str(get_settings().template_path))
+    settings = settings_of(request)
+    env = environment(str(settings.template_path), str(settings.locale_path))
     ctx = {**context_for(request), **(context or {})}
     partial = (
         block is not None

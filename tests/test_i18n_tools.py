@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -68,6 +69,49 @@ def test_check_reports_each_kind_of_problem_with_file_and_line(tmp_path):
     for problem in problems:
         assert problem.path.endswith("uk/LC_MESSAGES/messages.po")
         assert lines[problem.line - 1].startswith("msgid"), problem
+
+
+def test_check_refuses_a_translation_that_adds_markup(tmp_path):
+    """Pages escape translations; a msgstr may still not add a tag or an htmx/event attribute (issue 11)."""
+    po = _broken_copy(tmp_path)
+    text = po.read_text(encoding="utf-8")
+    text = _replace_msgstr(
+        text,
+        "Sign in",
+        'msgid "Sign in"\nmsgstr "<a hx-post=\\"/uk/staff/cases/x/notes\\" hx-trigger=\\"load\\">Увійти</a>"',
+    )
+    text = _replace_msgstr(text, "Dashboard", 'msgid "Dashboard"\nmsgstr "Панель hx-get=/uk/staff"')
+    plural_id = "Too many failed attempts. Sign-in is locked for %(num)d minute."
+    text = _replace_msgstr(
+        text,
+        plural_id,
+        f'msgid "{plural_id}"\nmsgid_plural "Too many failed attempts. Sign-in is locked for %(num)d minutes."\n'
+        'msgstr[0] "Заблоковано на %(num)d хвилину."\nmsgstr[1] "Заблоковано на %(num)d хвилини."\n'
+        'msgstr[2] "Заблоковано на %(num)d хвилин.<img src=x onerror=alert(1)>"',
+    )
+    # A "<" that HTML reads as text is no markup: "менше < 6" stays allowed.
+    text = _replace_msgstr(text, "Cases", 'msgid "Cases"\nmsgstr "Справи (< 6 місяців)"')
+    po.write_text(text, encoding="utf-8")
+
+    problems = [p for p in i18n_tools.check(po.parents[2], ["uk"]) if p.kind == "markup"]
+    assert {p.msgid for p in problems} == {"Sign in", "Dashboard", plural_id}, "\n".join(map(str, problems))
+    lines = po.read_text(encoding="utf-8").splitlines()
+    for problem in problems:
+        assert problem.path.endswith("uk/LC_MESSAGES/messages.po")
+        assert lines[problem.line - 1].startswith("msgid"), problem
+    shown = str(next(p for p in problems if p.msgid == "Sign in"))
+    assert re.match(r".+messages\.po:\d+: markup: 'Sign in' \(msgstr adds '<a hx-post=", shown), shown
+
+
+def test_check_allows_markup_a_msgid_has(tmp_path):
+    po = _broken_copy(tmp_path)
+    text = po.read_text(encoding="utf-8")
+    po.write_text(
+        text + '\nmsgid "Read <strong>this</strong>"\nmsgstr "Прочитайте <strong>це</strong>"\n',
+        encoding="utf-8",
+    )
+    problems = i18n_tools.check_catalog(po, "uk")
+    assert [p for p in problems if p.kind == "markup"] == []
 
 
 def test_check_reports_wrong_plural_header(tmp_path):

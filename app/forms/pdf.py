@@ -48,7 +48,8 @@ def receipt_html(*, settings: Settings, submission: FormSubmission, locale: str)
         "t": lambda text: service.form_text(text, locale),
     }
     with use_locale(locale):
-        return environment(str(settings.template_path)).get_template("forms/receipt.html").render(**context)
+        env = environment(str(settings.template_path), str(settings.locale_path))
+        return env.get_template("forms/receipt.html").render(**context)
 
 
 def receipt_pdf(*, settings: Settings, submission: FormSubmission, locale: str) -> bytes:

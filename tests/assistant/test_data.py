@@ -16,6 +16,8 @@ from app.assistant.data import (
     parse_annotations,
     parse_payload,
 )
+from app.assistant.knowledge import read_events
+from app.cases.content import load_case_content
 from app.config import PROJECT_ROOT
 from app.content import ContentError, ContentErrors
 
@@ -312,6 +314,37 @@ def test_bad_button_payload_and_unknown_entity_in_story(copy: Path):
     assert find(errors, "stories.yml", "entity `area`").line == line_of(
         copy, "data/stories.yml", "- area: Podgórze"
     )
+
+
+def test_responses_and_buttons_are_plain_text(copy: Path):
+    """What the assistant says is shown to newcomers and to caseworkers: no markup (issue 11)."""
+    edit(
+        copy,
+        "domain.yml",
+        '- text: "What can I help you with? Choose a topic',
+        '- text: "<img src=x onerror=alert(1)>What can I help you with? Choose a topic',
+    )
+    edit(copy, "domain.yml", 'title: "Find a job"', 'title: "Find a job hx-on:click=alert(1)"')
+    edit(copy, "domain.yml", 'title: "Library card"', 'title: "Library card (< 6 years: free)"')
+    errors = [e for e in problems(copy) if "content is plain text" in e.message]
+    assert [(Path(e.path).name, e.line) for e in errors] == [
+        ("domain.yml", line_of(copy, "domain.yml", "<img src=x")),
+        ("domain.yml", line_of(copy, "domain.yml", "hx-on:click")),
+    ], "\n".join(map(str, errors))
+
+
+def test_knowledge_texts_are_plain_text(tmp_path: Path):
+    path = tmp_path / "events.yml"
+    shutil.copy(DIALOGUES / "knowledge" / "events.yml", path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace('title: "Polish conversation club"', """title: '<a hx-get="/pl/chat">Club</a>'""", 1),
+        encoding="utf-8",
+    )
+    with pytest.raises(ContentError) as caught:
+        read_events(path, set(load_case_content(PROJECT_ROOT / "cases").districts))
+    line = next(n for n, row in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if "hx-get" in row)
+    assert str(caught.value).startswith(f"{path}:{line}: `title` contains markup '<a hx-get=")
 
 
 def test_every_problem_is_reported_at_once(copy: Path):

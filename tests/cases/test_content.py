@@ -213,6 +213,14 @@ CATEGORY_MISTAKES = {
         "lacks the required key `resolution`",
     ),
     "blank label": Mistake("categories.yml", "label: Something else", 'label: ""', 'label: ""', "blank"),
+    # Labels are plain text (issue 11): no tag, no attribute a browser or htmx would act on.
+    "label with markup": Mistake(
+        "categories.yml",
+        "label: Something else",
+        """label: '<b hx-get="/pl/staff/cases/" hx-trigger="load">Something else</b>'""",
+        "hx-get",
+        "content is plain text",
+    ),
 }
 
 WORKFLOW_MISTAKES = {
@@ -442,6 +450,13 @@ WORKFLOW_MISTAKES = {
         "# here",
         "only a reopen transition",
     ),
+    "transition label with markup": Mistake(
+        "workflow.yml",
+        "    label: Triage\n",
+        "    label: Triage <!-- hidden -->\n",
+        "<!--",
+        "markup '<!-- hidden -->'",
+    ),
 }
 
 ROUTING_MISTAKES = {
@@ -542,6 +557,13 @@ ROUTING_MISTAKES = {
         "{number: 17, name: Nowa Huta}",
         "number: 18",
         "twice",
+    ),
+    "district name with an event attribute": Mistake(
+        "routing.yml",
+        "{number: 1, name: Stare Miasto}",
+        "{number: 1, name: Stare Miasto onfocus=alert(1)}",
+        "onfocus",
+        "content is plain text",
     ),
 }
 

@@ -117,6 +117,51 @@ def test_every_problem_is_reported_with_its_line(tmp_path):
         assert int(line.split(":")[1]) > 0
 
 
+def test_texts_are_plain_but_expressions_may_compare(tmp_path):
+    """Labels, hints, choices and messages are plain text (issue 11); `<` in an expression is an operator."""
+    form = more(
+        """\
+              - name: wiek
+                type: number
+                label: Wiek <small>(lata)</small>
+                help: <script>alert(1)</script>
+                constraints:
+                  - expression: . < 150
+                    message: Wiek musi być < 150.
+              - name: dzieci
+                type: select
+                label: Dzieci
+                placeholder: 'x" hx-post="/pl/staff/cases/x/notes'
+                choices:
+                  - {value: mniej, label: dzieci < 6 lat}
+                  - {value: wiecej, label: <a href="/x">6 lat i więcej</a>}
+              - name: uwagi
+                type: text
+                label: Uwagi
+                relevant: ${wiek}<18
+                constraints:
+                  - max_length: 10
+                    message: Za długie</b>
+        """
+    )
+    found = errors_of(tmp_path, form)
+    lines = form.splitlines()
+
+    def at(marker: str) -> str:
+        return f"sample.yml:{next(n for n, line in enumerate(lines, start=1) if marker in line)}"
+
+    # Only the five texts with markup; the `<` of prose and of expressions is no problem.
+    assert [line.split(": ", 1)[0] for line in found] == [
+        at("<small>"),
+        at("<script>"),
+        at("hx-post"),  # the placeholder, which a page puts in an attribute
+        at("<a href"),
+        at("</b>"),
+    ], "\n".join(found)
+    assert all("content is plain text" in line for line in found)
+    assert f"{at('<small>')}: `label` contains markup '<small>'" in "\n".join(found)
+
+
 def test_expression_checks(tmp_path):
     form = more(
         """\

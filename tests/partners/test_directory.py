@@ -338,6 +338,24 @@ MISTAKES = {
     "demo with a real-looking phone": Mistake(
         MIST, '"+48 12 000 00 41"', '"+48 12 345 67 89"', "+48 12 345 67 89", '"+48 12 000 00 xx"'
     ),
+    # Content is plain text (issue 11): a service name that a browser or htmx would act on.
+    "service name with an htmx link": Mistake(
+        PRZYSTAN,
+        "name: Legal aid on residence and work permits",
+        """name: '<a hx-post="/pl/staff/cases/x/notes" hx-trigger="load">x</a>'""",
+        "hx-post",
+        "content is plain text",
+    ),
+    "fees with a closing tag": Mistake(
+        MIST, "fees: free\n", "fees: free</p>\n", "fees: free</p>", "markup '</p>'"
+    ),
+    "organisation description with an event attribute": Mistake(
+        PRZYSTAN,
+        "  description: >-\n",
+        "  description: >-\n    onmouseover=alert(1)\n",
+        "description: >-",  # a folded text's line
+        "markup 'onmouseover='",
+    ),
 }
 
 
@@ -350,6 +368,11 @@ def test_each_mistake_is_reported_at_its_line(copy, content, mistake):
     assert any(e.path == path and e.line == line and mistake.fragment in e.message for e in errors), (
         f"expected {mistake.file}:{line}: ...{mistake.fragment}... among:\n" + "\n".join(map(str, errors))
     )
+
+
+def test_a_less_than_sign_in_prose_is_plain_text(copy, content):
+    edit(copy, MIST, "fees: free\n", "fees: free for children < 6 and 3<4 adults\n")
+    assert load(copy, content).services[("klub-mist", "first-steps")].fees.startswith("free for children < 6")
 
 
 def test_the_office_is_not_a_partner(copy, content):

@@ -292,12 +292,14 @@ def _response(
     if not isinstance(text, str):
         c.fail((*key, "text"), "`text` must be text")
         text = str(text)
+    c.plain((*key, "text"), text)
     buttons: list[Button] = []
     for index, button in enumerate(variation.get("buttons") or []):
         bkey = (*key, "buttons", index)
         if not (isinstance(button, dict) and isinstance(button.get("title"), str) and "payload" in button):
             c.fail(bkey, "a button needs `title` and `payload`")
             continue
+        c.plain((*bkey, "title"), button["title"])
         payload = str(button["payload"])
         if payload.startswith("/"):
             problem = _payload_problem(payload, intents, entities)
