@@ -333,6 +333,16 @@ def test_responses_and_buttons_are_plain_text(copy: Path):
     ], "\n".join(map(str, errors))
 
 
+def test_a_placeholder_that_is_no_slot_nor_filled_by_its_action_is_a_typo(copy: Path):
+    """{case_refrence} would show the newcomer nothing where the case reference should be."""
+    edit(copy, "domain.yml", "Case reference: {case_reference}", "Case reference: {case_refrence}")
+    edit(copy, "domain.yml", "Library branches in {district}:", "Library branches in {distrikt}:")
+    typo = find(problems(copy), "domain.yml", "{case_refrence} is no slot")
+    assert typo.line == line_of(copy, "domain.yml", "{case_refrence}")
+    assert "case_reference, case_secret" in typo.message  # what the action fills
+    assert find(problems(copy), "domain.yml", "{distrikt} is no slot").line == line_of(copy, "domain.yml", "{distrikt}")
+
+
 def test_knowledge_texts_are_plain_text(tmp_path: Path):
     path = tmp_path / "events.yml"
     shutil.copy(DIALOGUES / "knowledge" / "events.yml", path)

@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
+from string import Formatter
 from typing import Any
 
 from app.assistant.content.files import NAME, RasaChecker
@@ -277,6 +278,45 @@ def _slot_mapping(
             c.fail(ckey, f"condition names requested_slot `{requested}`, which is not a slot")
 
 
+#: The placeholders that are not slots, by the response that has them: the custom action that says
+#: the response fills them (app/assistant/actions.py and flows.py; dialogues/README.md's contracts).
+ACTION_PARAMETERS: dict[str, frozenset[str]] = {
+    "utter_library_branches_found": frozenset({"branches"}),
+    "utter_events_found": frozenset({"events"}),
+    "utter_case_created": frozenset({"case_reference", "case_secret"}),
+    "utter_case_status": frozenset({"case_reference", "case_status", "case_updated_at"}),
+}
+
+
+def _placeholders_are_known(c: RasaChecker, key: Key, text: str, slots: Mapping[str, Slot]) -> None:
+    """Record a `{name}` that is neither a slot nor filled by the response's action: a typo such as
+    {case_refrence} would otherwise show the newcomer nothing where the reference should be."""
+    response = str(key[1])
+    try:
+        names = {field for _literal, field, _spec, _conv in Formatter().parse(text) if field is not None}
+    except ValueError as exc:
+        c.fail((*key, "text"), f"a placeholder is not closed: {exc}")
+        return
+    for name in sorted(names):
+        base = name.split(".", 1)[0].split("[", 1)[0]
+        if base not in slots and base not in ACTION_PARAMETERS.get(response, ()):
+            given = sorted(ACTION_PARAMETERS.get(response, ()))
+            also = f"; the action that says {response} fills {', '.join(given)}" if given else ""
+            c.fail_line(
+                _line_in_text(c, (*key, "text"), text, "{" + name),
+                f"{{{name}}} is no slot of the domain{also}: a typo?",
+            )
+
+
+def _line_in_text(c: RasaChecker, key: Key, text: str, needle: str) -> int:
+    """Return the file line of needle inside the text at key (a `|` block's text starts a line below)."""
+    line = c.doc.line(*key)
+    source = c.doc.path.read_text(encoding="utf-8").splitlines()
+    if 0 < line <= len(source) and source[line - 1].rstrip().endswith(("|", "|-", "|+", ">", ">-", ">+")):
+        line += 1
+    return line + text[: text.find(needle)].count("\n")
+
+
 def _response(
     c: RasaChecker,
     key: Key,
@@ -293,6 +333,7 @@ def _response(
         c.fail((*key, "text"), "`text` must be text")
         text = str(text)
     c.plain((*key, "text"), text)
+    _placeholders_are_known(c, key, text, slots)
     buttons: list[Button] = []
     for index, button in enumerate(variation.get("buttons") or []):
         bkey = (*key, "buttons", index)
