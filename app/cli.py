@@ -3,25 +3,27 @@ commands (cases, partners, dialogues, mt, forms)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
 
 import click
 import uvicorn
-from alembic import command
 from babel.support import Translations
 from jinja2 import TemplateSyntaxError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from app import i18n_tools, integrity
+from app import i18n_tools, integrity, migrations
 from app.assistant.cli import dialogues as dialogues_commands
 from app.assistant.data import load_dialogues
 from app.assistant.knowledge import load_knowledge
 from app.auth import service as auth_service
+from app.auth import two_factor as second_factor
 from app.auth.enums import OrgKind, Role
-from app.auth.models import Organisation
+from app.auth.models import Organisation, User
+from app.cases import access as case_access
 from app.cases.cli import cases as cases_commands
 from app.cases.content import case_content, check_time_zone
 from app.cases.models import CaseFile
@@ -36,7 +38,6 @@ from app.forms.cli import forms as forms_commands
 from app.i18n import set_locale
 from app.jobs import run_once
 from app.languages import KNOWN_LOCALES
-from app.migrations import alembic_config
 from app.migrations_check import current_revision, pending_migrations
 from app.partners import service as partner_service
 from app.partners.cli import partners as partners_commands
@@ -45,6 +46,8 @@ from app.translation.cli import mt as mt_commands
 from app.translation.service import get_service
 from app.web import environment
 from app.webhooks import service as webhook_service
+
+log = logging.getLogger("witaj")
 
 
 def migrated_engine(settings: Settings) -> Engine:
@@ -176,8 +179,7 @@ def db() -> None:
 def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head)."""
     settings = settings_or_exit()
-    with checked_engine(settings).begin() as conn:
-        command.upgrade(alembic_config(connection=conn), revision)
+    migrations.upgrade(checked_engine(settings), revision)
     click.echo(f"database {safe_url(settings.database_url)} is at {revision}")
 
 
@@ -186,8 +188,7 @@ def db_upgrade(revision: str) -> None:
 @clear_errors
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (use 'base' for empty)."""
-    with checked_engine(settings_or_exit()).begin() as conn:
-        command.downgrade(alembic_config(connection=conn), revision)
+    migrations.downgrade(checked_engine(settings_or_exit()), revision)
 
 
 @db.command("current")
@@ -347,6 +348,29 @@ def users_create(email: str, display_name: str, role: str, org_slug: str | None,
         click.echo(f"created {user.email} ({user.role.value}) in {org.name}")
         if generated:
             click.echo(f"password (shown once): {password}")
+
+
+@users.command("reset-two-factor")
+@click.option("--email", required=True)
+@clear_errors
+def users_reset_two_factor(email: str) -> None:
+    """Remove a user's second factor and recovery codes (a lost phone) and end their sessions."""
+    settings = settings_or_exit()
+    with write_session(settings) as session:
+        user = session.scalar(select(User).where(User.email == auth_service.normalise_email(email)))
+        if user is None:
+            fail(f"no user with e-mail address {email!r}")
+        had = second_factor.reset(db=session, user=user)
+        case_access.audit(db=session, principal=None, action="two_factor_reset", detail={"user_id": user.id})
+        session.commit()
+        # The log line names the account by id only: logs must carry no personal data.
+        log.info("second factor reset for user %s", user.id)
+    if not had:
+        click.echo(f"{user.email} had no second factor; their sessions were ended anyway")
+    elif second_factor.required(user=user, settings=settings):
+        click.echo(f"two-factor sign-in reset for {user.email}: they set it up again at their next sign-in")
+    else:
+        click.echo(f"two-factor sign-in reset for {user.email}: they sign in with their password only")
 
 
 # --- demo --------------------------------------------------------------------------------------

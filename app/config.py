@@ -18,6 +18,9 @@ DEV_SECRET_KEY = "dev-insecure-change-me"
 #: The repository root: the default place of the content folders and of var/.
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+#: The staff roles (app.auth.enums.Role's values; the enum imports i18n, which reads these settings).
+STAFF_ROLES = ("caseworker", "supervisor", "admin", "partner_staff", "partner_admin")
+
 
 
 class ConfigError(Exception):
@@ -53,9 +56,23 @@ class Settings(BaseSettings):
     case_reference_prefix: str = "KRK"
     session_idle_minutes: int = Field(default=120, ge=5)
     session_max_hours: int = Field(default=12, ge=1)
-    login_max_failures: int = Field(default=5, ge=1)
-    login_lockout_minutes: int = Field(default=15, ge=1)
+    login_max_failures: int = Field(
+        default=5, ge=1, description="failed sign-ins in a row for one e-mail address from one client address"
+    )
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, description="the first pause after them; each further one doubles (at most a day)"
+    )
+    two_factor_roles: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("admin", "supervisor"),
+        description="roles that must sign in with a second factor (TOTP); anyone else may turn it on",
+    )
     secure_cookies: bool = False
+    max_body_bytes: int = Field(
+        default=4 * 1024 * 1024, ge=64 * 1024, description="largest request body of a form (413 above it)"
+    )
+    max_json_bytes: int = Field(
+        default=1024 * 1024, ge=64 * 1024, description="largest request body of JSON or anything not a form"
+    )
     jobs_interval_seconds: int = Field(default=60, ge=0)
     models_dir: Path | None = None
     translation_backend: Literal["argos", "libretranslate", "none"] = "argos"
@@ -90,6 +107,19 @@ class Settings(BaseSettings):
             return [part.strip() for part in stripped.split(",") if part.strip()]
         return value
 
+    @field_validator("two_factor_roles", mode="before")
+    @classmethod
+    def _split_roles(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list | tuple | set | frozenset):
+            unknown = sorted({str(role) for role in value} - set(STAFF_ROLES))
+            if unknown:
+                known = ", ".join(STAFF_ROLES)
+                raise ValueError(f"unknown role(s) {', '.join(unknown)}; choose from {known}")
+            return tuple(dict.fromkeys(str(role) for role in value))
+        return value
+
     @field_validator("time_zone")
     @classmethod
     def _valid_zone(cls, value: str) -> str:
@@ -120,6 +150,11 @@ class Settings(BaseSettings):
             )
         if self.environment == "production" and len(self.secret_key) < 32:
             raise ValueError("WITAJ_SECRET_KEY must be at least 32 characters in production")
+        if self.environment == "production" and not self.secure_cookies:
+            raise ValueError(
+                "WITAJ_SECURE_COOKIES must be true in production: serve Witaj over HTTPS, so that "
+                "session and CSRF cookies never travel in clear text"
+            )
         return self
 
     @property

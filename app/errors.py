@@ -7,15 +7,18 @@ language: JSON under /api/, a fragment for htmx, a full page otherwise.
 from __future__ import annotations
 
 import logging
+import traceback
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.i18n import _
-from app.web import redirect, render, url_for
+from app.web import protective_headers, redirect, render, url_for
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +98,63 @@ class InvalidInput(DomainError):
         return _("Please correct the marked fields.")
 
 
+# --- JSON error bodies -----------------------------------------------------------------------------
+# Every JSON error is built from one of these models, and the API description documents the same
+# models (app/cases/api.py): what the description promises is what is sent.
+
+
+class ErrorBody(BaseModel):
+    """A JSON error: one sentence for people, in the caller's language."""
+
+    detail: str
+
+
+class FieldError(BaseModel):
+    """One refused input."""
+
+    field: str | None = Field(description="The field (a dotted path into the body), or null for the request")
+    message: str = Field(description="What to correct, in the caller's language")
+    type: str | None = Field(
+        description="The kind of check that failed (e.g. string_too_long), or null for a rule of the service"
+    )
+
+
+class ValidationErrorBody(ErrorBody):
+    """A request whose input was refused (422), with one entry per refused field."""
+
+    errors: list[FieldError]
+
+
+class Change(BaseModel):
+    """One change made to the record since the version the caller expected."""
+
+    version: int
+    kind: str
+    name: str | None
+    at: datetime
+    before: dict[str, Any]
+    after: dict[str, Any]
+
+
+class ConflictBody(ErrorBody):
+    """The record is not in a state that allows this (409): changes says what others did since
+    expected_version, allowed which transitions are possible now."""
+
+    changes: list[Change] = Field(default_factory=list)
+    allowed: list[str] = Field(default_factory=list)
+
+
+def json_error(status: int, message: str, extra: dict[str, Any] | None = None) -> BaseModel:
+    """Return the body of a JSON error of status (extra: the errors of a 422, the details of a 409)."""
+    extra = extra or {}
+    if status == 409:
+        changes, allowed = extra.get("changes", []), extra.get("allowed", [])
+        return ConflictBody(detail=message, changes=changes, allowed=allowed)
+    if status == 422:
+        return ValidationErrorBody(detail=message, errors=extra.get("errors", []))
+    return ErrorBody(detail=message)
+
+
 def pydantic_message(error: dict[str, Any]) -> str:
     """Return a pydantic validation error as a sentence in the current locale."""
     kind = error.get("type", "")
@@ -145,7 +205,7 @@ def wants_json(request: Request) -> bool:
 
 def error_response(request: Request, status: int, message: str, extra: dict[str, Any] | None = None) -> Response:
     if wants_json(request):
-        return JSONResponse({"detail": message, **(extra or {})}, status_code=status)
+        return JSONResponse(json_error(status, message, extra).model_dump(mode="json"), status_code=status)
     try:
         return render(
             request,
@@ -168,7 +228,7 @@ def install(app: FastAPI) -> None:
             return redirect(request, url_for(request, "login_form", query={"next": request.url.path}))
         extra: dict[str, Any] = {}
         if isinstance(exc, InvalidInput):
-            extra["errors"] = [{"field": k, "message": v} for k, v in exc.field_errors.items()]
+            extra["errors"] = [{"field": k, "message": v, "type": None} for k, v in exc.field_errors.items()]
         if isinstance(exc, Conflict) and exc.details:
             extra.update(exc.details)
         response = error_response(request, exc.status, exc.public_message(), extra)
@@ -197,7 +257,59 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        # Log the type and route only: exception text may carry personal data from user input.
-        log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        log.debug("unhandled exception", exc_info=exc)
-        return error_response(request, 500, _("Something went wrong on our side. Please try again in a moment."))
+        # The route's template, not the path (which can hold a case reference), and the traceback
+        # without any exception's text, which may carry personal data from user input.
+        route = getattr(request.scope.get("route"), "path", "(no route)")
+        traceback_text = withheld_traceback(exc)
+        log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, route, traceback_text)
+        response = error_response(request, 500, _("Something went wrong on our side. Please try again in a moment."))
+        # Starlette sends this from outside every middleware: the protective headers are set here.
+        response.headers.update(protective_headers(request.app.state.settings))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    withhold_exception_text()
+
+
+# --- logs without personal data --------------------------------------------------------------------
+
+
+def withheld_traceback(exc: BaseException) -> str:
+    """Return exc's traceback (and its causes') with every exception's text left out: a database
+    error's text holds the failing row's values (PostgreSQL's DETAIL), others hold user input."""
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    parts = [
+        "Traceback (most recent call last):\n"
+        + "".join(traceback.format_list(traceback.extract_tb(item.__traceback__)))
+        + f"{type(item).__module__}.{type(item).__qualname__} (its text withheld: it may hold personal data)"
+        for item in reversed(chain)
+    ]
+    return "\n\nwhich led to:\n\n".join(parts)
+
+
+class WithholdExceptionText(logging.Filter):
+    """Log a record's exception as its traceback without text (see withheld_traceback)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = withheld_traceback(record.exc_info[1])
+            record.exc_info = None
+        return True
+
+
+_WITHHOLD = WithholdExceptionText()
+#: The server's loggers: Starlette re-raises an unhandled exception after the 500 page is sent, and
+#: uvicorn logs it ("Exception in ASGI application") with its text, SQL parameters and all.
+SERVER_LOGGERS = ("uvicorn.error", "uvicorn.asgi")
+
+
+def withhold_exception_text() -> None:
+    """Make the server's loggers log exceptions without their text (idempotent)."""
+    for name in SERVER_LOGGERS:
+        logger = logging.getLogger(name)
+        if _WITHHOLD not in logger.filters:
+            logger.addFilter(_WITHHOLD)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -15,6 +16,7 @@ from app import __version__, errors, jobs
 from app.assistant.flows import dialogue_engine
 from app.assistant.routes import router as assistant_router
 from app.auth.routes import router as auth_router
+from app.cases.api import describe as describe_api
 from app.cases.api import router as cases_api
 from app.cases.routes import router as cases_router
 from app.config import Settings, get_settings
@@ -22,7 +24,7 @@ from app.db import check_connection, get_engine, session_factory
 from app.forms.routes import router as forms_router
 from app.home.routes import router as home_router
 from app.languages import preload
-from app.middleware import CsrfMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
+from app.middleware import CsrfMiddleware, InputMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
 from app.partners.routes import router as partners_router
 from app.web import STATIC_DIR
 
@@ -60,6 +62,14 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
+
+    def api_description() -> dict[str, Any]:
+        # /api/v1/openapi.json describes the API alone (not the pages), built once.
+        if app.openapi_schema is None:
+            app.openapi_schema = describe_api(settings)
+        return app.openapi_schema
+
+    app.openapi = api_description  # type: ignore[method-assign]
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
@@ -77,8 +87,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
     errors.install(app)
     # Starlette runs the last added middleware first: headers wrap everything, the locale is
-    # known before the CSRF check so its refusal is in the user's language.
+    # known before input is checked and before the CSRF check, so their refusals are in the user's
+    # language; input is read and checked once, before the CSRF check reads the form from it.
     app.add_middleware(CsrfMiddleware, settings=settings, exempt_prefixes=CSRF_EXEMPT)
+    app.add_middleware(InputMiddleware, settings=settings)
     app.add_middleware(LocaleMiddleware, settings=settings)
     app.add_middleware(SecurityHeadersMiddleware, settings=settings)
     return app

@@ -2,7 +2,16 @@
 conversation tests' database in memory)."""
 
 from app.assistant.models import Conversation, ConversationMessage
-from app.auth.models import ApiToken, Organisation, User, UserSession
+from app.auth.models import (
+    ApiToken,
+    LoginThrottle,
+    Organisation,
+    PendingSignIn,
+    RecoveryCode,
+    TwoFactor,
+    User,
+    UserSession,
+)
 from app.cases.models import AuditEntry, CaseCounter, CaseEvent, CaseFile, CaseNote, Client, Consent, Referral
 from app.db import Base
 from app.forms.models import FormRevision, FormSubmission
@@ -25,8 +34,12 @@ __all__ = [
     "Consent",
     "FormRevision",
     "FormSubmission",
+    "LoginThrottle",
     "Organisation",
+    "PendingSignIn",
+    "RecoveryCode",
     "Referral",
+    "TwoFactor",
     "User",
     "UserSession",
     "WebhookDelivery",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -228,7 +228,56 @@ def render(
 
 
 def redirect(request: Request, url: str) -> Response:
-    """Return a 303 to url, or for htmx an HX-Redirect so the whole page changes, not a fragment."""
+    """Return a 303 to url, or for htmx an HX-Redirect so the whole page changes, not a fragment (the
+    URL percent-encoded as Location is: a header carries ASCII only)."""
     if request.headers.get("HX-Request") == "true":
-        return Response(status_code=204, headers={"HX-Redirect": url})
+        return Response(status_code=204, headers={"HX-Redirect": quote(url, safe=":/%#?=@[]!$&'()*+,;")})
     return RedirectResponse(url, status_code=303)
+
+
+# --- headers ---------------------------------------------------------------------------------------
+
+
+def content_security_policy() -> str:
+    """Return the CSP: nothing inline, nothing from other origins."""
+    return "; ".join(
+        [
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            "connect-src 'self'",
+            "object-src 'none'",
+            "base-uri 'self'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
+
+
+#: The first path segments whose pages and answers may carry personal data: staff pages (contact
+#: details, notes), the API, the chat (a newcomer's messages, a case's secret code), city forms
+#: (drafts, answers sent back with their errors, the sent form's secret, receipts) and the Rasa
+#: channel. Browsers and proxies keep none of them (Cache-Control: no-store), whatever the route set.
+PRIVATE_SECTIONS = frozenset({"staff", "api", "chat", "forms", "webhooks"})
+
+
+def is_private(route_path: str) -> bool:
+    """Return whether responses under route_path (without a locale prefix) must not be stored."""
+    return route_path.lstrip("/").split("/", 1)[0] in PRIVATE_SECTIONS
+
+
+def protective_headers(settings: Settings) -> dict[str, str]:
+    """Return the headers every response carries: CSP, no sniffing or framing, HSTS behind HTTPS."""
+    headers = {
+        "Content-Security-Policy": content_security_policy(),
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "same-origin",
+        "Permissions-Policy": "camera=(), microphone=(), geolocation=(), payment=()",
+        "Cross-Origin-Opener-Policy": "same-origin",
+    }
+    if settings.secure_cookies:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers

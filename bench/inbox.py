@@ -103,8 +103,8 @@ def load(url: str, count: int, seed: int = 7) -> None:
         user_ids = []
         for i in range(20):
             cur.execute(
-                "INSERT INTO user_account (email, display_name, password_hash, role, organisation_id, is_active, failed_logins, created_at)"
-                " VALUES (%s, %s, 'x', 'caseworker', %s, true, 0, %s) RETURNING id",
+                "INSERT INTO user_account (email, display_name, password_hash, role, organisation_id, is_active, created_at)"
+                " VALUES (%s, %s, 'x', 'caseworker', %s, true, %s) RETURNING id",
                 (f"cw{i}@bench.example", f"Caseworker {i}", office_id, now),
             )
             user_ids.append(cur.fetchone()[0])

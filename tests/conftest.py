@@ -18,6 +18,9 @@ os.environ["WITAJ_DATABASE_URL"] = f"sqlite:///{_TMP / 'default.db'}"
 # argostranslate reads its folders once per process: the app and the tiny test models share one.
 os.environ["WITAJ_ARGOS_DATA_DIR"] = str(_TMP / "argos")
 os.environ.pop("WITAJ_LOCALES", None)
+# Tests of other features sign admins and supervisors in with a password; the second factor's own
+# tests (tests/auth/test_two_factor*.py) set the roles that require it themselves.
+os.environ["WITAJ_TWO_FACTOR_ROLES"] = ""
 os.environ.pop("WITAJ_DEFAULT_LOCALE", None)
 
 import pytest  # noqa: E402

@@ -8,27 +8,43 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
 from app.auth.enums import Role
 from app.auth.permissions import Principal
-from app.deps import AppSettings, DbSession
+from app.deps import SAFE_METHODS, AppSettings, DbSession, WriteDbSession
 from app.errors import LoginRequired, PermissionDenied
 
 SESSION_COOKIE = "witaj_session"
+#: A browser whose password was right and whose second factor is still to come; never a session.
+PENDING_COOKIE = "witaj_pending"
 
 
-def current_principal(request: Request, db: DbSession, settings: AppSettings) -> Principal | None:
+def current_principal(
+    request: Request, db: DbSession, write: WriteDbSession, settings: AppSettings
+) -> Principal | None:
     """Return the signed-in staff principal, or None for a visitor."""
     cached = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
-    user = auth_service.session_user(db=db, token=request.cookies.get(SESSION_COOKIE, ""), settings=settings)
-    if db.dirty:  # the session's last_seen_at moved on (once a minute): keep it
-        db.commit()
-    principal = auth_service.principal_of(user) if user else None
+    token = request.cookies.get(SESSION_COOKIE, "")
+    found = auth_service.live_session(db=db, token=token, settings=settings)
+    if found is not None and auth_service.touch_due(found.last_seen_at):
+        _write_apart(request, db, write, lambda session: auth_service.touch_session(db=session, token=token))
+    principal = auth_service.principal_of(found.user) if found is not None else None
     request.state.principal = principal
     return principal
+
+
+def _write_apart(request: Request, db: Session, write: Session, change: Callable[[Session], None]) -> None:
+    """Write change in a transaction of its own and commit it. On SQLite a read cannot become a write
+    once another writer has committed since it began ("database is locked" under chat load): a page
+    that only reads writes the touch through a write session, which queues for the lock first; a
+    request that changes state already holds one."""
+    session = db if request.method not in SAFE_METHODS else write
+    change(session)
+    session.commit()
 
 
 async def staff_principal(principal: Annotated[Principal | None, Depends(current_principal)]) -> Principal:
@@ -53,15 +69,18 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     return check
 
 
-def api_principal(request: Request, db: DbSession) -> Principal:
+def api_principal(request: Request, db: DbSession, write: WriteDbSession) -> Principal:
     """Return the principal of the request's `Authorization: Bearer` API token; raise LoginRequired."""
     header = request.headers.get("authorization", "")
     scheme, _sep, value = header.partition(" ")
     principal = None
     if scheme.lower() == "bearer" and value:
-        principal = auth_service.token_principal(db=db, value=value.strip())
-        if db.dirty:  # the token's last_used_at moved on (once a minute): keep it
-            db.commit()
+        token = auth_service.live_token(db=db, value=value.strip())
+        if token is not None:
+            if auth_service.touch_due(token.last_used_at):
+                token_id = token.id
+                _write_apart(request, db, write, lambda session: auth_service.touch_token(db=session, token_id=token_id))
+            principal = auth_service.principal_of_token(token)
     if principal is None:
         raise LoginRequired()
     request.state.principal = principal

@@ -24,6 +24,13 @@ class Role(StrEnum):
     admin = "admin"
 
 
+class PendingStep(StrEnum):
+    """What a signed-in-by-password browser must still do before its session starts."""
+
+    code = "code"  # give a code of its confirmed second factor
+    enrol = "enrol"  # set up the second factor its role requires
+
+
 #: Which roles belong to which kind of organisation.
 ROLES_FOR_KIND: dict[OrgKind, frozenset[Role]] = {
     OrgKind.office: frozenset({Role.caseworker, Role.supervisor, Role.admin}),

@@ -1,4 +1,4 @@
-"""Sign-in failures."""
+"""Sign-in failures, and refusals of the second factor."""
 
 from __future__ import annotations
 
@@ -34,3 +34,29 @@ class AccountLocked(DomainError):
             self.minutes,
         )
 
+
+class WrongCode(DomainError):
+    """A second-factor code that is not right, or was used before."""
+
+    status = 400
+
+    def public_message(self) -> str:
+        return _("This code is not correct, or it was used already. Enter the code your app shows now.")
+
+
+class AlreadyEnrolled(DomainError):
+    """The second factor was set up already (another tab, a form sent twice)."""
+
+    status = 409
+
+    def public_message(self) -> str:
+        return _("Two-factor sign-in is already on for your account.")
+
+
+class SecondFactorRequired(DomainError):
+    """The user's role must sign in with a second factor: it cannot be turned off."""
+
+    status = 409
+
+    def public_message(self) -> str:
+        return _("Your role requires two-factor sign-in, so it cannot be turned off.")

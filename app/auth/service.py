@@ -1,8 +1,9 @@
-"""Accounts and sessions: password hashing, sign-in with lockout, session tokens."""
+"""Accounts and sessions: password hashing, sign-in with throttling, session tokens."""
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -10,12 +11,14 @@ from functools import cache
 
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from app.auth.enums import ROLES_FOR_KIND, OrgKind, Role
 from app.auth.exceptions import AccountLocked, LoginFailed
-from app.auth.models import ApiToken, Organisation, User, UserSession
+from app.auth.models import ApiToken, LoginThrottle, Organisation, User, UserSession
 from app.auth.permissions import Principal
 from app.config import Settings, get_settings
 from app.db import utcnow
@@ -145,32 +148,120 @@ def create_user(
     return user
 
 
-def authenticate(*, db: Session, email: str, password: str, settings: Settings, now: datetime | None = None) -> User:
-    """Return the user for these credentials; raise LoginFailed or AccountLocked. The failure counters
-    and the lock change on the session either way: the caller commits them even when this raises."""
-    now = now or utcnow()
-    user = db.scalar(select(User).where(User.email == normalise_email(email)))
-    if user is None or not user.is_active:
-        verify_password(_dummy_hash(get_settings().environment), password)
-        raise LoginFailed()
-    if user.locked_until is not None and user.locked_until > now:
-        raise AccountLocked(user.locked_until, now)
-    if not verify_password(user.password_hash, password):
-        user.failed_logins += 1
-        if user.failed_logins >= settings.login_max_failures:
-            user.locked_until = now + timedelta(minutes=settings.login_lockout_minutes)
-            user.failed_logins = 0
-            db.flush()
-            raise AccountLocked(user.locked_until, now)
-        db.flush()
-        raise LoginFailed()
-    if _hasher().check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-    user.failed_logins = 0
-    user.locked_until = None
-    user.last_login_at = now
+#: A client address pauses after this many times `login_max_failures` failures, whatever the
+#: e-mail addresses, without a quiet spell of `login_lockout_minutes` between them (one address
+#: trying passwords across many accounts).
+ADDRESS_FAILURE_FACTOR = 10
+#: The longest pause; each pause of the same key doubles the one before, up to this.
+MAX_PAUSE = timedelta(days=1)
+#: A key with no failure for this long (and no pause within it) is forgotten.
+FORGET_AFTER = timedelta(days=1)
+
+
+def _throttle_key(settings: Settings, *parts: str) -> str:
+    message = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return hmac.new(settings.secret_key.encode(), message, hashlib.sha256).hexdigest()
+
+
+#: A throttle's keys, each with its limit and the quiet spell after which its failures start again.
+ThrottleLimits = dict[str, tuple[int, timedelta]]
+
+
+def throttle_limits(*, settings: Settings, address: str, subject: tuple[str, ...]) -> ThrottleLimits:
+    """Return the keys that count failures of subject (an e-mail address's password, a user's second
+    factor) from client address, and of the address whatever the subject, with their limits. The
+    first key is the subject's: only a success by the subject from that address clears it."""
+    return {
+        _throttle_key(settings, *subject, address): (settings.login_max_failures, FORGET_AFTER),
+        _throttle_key(settings, "address", address): (
+            settings.login_max_failures * ADDRESS_FAILURE_FACTOR,
+            timedelta(minutes=settings.login_lockout_minutes),
+        ),
+    }
+
+
+def _locked_throttle(db: Session, key: str, now: datetime) -> LoginThrottle:
+    """Return the throttle row of key, created if needed and locked for this transaction (two
+    failures at once both count; on SQLite the write lock already orders them)."""
+    insert = postgresql_insert if db.get_bind().dialect.name == "postgresql" else sqlite_insert
+    db.execute(
+        insert(LoginThrottle)
+        .values(key=key, failures=0, pauses=0, last_failure_at=now)
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
+    query = select(LoginThrottle).where(LoginThrottle.key == key).with_for_update()
+    return db.scalars(query.execution_options(populate_existing=True)).one()
+
+
+def refuse_if_paused(*, db: Session, limits: ThrottleLimits, now: datetime) -> None:
+    """Raise AccountLocked while any key of limits is paused."""
+    paused = db.scalars(
+        select(LoginThrottle.paused_until).where(
+            LoginThrottle.key.in_(limits), LoginThrottle.paused_until > now
+        )
+    ).all()
+    if paused:
+        raise AccountLocked(max(paused), now)
+
+
+def record_failure(*, db: Session, limits: ThrottleLimits, settings: Settings, now: datetime) -> None:
+    """Count a failure under every key of limits, and forget keys long quiet; raise AccountLocked when
+    a key reached its limit (a pause starts: each one twice as long as the one before, up to a day).
+    Flushes; the caller commits even though this raises."""
+    first_pause = timedelta(minutes=settings.login_lockout_minutes)
+    paused_until = None
+    for key, (limit, quiet) in limits.items():
+        throttle = _locked_throttle(db, key, now)
+        if now - throttle.last_failure_at > quiet:
+            throttle.failures = 0
+        throttle.failures += 1
+        throttle.last_failure_at = now
+        if throttle.failures >= limit:
+            throttle.pauses += 1
+            pause = min(first_pause * 2 ** min(throttle.pauses - 1, 16), MAX_PAUSE)
+            throttle.paused_until = now + pause
+            throttle.failures = 0
+            paused_until = max(paused_until or throttle.paused_until, throttle.paused_until)
+    db.execute(
+        delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at < now - FORGET_AFTER,
+            or_(LoginThrottle.paused_until.is_(None), LoginThrottle.paused_until < now - FORGET_AFTER),
+        )
+    )
     db.flush()
-    return user
+    if paused_until is not None:
+        raise AccountLocked(paused_until, now)
+
+
+def record_success(*, db: Session, limits: ThrottleLimits) -> None:
+    """Start the subject's count (the first key of limits) again; the address's only fades with time."""
+    db.execute(delete(LoginThrottle).where(LoginThrottle.key == next(iter(limits))))
+    db.flush()
+
+
+def authenticate(
+    *, db: Session, email: str, password: str, address: str, settings: Settings, now: datetime | None = None
+) -> User:
+    """Return the user for these credentials, signing in from client address; raise LoginFailed or
+    AccountLocked, alike for unknown and known e-mail addresses. Failures are counted per e-mail from
+    that address and per address, and pause sign-in there only (never everywhere, so nobody can lock
+    a user out). The counters change on the session either way: the caller commits them even when
+    this raises."""
+    now = now or utcnow()
+    email = normalise_email(email)
+    limits = throttle_limits(settings=settings, address=address, subject=("account", email))
+    refuse_if_paused(db=db, limits=limits, now=now)
+    user = db.scalar(select(User).where(User.email == email))
+    if user is None or not user.is_active:
+        verify_password(_dummy_hash(get_settings().environment), password)  # as long as a wrong password
+    elif verify_password(user.password_hash, password):
+        if _hasher().check_needs_rehash(user.password_hash):
+            user.password_hash = hash_password(password)
+        user.last_login_at = now
+        record_success(db=db, limits=limits)
+        return user
+    record_failure(db=db, limits=limits, settings=settings, now=now)
+    raise LoginFailed()
 
 
 def _token_hash(token: str) -> str:
@@ -194,9 +285,9 @@ def start_session(*, db: Session, user: User, settings: Settings, now: datetime 
     return token
 
 
-def session_user(*, db: Session, token: str, settings: Settings, now: datetime | None = None) -> User | None:
-    """Return the user of a live session token, or None when unknown, revoked, idle or expired. A live
-    session's last_seen_at moves on at most once a minute (left for the caller to commit)."""
+def live_session(*, db: Session, token: str, settings: Settings, now: datetime | None = None) -> UserSession | None:
+    """Return the live session of token, or None when unknown, revoked, idle or expired or its user is
+    no longer active. Reads only: moving last_seen_at on is touch_session's, in a write of its own."""
     if not token:
         return None
     now = now or utcnow()
@@ -207,9 +298,30 @@ def session_user(*, db: Session, token: str, settings: Settings, now: datetime |
         return None
     if not found.user.is_active:
         return None
-    if now - found.last_seen_at >= _TOUCH_EVERY:
-        found.last_seen_at = now
-    return found.user
+    return found
+
+
+def session_user(*, db: Session, token: str, settings: Settings, now: datetime | None = None) -> User | None:
+    """Return the user of a live session token, or None (see live_session)."""
+    found = live_session(db=db, token=token, settings=settings, now=now)
+    return found.user if found is not None else None
+
+
+def touch_due(last: datetime | None, now: datetime | None = None) -> bool:
+    """Return whether a session's or token's last use is old enough to be written again (once a minute)."""
+    return last is None or (now or utcnow()) - last >= _TOUCH_EVERY
+
+
+def touch_session(*, db: Session, token: str, now: datetime | None = None) -> None:
+    """Move the session's last_seen_at (idle sign-out counts from it) to now, at most once a minute.
+    One statement: the caller runs it as a transaction of its own. Flushes."""
+    now = now or utcnow()
+    db.execute(
+        update(UserSession)
+        .where(UserSession.token_hash == _token_hash(token), UserSession.last_seen_at <= now - _TOUCH_EVERY)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def end_session(*, db: Session, token: str, now: datetime | None = None) -> None:
@@ -245,17 +357,18 @@ def create_api_token(
     return token, value
 
 
-def token_principal(*, db: Session, value: str, now: datetime | None = None) -> Principal | None:
-    """Return the principal of a live API token value, or None. The token's last_used_at moves on at
-    most once a minute (left for the caller to commit)."""
+def live_token(*, db: Session, value: str) -> ApiToken | None:
+    """Return the API token of value if it exists and is not revoked, else None. Reads only."""
     if not value.startswith(TOKEN_PREFIX):
         return None
     token = db.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(value)))
     if token is None or token.revoked_at is not None:
         return None
-    now = now or utcnow()
-    if token.last_used_at is None or now - token.last_used_at >= _TOUCH_EVERY:
-        token.last_used_at = now
+    return token
+
+
+def principal_of_token(token: ApiToken) -> Principal:
+    """Return the principal an API token acts as (its organisation, with the token's role)."""
     return Principal(
         user_id=None,
         role=token.role,
@@ -263,6 +376,24 @@ def token_principal(*, db: Session, value: str, now: datetime | None = None) -> 
         organisation_kind=token.organisation.kind,
         display_name=token.name,
         token_id=token.id,
+    )
+
+
+def token_principal(*, db: Session, value: str) -> Principal | None:
+    """Return the principal of a live API token value, or None."""
+    token = live_token(db=db, value=value)
+    return principal_of_token(token) if token is not None else None
+
+
+def touch_token(*, db: Session, token_id: int, now: datetime | None = None) -> None:
+    """Record the token's last use (at most once a minute), as one statement of its own. Flushes."""
+    now = now or utcnow()
+    db.execute(
+        update(ApiToken)
+        .where(ApiToken.id == token_id)
+        .where((ApiToken.last_used_at.is_(None)) | (ApiToken.last_used_at <= now - _TOUCH_EVERY))
+        .values(last_used_at=now)
+        .execution_options(synchronize_session=False)
     )
 
 

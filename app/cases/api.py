@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query, Security
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
 
+from app import __version__
 from app.auth.deps import ApiPrincipal
 from app.auth.permissions import Action, Principal, can
 from app.cases import access, flows, inbox
 from app.cases import service as case_service
+from app.cases.content import case_content
 from app.cases.deadlines import is_overdue
 from app.cases.enums import Visibility
 from app.cases.events import Actor
 from app.cases.models import CaseFile, CaseNote
 from app.cases.schemas import (
+    MAX_NOTE,
+    NOT_BLANK,
+    TEXT,
     CaseDetail,
     CaseList,
     CaseSummary,
@@ -27,10 +34,96 @@ from app.cases.schemas import (
     TransitionRequest,
 )
 from app.config import Settings
-from app.deps import AppSettings, DbSession
-from app.errors import PermissionDenied
+from app.deps import AppSettings, DbSession, WriteDbSession
+from app.errors import ConflictBody, ErrorBody, PermissionDenied, ValidationErrorBody
 
-router = APIRouter(prefix="/api/v1", tags=["cases"])
+API_DESCRIPTION = """The case tracker's API for partner organisations' own systems: the cases referred to
+your organisation, their shared notes and history, and the workflow transitions your staff may make.
+
+Every request carries `Authorization: Bearer <token>` with an API token of your organisation. A
+case that does not exist and a case not referred to you are answered alike (404). Changes take the
+case's `version` as `expected_version`: a stale one is refused (409) with what changed meanwhile.
+Errors are JSON: `detail` is a sentence in the language of `Accept-Language`; a refused input
+(422) lists `errors`, one per field. Changes are announced by signed webhooks (see the README)."""
+
+#: Declares the bearer scheme in the API description; the token itself is checked by api_principal.
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="token",
+    description="An API token of your organisation (`witaj tokens create --org SLUG --name N`).",
+)
+
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["cases"],
+    dependencies=[Security(bearer)],
+    responses={
+        401: {
+            "model": ErrorBody,
+            "description": "No token, or not a live one",
+            "headers": {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
+        },
+        422: {"model": ValidationErrorBody, "description": "The input was refused; errors says why"},
+    },
+)
+
+#: A case reference as the URL carries it (KRK-2026-000123); any other text is simply not found.
+Reference = Annotated[str, Path(min_length=1, max_length=32, pattern=TEXT, examples=["KRK-2026-000123"])]
+
+NOT_FOUND = {404: {"model": ErrorBody, "description": "No such case, or not referred to your organisation"}}
+#: What any operation with a body may answer besides.
+BODY = {
+    400: {"model": ErrorBody, "description": "The body could not be read as JSON text (e.g. not UTF-8)"},
+    413: {"model": ErrorBody, "description": "The body is larger than the server takes"},
+}
+#: A change sent without any bearer token is refused as a possible cross-site request (403) before
+#: the token is looked at (app/middleware.py); with a token that is not a live one, it is a 401.
+FORBIDDEN = "Your organisation may not do this; or no `Authorization: Bearer` header was sent"
+
+
+def describe(settings: Settings) -> dict[str, Any]:
+    """Return the API description: this router's routes alone, with the transitions of
+    cases/workflow.yml and what each requires.
+
+    Pages, forms and the web chat are not part of the API, and neither is Rasa's REST channel
+    (POST /webhooks/rest/webhook): its contract is Rasa's, it takes no token, and its clients are
+    chat widgets, not partners' systems; tests/test_input_properties.py sends it any JSON."""
+    spec = get_openapi(
+        title="Witaj API", version=__version__, description=API_DESCRIPTION, routes=router.routes
+    )
+    cc = case_content(settings)
+    body = spec["components"]["schemas"]["TransitionRequest"]
+    moves = [move for move in cc.workflow.transitions.values() if move.scope is not None]
+    outcomes = list(cc.workflow.outcomes)
+    body["properties"] |= {
+        "name": {
+            "type": "string",
+            "enum": [move.name for move in moves],
+            "description": "A transition of the workflow; which ones are possible depends on the case's"
+            " status and on who holds it (the case's allowed_transitions)",
+        },
+        "category": {"anyOf": [{"enum": list(cc.categories)}, {"type": "null"}], "description": "For triage"},
+        "outcome": {
+            "anyOf": [{"enum": outcomes}, {"type": "null"}],
+            "description": "For resolve and dismiss",
+        },
+    }
+    # What each transition requires (cases/workflow.yml `requires`): without it the answer is a 422.
+    rules = []
+    for move in moves:
+        needs: dict[str, Any] = {}
+        if "reason" in move.requires:
+            needs["reason"] = {"type": "string", "maxLength": MAX_NOTE, "pattern": NOT_BLANK}
+        if "outcome" in move.requires:
+            needs["outcome"] = {"enum": outcomes}
+        if "partner" in move.requires:
+            needs["organisation"] = {"type": "string"}
+            needs["service"] = {"type": "string"}
+        if needs:
+            then = {"required": sorted(needs), "properties": needs}
+            rules.append({"if": {"properties": {"name": {"const": move.name}}}, "then": then})
+    body["allOf"] = rules
+    return spec
 
 
 def _summary(case: CaseFile) -> CaseSummary:
@@ -63,7 +156,9 @@ def _note(note: CaseNote) -> NoteOut:
 def _detail(db: Session, settings: Settings, case: CaseFile, principal: Principal) -> CaseDetail:
     items = access.timeline(db=db, case=case, principal=principal)
     history = [
-        EventOut(kind=e.kind, name=e.name, at=e.at, before=e.before, after=e.after, reason=e.data.get("reason"))
+        EventOut(
+            kind=e.kind, name=e.name, at=e.at, before=e.before, after=e.after, reason=e.data.get("reason")
+        )
         for e in (i["event"] for i in items)
     ]
     client = case.client
@@ -80,7 +175,10 @@ def _detail(db: Session, settings: Settings, case: CaseFile, principal: Principa
         notes=[_note(i["note"]) for i in items if i["note"] is not None],
         history=history,
         allowed_transitions=[
-            t.name for t in case_service.available_transitions(settings=settings, case=case, actor=Actor.of(principal))
+            t.name
+            for t in case_service.available_transitions(
+                settings=settings, case=case, actor=Actor.of(principal)
+            )
         ],
     )
 
@@ -89,7 +187,7 @@ def _detail(db: Session, settings: Settings, case: CaseFile, principal: Principa
 def list_cases(
     db: DbSession,
     principal: ApiPrincipal,
-    status: str | None = None,
+    status: Annotated[str | None, Query(max_length=40, pattern=TEXT)] = None,
     page: Annotated[int, Query(ge=1, le=10_000)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> CaseList:
@@ -99,8 +197,15 @@ def list_cases(
     return CaseList(items=[_summary(c) for c in cases], page=page, has_next=has_next)
 
 
-@router.get("/cases/{reference}", response_model=CaseDetail, summary="One case (the read is audited)")
-def read_case(reference: str, db: DbSession, settings: AppSettings, principal: ApiPrincipal) -> CaseDetail:
+@router.get(
+    "/cases/{reference}",
+    response_model=CaseDetail,
+    responses=NOT_FOUND,
+    summary="One case (the read is audited)",
+)
+def read_case(
+    reference: Reference, db: WriteDbSession, settings: AppSettings, principal: ApiPrincipal
+) -> CaseDetail:
     """Return a case with its shared notes and history; 404 when not referred to you."""
     case = access.get_visible(db=db, principal=principal, reference=reference)
     access.audit(db=db, principal=principal, action="view_case", case=case, detail={"channel": "api"})
@@ -109,9 +214,27 @@ def read_case(reference: str, db: DbSession, settings: AppSettings, principal: A
     return detail
 
 
-@router.post("/cases/{reference}/transitions", response_model=CaseDetail, summary="Accept, decline or update status")
+@router.post(
+    "/cases/{reference}/transitions",
+    response_model=CaseDetail,
+    responses={
+        **NOT_FOUND,
+        **BODY,
+        403: {"model": ErrorBody, "description": FORBIDDEN},
+        409: {
+            "model": ConflictBody,
+            "description": "The case changed since expected_version (changes lists how), or it is in a status"
+            " this transition does not start from (allowed lists what is possible now)",
+        },
+    },
+    summary="Accept, decline or update status",
+)
 def post_transition(
-    reference: str, body: TransitionRequest, db: DbSession, settings: AppSettings, principal: ApiPrincipal
+    reference: Reference,
+    body: TransitionRequest,
+    db: DbSession,
+    settings: AppSettings,
+    principal: ApiPrincipal,
 ) -> CaseDetail:
     """Make a workflow transition; 409 with the changes when expected_version is stale."""
     case = access.get_visible(db=db, principal=principal, reference=reference)
@@ -122,7 +245,13 @@ def post_transition(
         return CaseDetail(
             **_summary(case).model_dump(),
             description="",
-            client=ClientOut(display_name="", preferred_language=case.language, other_languages=[], district=None, contact=None),
+            client=ClientOut(
+                display_name="",
+                preferred_language=case.language,
+                other_languages=[],
+                district=None,
+                contact=None,
+            ),
             notes=[],
             history=[],
             allowed_transitions=[],
@@ -132,9 +261,17 @@ def post_transition(
     return detail
 
 
-@router.post("/cases/{reference}/notes", response_model=NoteOut, status_code=201, summary="Write to the city office")
-def post_note(reference: str, body: NoteIn, db: DbSession, settings: AppSettings, principal: ApiPrincipal) -> NoteOut:
-    """Add a note shared with the office (machine-translated into the office's language if it is in another)."""
+@router.post(
+    "/cases/{reference}/notes",
+    response_model=NoteOut,
+    status_code=201,
+    responses={**NOT_FOUND, **BODY, 403: {"model": ErrorBody, "description": FORBIDDEN}},
+    summary="Write to the city office",
+)
+def post_note(
+    reference: Reference, body: NoteIn, db: DbSession, settings: AppSettings, principal: ApiPrincipal
+) -> NoteOut:
+    """Add a note shared with the office (machine-translated into its language if it is in another)."""
     case = access.get_visible(db=db, principal=principal, reference=reference)
     if not can(principal, Action.edit_cases, principal.organisation_id):
         raise PermissionDenied("note")

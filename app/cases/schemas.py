@@ -85,19 +85,25 @@ class TransitionIn(BaseModel):
     organisation: str | None = Field(
         default=None, max_length=80, pattern=TEXT, description="partner organisation slug"
     )
-    service: str | None = Field(default=None, max_length=80, pattern=TEXT, description="the partner's service id")
+    service: str | None = Field(
+        default=None, max_length=80, pattern=TEXT, description="the partner's service id"
+    )
     consent_id: int | None = Field(default=None, ge=1, le=MAX_INT)
 
 
 class TransitionRequest(TransitionIn):
     """A transition through the API, where expected_version is required (systems must not overwrite
-    each other's changes)."""
+    each other's changes), and a field the API does not know is refused rather than silently dropped."""
+
+    model_config = ConfigDict(extra="forbid")
 
     expected_version: int = Field(ge=1, le=MAX_INT)  # type: ignore[assignment]
 
 
 class NoteIn(BaseModel):
-    """A note; partners' notes are always shared with the office."""
+    """A note; partners' notes are always shared with the office. Unknown fields are refused."""
+
+    model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=MAX_NOTE, pattern=NOT_BLANK)
     language: str | None = Field(default=None, pattern=r"^[a-z]{2,3}$")

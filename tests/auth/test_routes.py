@@ -8,14 +8,15 @@ from tests.conftest import csrf_from
 
 
 def test_sign_in_and_reach_the_dashboard(client, make_user, login):
-    user, password = make_user(Role.supervisor)
+    # A caseworker: no second factor by default (for supervisors, see test_two_factor_routes.py).
+    user, password = make_user(Role.caseworker)
     response = login(user.email, password)
     assert response.status_code == 303 and response.headers["location"] == "/en/staff/"
     cookie = response.headers["set-cookie"]
     assert "witaj_session=" in cookie and "HttpOnly" in cookie and "SameSite=lax" in cookie.replace("Lax", "lax")
     page = client.get("/en/staff/")
     assert page.status_code == 200
-    assert user.display_name in page.text and "Supervisor" in page.text
+    assert user.display_name in page.text and "Caseworker" in page.text
 
 
 def test_dashboard_needs_sign_in_and_comes_back_after(client, make_user, login):

@@ -207,3 +207,49 @@ def test_two_jobs_runners_never_fire_one_timer_twice(shared, settings):
     with factory() as db:
         closes = db.scalars(select(CaseEvent).where(CaseEvent.case_id == case_id, CaseEvent.name == "auto_close")).all()
         assert len(closes) == 1 and db.get(CaseFile, case_id).status == "closed"
+
+
+@pytest.mark.parametrize("who", ["staff page", "API token"])
+def test_a_sessions_last_use_is_written_even_when_another_writer_committed_meanwhile(shared, settings, fresh_engine, who):
+    """Once a minute a request writes its session's (or API token's) last use after reading it: on
+    SQLite that write, inside the read, failed with "database is locked" under chat load."""
+    from datetime import timedelta
+
+    import time_machine
+    from fastapi.testclient import TestClient
+    from sqlalchemy import event
+
+    from app.auth.models import Organisation
+    from app.db import utcnow
+    from app.main import create_app
+    from tests.conftest import csrf_from, writes_within
+
+    factory, _case_id, _actors = shared
+    with factory() as db:
+        office = db.scalar(select(Organisation))
+        _token, value = auth_service.create_api_token(db=db, organisation=office, name="CRM")
+        db.commit()
+    table = "user_session" if who == "staff page" else "api_token"
+    competed: list[bool] = []
+
+    def another_writer_commits(_conn, _cursor, statement, *_args) -> None:
+        if not competed and statement.lstrip().upper().startswith("SELECT") and f"FROM {table}" in statement:
+            competed.append(writes_within(fresh_engine, "INSERT INTO case_counter (year, last) VALUES (1998, 0)", 0.5))
+
+    app = create_app(settings, fresh_engine, check_db=False)
+    with TestClient(app, base_url="http://testserver") as client:
+        page = client.get("/en/staff/login")
+        client.post(
+            "/en/staff/login",
+            data={"email": "w1@example.org", "password": "long enough password", "csrf_token": csrf_from(page.text)},
+        )
+        with time_machine.travel(utcnow() + timedelta(minutes=2)):  # the last use is due to be written
+            event.listen(fresh_engine, "after_cursor_execute", another_writer_commits)
+            try:
+                if who == "staff page":
+                    answer = client.get("/en/staff/")
+                else:
+                    answer = client.get("/api/v1/cases", headers={"Authorization": f"Bearer {value}"})
+            finally:
+                event.remove(fresh_engine, "after_cursor_execute", another_writer_commits)
+    assert competed == [True] and answer.status_code == 200
