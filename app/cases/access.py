@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from app.auth.permissions import Action, Principal, can
 from app.cases.enums import LIVE_REFERRAL_STATES, ActorKind, ConsentScope, Visibility
+from app.cases.exceptions import TooManyAttempts
 from app.cases.models import AuditEntry, CaseEvent, CaseFile, CaseNote, Consent, Referral
 from app.config import Settings
 from app.crypto import decrypt_json, secrets_match
 from app.db import utcnow
-from app.cases.exceptions import TooManyAttempts
 from app.errors import NotFound
 
 #: The shape of a case reference, e.g. KRK-2026-000123.
