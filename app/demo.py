@@ -60,6 +60,9 @@ def load_demo(*, db: Session, settings: Settings) -> list[str]:
     if created:
         report.append("demo staff users created; passwords are shown only this once:")
         report.extend(created)
+        required = ", ".join(sorted(settings.two_factor_roles))
+        if required:
+            report.append(f"users with the role(s) {required} set up two-factor sign-in at their first sign-in")
     db.flush()
     report.extend(_demo_cases(db=db, settings=settings))
     return report
