@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Literal
@@ -20,6 +21,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The staff roles (app.auth.enums.Role's values; the enum imports i18n, which reads these settings).
 STAFF_ROLES = ("caseworker", "supervisor", "admin", "partner_staff", "partner_admin")
+
+#: A host name with at least two labels ("krakow.pl"): what WITAJ_CHAT_LINK_HOSTS lists.
+HOST_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 
 
 
@@ -82,6 +86,10 @@ class Settings(BaseSettings):
     translation_timeout_seconds: float = Field(default=10.0, gt=0)
     translation_wait_seconds: float = Field(default=2.0, ge=0)
     translation_cache_entries: int = Field(default=4096, ge=0)
+    chat_link_hosts: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("krakow.pl", "gov.pl", "krakowculture.pl"),
+        description="hosts (with subdomains) whose https addresses the assistant's answers show as links",
+    )
     assistant_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str = "http://127.0.0.1:5005"
     host: str = "127.0.0.1"
@@ -118,6 +126,20 @@ class Settings(BaseSettings):
                 known = ", ".join(STAFF_ROLES)
                 raise ValueError(f"unknown role(s) {', '.join(unknown)}; choose from {known}")
             return tuple(dict.fromkeys(str(role) for role in value))
+        return value
+
+    @field_validator("chat_link_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple | set | frozenset):
+            hosts = [str(host).strip().lower().removeprefix("*.").strip(".") for host in value]
+            hosts = [host for host in hosts if host]
+            wrong = [host for host in hosts if not HOST_NAME.match(host)]
+            if wrong:
+                raise ValueError(f"not a host name: {', '.join(wrong)} (write krakow.pl, without https://)")
+            return tuple(dict.fromkeys(hosts))
         return value
 
     @field_validator("time_zone")

@@ -3,8 +3,9 @@ assistant's knowledge base (dialogues/knowledge/events.yml).
 
 Which fields are translated is decided by cases/README.md and partners/README.md: labels and
 descriptions of categories, statuses, outcomes and transitions; a partner's description, phone
-descriptions, and its services' name, description, eligibility and fees. Proper names
-(organisations, locations, districts) are shown as written and are not extracted.
+descriptions, its services' name, description, eligibility and fees, and its locations' names
+("Main office": a description in English, shown in every language). Proper names (organisations,
+districts) are shown as written and are not extracted.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def _partner(top: dict[str, yaml.Node], where: str) -> Iterator[Extracted]:
     for service in _items(top.get("services")):
         context = f"{where} service {org_id}/{_scalar(service.get('id'))}"
         yield from _texts(service, ("name", "description", "eligibility", "fees"), context)
+    for location in _items(top.get("locations")):
+        context = f"{where} location {org_id}/{_scalar(location.get('id'))}"
+        yield from _texts(location, ("name",), context)
 
 
 def _texts(item: dict[str, yaml.Node], names: tuple[str, ...], context: str) -> Iterator[Extracted]:

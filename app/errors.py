@@ -17,7 +17,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.i18n import _
+from app.config import get_settings
+from app.i18n import _, get_locale, use_locale
 from app.web import protective_headers, redirect, render, url_for
 
 log = logging.getLogger(__name__)
@@ -31,6 +32,10 @@ class DomainError(Exception):
     def public_message(self) -> str:
         """Return a message for the user, in the current locale."""
         return _("The request could not be completed.")
+
+    def public_title(self) -> str:
+        """Return the error page's title, in the current locale."""
+        return status_title(self.status)
 
 
 class NotFound(DomainError):
@@ -69,6 +74,9 @@ class CsrfError(DomainError):
         return _(
             "Your form has expired or was sent from another site. Go back, reload the page and send it again."
         )
+
+    def public_title(self) -> str:
+        return _("Form expired")
 
 
 class Conflict(DomainError):
@@ -203,14 +211,66 @@ def wants_json(request: Request) -> bool:
     )
 
 
-def error_response(request: Request, status: int, message: str, extra: dict[str, Any] | None = None) -> Response:
+def status_title(status: int) -> str:
+    """Return a short title for an error page of status, in the current locale."""
+    titles = {
+        401: _("Sign-in needed"),
+        403: _("Not allowed"),
+        404: _("Page not found"),
+        409: _("Not possible now"),
+        413: _("Too large"),
+        422: _("Please check what you sent"),
+        429: _("Too many attempts"),
+        500: _("Something went wrong"),
+    }
+    return titles.get(status, _("Not completed"))
+
+
+def request_locale(request: Request) -> str:
+    """Return the locale of request's page: the one LocaleMiddleware chose (kept in the scope), else
+    the URL's language prefix. An error answered from outside the middleware (a 500: Starlette sends
+    it from outside every middleware) is no longer in that middleware's locale, but in the scope's."""
+    chosen = request.scope.get("witaj_locale")
+    if chosen:
+        return str(chosen)
+    path = request.scope.get("path", "")
+    root = request.scope.get("root_path", "")
+    relative = path[len(root) :] if root and path.startswith(root) else path
+    first = relative.split("/", 2)[1] if relative.startswith("/") else ""
+    app = request.scope.get("app")  # none when a middleware answers on its own (tests drive one so)
+    settings = getattr(getattr(app, "state", None), "settings", None) or get_settings()
+    return first if first in settings.locales else get_locale()
+
+
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    title: str | None = None,
+) -> Response:
+    """Return the error page of status (JSON under /api/), in the language of the request's page.
+
+    message (and title) must be in that language already: callers outside the locale middleware
+    make them inside `use_locale(request_locale(request))`."""
+    locale = request_locale(request)
+    with use_locale(locale):
+        response = _error_response(request, status, message, extra, title or status_title(status))
+    response.headers["Content-Language"] = locale
+    return response
+
+
+def _error_response(
+    request: Request, status: int, message: str, extra: dict[str, Any] | None, title: str
+) -> Response:
     if wants_json(request):
         return JSONResponse(json_error(status, message, extra).model_dump(mode="json"), status_code=status)
     try:
         return render(
             request,
             "errors/error.html",
-            {"status": status, "message": message, "errors": [], **(extra or {})},
+            {"status": status, "message": message, "title": title, "errors": [], **(extra or {})},
             status_code=status,
             block="content",
         )
@@ -231,7 +291,7 @@ def install(app: FastAPI) -> None:
             extra["errors"] = [{"field": k, "message": v, "type": None} for k, v in exc.field_errors.items()]
         if isinstance(exc, Conflict) and exc.details:
             extra.update(exc.details)
-        response = error_response(request, exc.status, exc.public_message(), extra)
+        response = error_response(request, exc.status, exc.public_message(), extra, title=exc.public_title())
         if isinstance(exc, LoginRequired):
             response.headers["WWW-Authenticate"] = "Bearer"
         return response
@@ -262,7 +322,9 @@ def install(app: FastAPI) -> None:
         route = getattr(request.scope.get("route"), "path", "(no route)")
         traceback_text = withheld_traceback(exc)
         log.error("unhandled %s on %s %s\n%s", type(exc).__name__, request.method, route, traceback_text)
-        response = error_response(request, 500, _("Something went wrong on our side. Please try again in a moment."))
+        with use_locale(request_locale(request)):  # outside the locale middleware: its locale is gone
+            message = _("Something went wrong on our side. Please try again in a moment.")
+        response = error_response(request, 500, message)
         # Starlette sends this from outside every middleware: the protective headers are set here.
         response.headers.update(protective_headers(request.app.state.settings))
         response.headers["Cache-Control"] = "no-store"

@@ -80,6 +80,71 @@ _NEITHER_POLISH_NOR_ENGLISH = re.compile(r"[čšžŭČŠŽŬ]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
+_TOKEN = re.compile(r"\S+")
+#: Punctuation around a token ("(KRK-2026-000123)," or «слово»), not part of it.
+_AROUND = "\"'`«»„“”‘’‹›()[]{}<>.,;:!?¡¿…–—"
+
+
+# --- what carries a language ---------------------------------------------------------------------
+
+
+def _language_less(token: str) -> bool:
+    """Return whether a token says nothing about a language: an e-mail or web address, or a code.
+
+    A code is a token with a digit or an underscore (references, secrets, phone numbers, dates,
+    postcodes, "B2") or a small letter followed by a capital ("aBcD": secrets, identifiers). Words
+    of the languages Witaj speaks have neither. (A Latin "i" typed in a Ukrainian word is no code.)"""
+    core = token.strip(_AROUND)
+    if not core or "@" in core or core.lower().startswith(("http://", "https://", "www.")):
+        return True
+    if any(ch.isdigit() or ch == "_" for ch in core):
+        return True
+    return any(a.islower() and b.isupper() for a, b in zip(core, core[1:], strict=False))
+
+
+def _same_group(token: str, neighbour: str, *, grouped: bool) -> bool:
+    """Return whether token (letters only) is a group of the code its neighbour belongs to: as long
+    as the neighbour and in the same case, the neighbour being a group with letters and digits
+    ("7K3M"), or a letters-only group already taken as one (grouped)."""
+    core, other = token.strip(_AROUND), neighbour.strip(_AROUND)
+    if not core.isalpha() or len(core) != len(other) or not other.isalnum():
+        return False
+    if core.isupper() != other.isupper() or core.islower() != other.islower():
+        return False
+    return grouped or (any(ch.isdigit() for ch in other) and any(ch.isalpha() for ch in other))
+
+
+def language_words(text: str) -> str:
+    """Return text with the tokens that carry no language blanked out: codes, numbers, addresses,
+    and the letters-only groups of a code typed in groups ("7K3M QXDW 2WRT H5NP")."""
+    tokens = [match.group() for match in _TOKEN.finditer(text)]
+    blank = [_language_less(token) for token in tokens]
+    grouped = [False] * len(tokens)
+    changed = True
+    while changed:  # a group beside a group of a code is one too: "QXDW KRTM 2WRT"
+        changed = False
+        for i, token in enumerate(tokens):
+            if blank[i]:
+                continue
+            for j in (i - 1, i + 1):
+                if 0 <= j < len(tokens) and blank[j] and _same_group(token, tokens[j], grouped=grouped[j]):
+                    blank[i] = grouped[i] = changed = True
+                    break
+    return " ".join(" " if empty else token for token, empty in zip(tokens, blank, strict=True))
+
+
+def carries_language(text: str) -> bool:
+    """Return whether text has enough words besides codes, numbers and addresses to tell a language."""
+    return sum(ch.isalpha() for ch in language_words(text)) >= MIN_LETTERS
+
+
+def is_value(text: str) -> bool:
+    """Return whether text is a value rather than a sentence: codes, numbers and addresses, with at
+    most one word besides ("KRK-2026-000123 kxmwprtqz", "Krowodrza", a secret of letters only).
+
+    Typed while a form asks for a slot, a value keeps the conversation's language (flows.receive):
+    one word there is an answer to the question, not a choice of language."""
+    return len(language_words(text).split()) <= 1
 
 
 # --- detection ---------------------------------------------------------------------------------
@@ -129,13 +194,15 @@ def detect_language(
 
     hint: per-language probabilities from the model trained on the NLU examples (NLUModel passes
     it); without it, Latin text never leaves a Cyrillic prior unless it has letters only Polish
-    uses, because it may be a transliteration. Confidence 0.0: the text had no language in it.
+    uses, because it may be a transliteration. Codes, numbers and addresses are left out (see
+    `language_words`). Confidence 0.0: the text had no language in it.
     """
     codes = [code for code in enabled if code in DETECTABLE]
     if not codes:
         raise ValueError(f"no supported language among {list(enabled)}; supported: {list(DETECTABLE)}")
     if prior not in codes:
         prior = None
+    text = language_words(text)
     if sum(ch.isalpha() for ch in text) < MIN_LETTERS:
         return prior or codes[0], 0.0
     scores = lingua_scores(text, enabled=codes)

@@ -21,6 +21,7 @@ from app.cases.api import router as cases_api
 from app.cases.routes import router as cases_router
 from app.config import Settings, get_settings
 from app.db import check_connection, get_engine, session_factory
+from app.follow.routes import router as follow_router
 from app.forms.routes import router as forms_router
 from app.home.routes import router as home_router
 from app.languages import preload
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(cases_api)
     app.include_router(partners_router)
     app.include_router(forms_router)
+    app.include_router(follow_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

@@ -196,7 +196,9 @@ class CsrfMiddleware:
             sent = values[-1] if values else None
 
         if fresh or not sent or not secrets.compare_digest(sent.encode(), token.encode()):
-            response = error_response(Request(scope), 403, CsrfError().public_message())
+            refusal = CsrfError()
+            title = refusal.public_title()
+            response = error_response(Request(scope), 403, refusal.public_message(), title=title)
             await response(scope, receive, send_with_cookie)
             return
         await self.app(scope, receive, send_with_cookie)

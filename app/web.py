@@ -260,7 +260,7 @@ def content_security_policy() -> str:
 #: details, notes), the API, the chat (a newcomer's messages, a case's secret code), city forms
 #: (drafts, answers sent back with their errors, the sent form's secret, receipts) and the Rasa
 #: channel. Browsers and proxies keep none of them (Cache-Control: no-store), whatever the route set.
-PRIVATE_SECTIONS = frozenset({"staff", "api", "chat", "forms", "webhooks"})
+PRIVATE_SECTIONS = frozenset({"staff", "api", "chat", "forms", "webhooks", "follow"})
 
 
 def is_private(route_path: str) -> bool:

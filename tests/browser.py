@@ -23,6 +23,7 @@ from app.auth import service as auth_service
 from app.auth.enums import OrgKind, Role
 from app.config import get_settings
 from app.db import build_engine, session_factory
+from app.demo import load_demo
 from app.main import create_app
 from app.migrations import alembic_config
 
@@ -140,6 +141,8 @@ class SiteSpec:
     caseworker: tuple[str, str] | None = None
     #: Settings that differ from the suite's.
     settings: Mapping[str, Any] = field(default_factory=dict)
+    #: Load the demo content (`witaj demo load`: partners, their staff, cases in every state).
+    demo: bool = False
 
 
 @pytest.fixture(scope="module")
@@ -160,6 +163,8 @@ def site(site_spec: SiteSpec, tmp_path_factory: pytest.TempPathFactory) -> Itera
             office = auth_service.ensure_organisation(
                 db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office
             )
+            if site_spec.demo:
+                load_demo(db=db, settings=settings)
             if site_spec.caseworker is not None:
                 email, password = site_spec.caseworker
                 auth_service.create_user(

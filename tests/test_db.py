@@ -36,17 +36,34 @@ def test_migrations_down_and_up_keep_a_database_with_data(fresh_engine, settings
     from app.db import session_factory
     from app.demo import load_demo
 
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from app.cases import once
+
     factory = session_factory(fresh_engine, write=True)
     with factory() as db:
         load_demo(db=db, settings=settings)
         db.commit()
         before = (db.scalar(select(func.count()).select_from(User)), db.scalar(select(func.count()).select_from(CaseFile)))
+        # 0008: a case opened by a form keeps its form's key and its sealed secret (case_file rebuilt
+        # on SQLite when going down, with these columns filled).
+        first, second = db.scalars(select(CaseFile).order_by(CaseFile.id).limit(2)).all()
+        key = once.new_key()
+        once.attach(db=db, case=first, key=key, secret="7K3M-Q9XD-2WRT-H5NP")
+        db.commit()
     migrations.downgrade(fresh_engine, "0005")
+    assert "idempotency_key_hash" not in {c["name"] for c in inspect(fresh_engine).get_columns("case_file")}
     migrations.upgrade(fresh_engine)
     with factory() as db:
         after = (db.scalar(select(func.count()).select_from(User)), db.scalar(select(func.count()).select_from(CaseFile)))
         assert after == before and before[1] > 0
         assert integrity.check(db=db) == []
+        # The key is unique again after the way down and up: a second case cannot take it.
+        once.attach(db=db, case=db.get(CaseFile, first.id), key=key, secret="7K3M-Q9XD-2WRT-H5NP")
+        with pytest.raises(IntegrityError):
+            once.attach(db=db, case=db.get(CaseFile, second.id), key=key, secret="7K3M-Q9XD-2WRT-H5NP")
+        db.rollback()
 
 
 def test_models_match_the_migrations(engine):

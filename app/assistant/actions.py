@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from app.assistant.knowledge import load_knowledge
 from app.assistant.runtime import Action, BotMessage, Context
-from app.cases.access import find_by_secret
+from app.cases.access import audit_client_view, find_by_secret
 from app.cases.content import case_content
 from app.cases.exceptions import TooManyAttempts
 from app.i18n import _, format_date, format_datetime, format_time, translations, use_locale
@@ -274,6 +274,7 @@ def action_case_status(ctx: Context) -> None:
         ctx.utter("utter_case_not_found")
         return
     tracker.status_attempts = []
+    audit_client_view(db=ctx.db, case=case, now=ctx.now)  # the client read their case
     cc = case_content(ctx.settings)
     catalog = translations(tracker.language)
     with use_locale(tracker.language):

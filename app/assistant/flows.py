@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,6 +37,7 @@ from app.crypto import decrypt_json, encrypt_json
 from app.db import READ_FIRST, utcnow
 from app.errors import InvalidInput
 from app.i18n import _, gettext, use_locale
+from app.languages import is_value
 
 log = logging.getLogger(__name__)
 
@@ -283,6 +284,10 @@ def receive(
         parsed = understood.parsed
     else:
         parsed = engine.parse(text, tracker)
+    if tracker.active_loop is not None and tracker.requested_slot is not None and is_value(text):
+        # A value typed while a form asks for one (a contact, a reference, a secret, a district)
+        # answers the question and chooses no language, even when it looks like a word of another.
+        parsed = replace(parsed, language=tracker.language)
     # A secret typed into the status form is never stored in the transcript.
     secret_answer = tracker.active_loop == "case_status_form" and tracker.requested_slot == "case_secret"
     turn = Turn()

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from app.assistant.data import DEFAULT_INTENTS, DialogueData, parse_payload
-from app.languages import DETECTABLE, MIN_LETTERS, detect_language
+from app.languages import DETECTABLE, MIN_LETTERS, detect_language, language_words
 
 #: Intent confidence below which a message is `nlu_fallback` (Rasa's FallbackClassifier default,
 #: and the value dialogues/README.md suggests). On held-out examples (80/20 split, three seeds)
@@ -46,7 +46,6 @@ FALLBACK_INTENT = "nlu_fallback"
 #: Bump when the features or the model change, so that cached models are retrained.
 MODEL_VERSION = 3
 
-_NOISE = re.compile(r"\S+@\S+|https?://\S+|www\.\S+|\d+")
 _ISO_DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{2})-(\d{2})(?![\w-])")
 _DOTTED_DATE = re.compile(r"(?<![\w.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\w.])")
 _WORD = re.compile(r"(?u)\b\w+\b")
@@ -428,9 +427,9 @@ class NLUModel:
             entities = [{"entity": k, "value": v, "start": None, "end": None} for k, v in values.items()]
             return Parse(text, language, 0.0, intent, 1.0, [(intent, 1.0)], entities)
         entities = self.entities.extract(text)
-        # References, place names, emails, links and numbers say nothing about the language of the
-        # message ("I live in Kazimierz" is English) and mislead lingua.
-        words = _NOISE.sub(" ", _blank(text, entities, kinds=self.entities.names))
+        # References, secrets, place names, e-mails, links and numbers say nothing about the language
+        # of the message ("I live in Kazimierz" is English) and mislead lingua and the example model.
+        words = language_words(_blank(text, entities, kinds=self.entities.names))
         hint = (
             self.language_model.probabilities(words)
             if sum(ch.isalpha() for ch in words) >= MIN_LETTERS

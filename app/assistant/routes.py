@@ -65,6 +65,8 @@ def _chat_context(
     if items is None:
         items = service.messages(db=db, conversation=conversation, after_id=after_id) if conversation else []
     last_bot = next((m for m in reversed(items) if m.author == "bot"), None)
+    last_user = next((m for m in reversed(items) if m.author == "user"), None)
+    hosts = settings.chat_link_hosts if settings is not None else ()
     return {
         "conversation": conversation,
         "items": items,
@@ -75,6 +77,10 @@ def _chat_context(
         "draft": draft,
         "refresh_form": False,
         "system_text": service.display_text,
+        "rich": partial(service.answer_html, hosts=hosts),
+        # A page opened after a send without JavaScript (…/chat#latest) starts at the newcomer's
+        # last message, with the answer under it.
+        "latest_id": last_user.id if last_user else None,
         "view": lambda m: service.shown(settings=settings, message=m, language=conversation.language)
         if conversation is not None and settings is not None
         else {"text": service.display_text(m), "original": None, "machine": False, "untranslated": False},
@@ -127,7 +133,8 @@ def _web_turn(request: Request, db: Session, settings: Settings, message: str, a
     except InvalidInput as exc:
         conversation, _new = _web_conversation(request, db, create=False)
         context = _chat_context(db, conversation, error=exc.field_errors.get("message"), draft=message, settings=settings)
-        return render(request, "assistant/chat.html", context, status_code=422)
+        # htmx swaps only the form, with its error, into the page; a plain post gets the page.
+        return render(request, "assistant/chat.html", context, status_code=422, block="refused")
     new_sender = None if sender else service.new_sender_id()
     sender = sender or new_sender
     assert sender is not None

@@ -8,17 +8,21 @@ import logging
 import re
 import secrets
 import threading
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from markupsafe import Markup, escape
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from app.assistant.models import Conversation, ConversationMessage
-from app.config import Settings
+from app.config import HOST_NAME, Settings
 from app.db import utcnow
 from app.errors import InvalidInput
 from app.i18n import _, use_locale
+from app.languages import KNOWN_LOCALES
 from app.translation import service as translation_service
 
 log = logging.getLogger(__name__)
@@ -218,3 +222,89 @@ def display_text(message: ConversationMessage) -> str:
                 return _("A person from our team has joined the chat.")
         return _("A person from our team has joined the chat.")
     return message.text
+
+
+# --- answers as structured text --------------------------------------------------------------------
+
+#: A web address in an answer: https://..., http://... (never linked) or www....; it ends before
+#: spaces, quotes and angle brackets, and without the punctuation of the sentence around it.
+_LOCALE_PATH = r"/(?:" + "|".join(KNOWN_LOCALES) + r")(?:/[a-z0-9_-]+)+/?(?![\w/]|\.[\w/.])"
+_ADDRESS = re.compile(r"(?:https?://|www\.)[^\s<>\"'\\`]+|(?<![\w/.:])" + _LOCALE_PATH, re.IGNORECASE)
+#: A page of this site in one of its languages (/uk/follow): linked as it is, never leaving the site.
+_SITE_PATH = re.compile("^" + _LOCALE_PATH + "$")
+_TRAILING = ".,;:!?)]}»”’…"
+_BULLET = re.compile(r"^\s*[•-]\s+")
+
+
+def allowed_link(address: str, hosts: Iterable[str]) -> str | None:
+    """Return the https URL an answer may link address to, or None: a page of this site (/uk/follow),
+    or https (www. is read as https://www.), no user name or port, and a host that is one of hosts or
+    a subdomain of one.
+
+    "krakow.pl.evil.example", "evilkrakow.pl", "https://krakow.pl@evil.example" and look-alike letters
+    are no such host."""
+    if address.startswith("/"):
+        return address if _SITE_PATH.match(address) else None
+    url = "https://" + address if address[:4].lower() == "www." else address
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = (parts.hostname or "").lower()
+    if parts.scheme.lower() != "https" or "@" in parts.netloc or port is not None:
+        return None
+    if not HOST_NAME.match(host):
+        return None
+    if not any(host == allowed or host.endswith("." + allowed) for allowed in hosts):
+        return None
+    return url
+
+
+def _inline(line: str, hosts: Iterable[str]) -> Markup:
+    """Return one line escaped, with its web addresses on allowed hosts as links."""
+    out = Markup()
+    cursor = 0
+    for match in _ADDRESS.finditer(line):
+        address = match.group().rstrip(_TRAILING)
+        if address.count("(") > address.count(")") and match.group()[len(address) :].startswith(")"):
+            address += ")"  # an address that ends in a bracket of its own (Wikipedia-style)
+        end = match.start() + len(address)
+        url = allowed_link(address, hosts)
+        if url is None:
+            continue
+        out += escape(line[cursor : match.start()])
+        out += Markup('<a href="{}" rel="noopener noreferrer">{}</a>').format(url, address)
+        cursor = end
+    return out + escape(line[cursor:])
+
+
+def answer_html(text: str, *, hosts: Iterable[str]) -> Markup:
+    """Return an answer of the assistant (content, never a person's message) as safe HTML.
+
+    Paragraphs are separated by a blank line; lines beginning with "• " or "- " are a bullet list;
+    other line breaks stay line breaks; https addresses on `hosts` (and their subdomains) become
+    links. Everything else is escaped text: no markup of the text ever reaches the page."""
+    hosts = tuple(hosts)
+    blocks: list[Markup] = []
+    for paragraph in re.split(r"\n\s*\n", text.replace("\r\n", "\n").replace("\r", "\n").strip()):
+        runs: list[tuple[bool, list[str]]] = []
+        for raw in paragraph.split("\n"):
+            line = raw.strip()
+            if not line:
+                continue
+            bullet = _BULLET.match(raw) is not None
+            if bullet:
+                line = _BULLET.sub("", raw).strip()
+            if runs and runs[-1][0] == bullet:
+                runs[-1][1].append(line)
+            else:
+                runs.append((bullet, [line]))
+        for bullet, lines in runs:
+            if bullet:
+                items = Markup("").join(Markup("<li>{}</li>").format(_inline(line, hosts)) for line in lines)
+                blocks.append(Markup("<ul>{}</ul>").format(items))
+            else:
+                joined = Markup("<br>\n").join(_inline(line, hosts) for line in lines)
+                blocks.append(Markup("<p>{}</p>").format(joined))
+    return Markup("\n").join(blocks)

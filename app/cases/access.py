@@ -26,6 +26,8 @@ SECRET_ATTEMPTS = 5
 SECRET_WINDOW = timedelta(minutes=15)
 #: The audit action of a wrong secret given for a case.
 WRONG_SECRET = "wrong_secret"
+#: The audit action of the client reading their case (the public "follow my case" page).
+CLIENT_VIEW = "client_view"
 
 
 def _live_referral_to(org_id: int):  # type: ignore[no-untyped-def]
@@ -144,6 +146,13 @@ def audit(
             },
         )
     )
+
+
+def audit_client_view(*, db: Session, case: CaseFile, now: datetime | None = None) -> None:
+    """Add an audit entry of the client reading their case (after giving its reference and secret on
+    the public follow page) to the caller's transaction."""
+    client = ActorKind.client.value
+    db.add(AuditEntry(at=now or utcnow(), actor_kind=client, action=CLIENT_VIEW, case_id=case.id, detail={}))
 
 
 def timeline(*, db: Session, case: CaseFile, principal: Principal) -> list[dict[str, Any]]:

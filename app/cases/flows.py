@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.auth import service as auth_service
+from app.auth.enums import OrgKind
 from app.cases import consent as consent_service
 from app.cases import events, notes
 from app.cases import service as case_service
@@ -86,6 +89,60 @@ def transition(
     TransitionNotAllowed, PermissionDenied, InvalidInput, ConsentMissing or StaleCase. Commits."""
     now = now or utcnow()
     with case_committed(db, case, request.expected_version):
+        case_service.transition(
+            db=db,
+            settings=settings,
+            case=case,
+            request=request,
+            actor=actor,
+            now=now,
+            can_refer=partner_service.directory(settings).can_refer,
+        )
+        notify_partner(db=db, case=case, event_type=f"case.{request.name}", now=now)
+    return case
+
+
+@dataclass(frozen=True)
+class ConsentGiven:
+    """The client's consent as a caseworker records it with a referral: what it covers (case, and
+    contact details if the client agreed to that too), the language it was given in, and how."""
+
+    scope: tuple[str, ...]
+    language: str
+    method: str = "staff"
+
+
+def refer_with_consent(
+    *,
+    db: Session,
+    settings: Settings,
+    case: CaseFile,
+    request: TransitionIn,
+    consent: ConsentGiven | None,
+    actor: Actor,
+    now: datetime | None = None,
+) -> CaseFile:
+    """Return case referred to the partner service of request (a transition that needs the partner's
+    consent, `refer`), first recording the client's consent for that partner when consent is given,
+    else resting on the consent on file; the partner's systems are notified. Raise InvalidInput,
+    ConsentMissing, StaleCase, TransitionNotAllowed or PermissionDenied. Commits once: a consent is
+    recorded together with the referral it was given for, or not at all."""
+    now = now or utcnow()
+    with case_committed(db, case, request.expected_version):
+        partner = auth_service.get_organisation(db=db, slug=request.organisation or "")
+        # For an organisation that takes no referrals the transition refuses the choice itself.
+        if consent is not None and partner is not None and partner.kind == OrgKind.partner:
+            recorded = consent_service.record_consent(
+                db=db,
+                case=case,
+                organisation_slug=partner.slug,
+                scope=consent.scope,
+                language=consent.language,
+                method=consent.method,
+                actor=actor,
+                now=now,
+            )
+            request = request.model_copy(update={"consent_id": recorded.id})
         case_service.transition(
             db=db,
             settings=settings,

@@ -56,6 +56,15 @@ class CaseFile(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
+    # The client's secret, until it is shown once after the redirect that follows opening the case:
+    # encrypted with a key derived from the opening form's one-time key, which only the browser holds
+    # (app/cases/once.py). Unreadable without that browser; emptied when shown.
+    secret_sealed: Mapped[str | None] = mapped_column(Text, default=None)
+    # A hash of the key of the form that opened the case (one per rendered form): sending it again,
+    # by a double click, a retry or a reload, finds this case instead of opening a second one.
+    idempotency_key_hash: Mapped[str | None] = mapped_column(
+        String(64), default=None, index=True, unique=True
+    )
     client_id: Mapped[int] = mapped_column(ForeignKey("client.id", ondelete="RESTRICT"), index=True)
     owner_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
     holder_org_id: Mapped[int] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Path, Query, Request
 from fastapi.responses import Response
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.assistant import service as chat_service
 from app.auth import service as auth_service
 from app.auth.deps import StaffPrincipal
 from app.auth.enums import OrgKind
+from app.auth.models import User
 from app.auth.permissions import Action, Principal, can
-from app.cases import access, flows, inbox
+from app.cases import access, flows, inbox, once
 from app.cases import consent as consent_service
 from app.cases import service as case_service
 from app.cases.content import case_content
@@ -23,14 +26,15 @@ from app.cases.deadlines import is_overdue
 from app.cases.enums import ConsentScope, Priority, Source, Visibility
 from app.cases.events import Actor
 from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
-from app.cases.models import CaseFile
+from app.cases.models import CaseFile, Consent
 from app.cases.notes import note_view
 from app.cases.schemas import CaseIn, ClientIn, InboxFilter, TransitionIn, parsed
 from app.config import Settings
-from app.db import MAX_INT, parse_id, utcnow
+from app.db import MAX_INT, committed, parse_id, utcnow
 from app.deps import AppSettings, DbSession, WriteDbSession
 from app.errors import InvalidInput, NotFound, PermissionDenied
-from app.i18n import _, get_locale
+from app.i18n import _, get_locale, use_locale
+from app.languages import LANGUAGES, native_name
 from app.partners import service as partner_service
 from app.web import redirect, render, url_for
 
@@ -40,6 +44,7 @@ EXPORT_LIMIT = 10_000
 
 
 def _labels(settings: Settings) -> dict[str, Any]:
+    """Return what the case pages show for the stored values: every one translated, or named."""
     cc = case_content(settings)
     return {
         "status_labels": {s.id: _(s.label) for s in cc.workflow.statuses.values()},
@@ -52,8 +57,95 @@ def _labels(settings: Settings) -> dict[str, Any]:
             "high": _("High"),
             "urgent": _("Urgent"),
         },
+        "source_labels": {
+            Source.chat.value: _("Chat with Witaj"),
+            Source.form.value: _("City form"),
+            Source.staff.value: _("Opened by the office"),
+        },
+        "scope_labels": {
+            ConsentScope.case.value: _("the case"),
+            ConsentScope.contact.value: _("contact details"),
+        },
+        "method_labels": {
+            "chat": _("in the chat"),
+            "form": _("on a city form"),
+            "staff": _("told to the office"),
+        },
+        "contact_labels": {"email": _("E-mail address"), "phone": _("Phone")},
+        "event_labels": {
+            "created": _("Case opened"),
+            "transition": _("Status changed"),
+            "updated": _("Details changed"),
+            "note_added": _("Note added"),
+            "consent_given": _("Consent recorded"),
+            "consent_withdrawn": _("Consent withdrawn"),
+        },
+        # Each language in its own name, as the language switcher names them.
+        "language_names": {code: language.native_name for code, language in LANGUAGES.items()},
         "districts": list(cc.districts),
     }
+
+
+#: The case fields a change in the history shows, in this order (the referral's id is internal).
+_CHANGED_FIELDS = (
+    "status", "category", "priority", "assignee_id", "holder_org_id", "district", "tags", "outcome"
+)
+#: What a change in the history reads as: (field label, value) pairs.
+Described = list[tuple[str, str]]
+
+
+def _change_describer(db: Session, labels: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], Described]:
+    """Return a function that turns an event's changed fields ({"priority": "high"}) into what a
+    person reads ([("Priority", "High")]): labels for the fields, names for people and organisations."""
+    names: dict[tuple[str, int], str] = {}
+
+    def user_name(user_id: int) -> str:
+        if ("user", user_id) not in names:
+            user = db.get(User, user_id)
+            names[("user", user_id)] = user.display_name if user else "–"
+        return names[("user", user_id)]
+
+    def organisation_name(organisation_id: int) -> str:
+        if ("org", organisation_id) not in names:
+            org = auth_service.organisation(db=db, organisation_id=organisation_id)
+            names[("org", organisation_id)] = org.name if org else "–"
+        return names[("org", organisation_id)]
+
+    field_labels = {
+        "status": _("Status"),
+        "category": _("Category"),
+        "priority": _("Priority"),
+        "assignee_id": _("Assigned to"),
+        "holder_org_id": _("Handled by"),
+        "district": _("District"),
+        "tags": _("Tags"),
+        "outcome": _("Outcome"),
+    }
+    shown: dict[str, Callable[[Any], str]] = {
+        "status": lambda v: labels["status_labels"].get(v, v),
+        "category": lambda v: labels["category_labels"].get(v, v),
+        "priority": lambda v: labels["priority_labels"].get(v, v),
+        "outcome": lambda v: labels["outcome_labels"].get(v, v),
+        "assignee_id": user_name,
+        "holder_org_id": organisation_name,
+        "tags": lambda v: ", ".join(v),
+        "district": str,
+    }
+
+    def describe(after: Mapping[str, Any]) -> Described:
+        rows = []
+        for key in _CHANGED_FIELDS:
+            if key not in after:
+                continue
+            value = after[key]
+            if value in (None, [], ""):
+                text = _("Nobody") if key == "assignee_id" else "–"
+            else:
+                text = shown[key](value)
+            rows.append((field_labels[key], text))
+        return rows
+
+    return describe
 
 
 async def inbox_filters(
@@ -140,10 +232,11 @@ def inbox_export(request: Request, db: WriteDbSession, principal: StaffPrincipal
 
 @router.get("/new", name="case_new")
 def new_case_form(request: Request, settings: AppSettings, principal: StaffPrincipal) -> Response:
-    """Show the form to open a case on someone's behalf (office staff)."""
+    """Show the form to open a case on someone's behalf (office staff), with its one-time key."""
     if not principal.is_office:
         raise PermissionDenied("create")
-    return render(request, "cases/new.html", {"values": {}, "errors": {}, **_labels(settings)})
+    context = {"values": {}, "errors": {}, "key": once.new_key(), **_labels(settings)}
+    return render(request, "cases/new.html", context)
 
 
 @router.post("/new", name="case_create")
@@ -161,10 +254,19 @@ def create_case(
     subject: Annotated[str, Form()] = "",
     description: Annotated[str, Form()] = "",
     priority: Annotated[str, Form()] = "normal",
+    form_key: Annotated[str, Form(alias="_key")] = "",
 ) -> Response:
-    """Open a case; re-render the form with messages on bad input."""
+    """Open a case and redirect to its page of codes (POST/redirect/GET); re-render the form with
+    messages on bad input. The form's key makes sending it again (a double click, a retry) lead to
+    the case it opened, never to a second one (app/cases/once.py)."""
     if not can(principal, Action.edit_cases, principal.organisation_id) or not principal.is_office:
         raise PermissionDenied("create")
+    key = once.valid_key(form_key)
+    if key is not None:
+        opened = once.find_by_key(db=db, key=key)
+        if opened is not None:
+            return _to_opened(request, opened, key, settings)
+    key = key or once.new_key()
     values = {
         "display_name": display_name,
         "preferred_language": preferred_language,
@@ -177,30 +279,125 @@ def create_case(
         "priority": priority,
     }
     try:
-        case, secret = flows.open_case(
-            db=db,
-            settings=settings,
-            client=ClientIn(
-                display_name=display_name,
-                preferred_language=preferred_language,
-                district=district or None,
-                email=email or None,
-                phone=phone or None,
-            ),
-            case=CaseIn(
-                category=category,
-                subject=subject,
-                description=description,
-                source=Source.staff,
-                priority=Priority(priority) if priority in Priority.__members__ else Priority.normal,
-            ),
-            actor=Actor.of(principal),
-        )
+        # One transaction: the case, its sealed secret and the form's key (unique: a concurrent
+        # request with the same key fails here and is led to the case this one opened).
+        with committed(db):
+            case, secret = case_service.create(
+                db=db,
+                settings=settings,
+                client=ClientIn(
+                    display_name=display_name,
+                    preferred_language=preferred_language,
+                    district=district or None,
+                    email=email or None,
+                    phone=phone or None,
+                ),
+                case=CaseIn(
+                    category=category,
+                    subject=subject,
+                    description=description,
+                    source=Source.staff,
+                    priority=Priority(priority) if priority in Priority.__members__ else Priority.normal,
+                ),
+                actor=Actor.of(principal),
+            )
+            once.attach(db=db, case=case, key=key, secret=secret)
     except InvalidInput as exc:
-        context = {"values": values, "errors": exc.field_errors, **_labels(settings)}
+        context = {"values": values, "errors": exc.field_errors, "key": key, **_labels(settings)}
         return render(request, "cases/new.html", context, status_code=422)
-    context = {"case": case, "secret": secret}
-    return render(request, "cases/created.html", context, status_code=201)
+    except IntegrityError:
+        opened = once.find_by_key(db=db, key=key)
+        if opened is None:
+            raise
+        case = opened
+    return _to_opened(request, case, key, settings)
+
+
+def _to_opened(request: Request, case: CaseFile, key: str, settings: Settings) -> Response:
+    """Return the redirect to the page of the new case's codes, carrying the form's key to it."""
+    response = redirect(request, url_for(request, "case_opened", reference=case.reference))
+    return once.remember(request, response, key, settings)
+
+
+@router.get("/{reference}/opened", name="case_opened")
+def case_opened(
+    request: Request, reference: str, db: WriteDbSession, settings: AppSettings, principal: StaffPrincipal
+) -> Response:
+    """Show the codes of a case just opened: the secret once, to the browser that opened it; reloaded
+    or opened again, the case number only."""
+    if not principal.is_office:
+        raise PermissionDenied("create")
+    case = access.get_visible(db=db, principal=principal, reference=reference)
+    shown = once.reveal(db=db, case=case, keys=once.cookie_keys(request))
+    db.commit()
+    response = render(request, "cases/created.html", {"case": case, "secret": shown[0] if shown else None})
+    if shown is not None:
+        once.forget(request, response, shown[1], settings)
+    return response
+
+
+def consent_wording(organisation: str) -> list[str]:
+    """Return the consent text a caseworker reads to the client before referring them to organisation,
+    in the current language: what is shared, the question about contact details, how to take it back."""
+    return [
+        _(
+            "We would like to share your case with %(organisation)s, so that they can help you. "
+            "They will read what you told us about your case.",
+            organisation=organisation,
+        ),
+        _("May we also give them your name and contact details, so that they can get in touch with you?"),
+        _("You can take back your consent at any time: tell us, or write in the chat."),
+    ]
+
+
+def _referral(
+    db: Session,
+    settings: Settings,
+    principal: Principal,
+    case: CaseFile,
+    consents: list[Consent],
+    chosen: str | None,
+) -> dict[str, Any]:
+    """Return the referral step of the case page: the ranked partner services, the one chosen (the
+    first by default), and for its organisation the consent on file or the consent question, with
+    the text to read in the client's language and the reader's."""
+    actor = Actor.of(principal)
+    transitions = case_service.available_transitions(settings=settings, case=case, actor=actor)
+    if not principal.is_office or not any(t.name == "refer" for t in transitions):
+        return {"suggestions": [], "consent_on_file": {}, "refer_consent": None}
+    suggestions = partner_service.suggestions_for(db=db, settings=settings, case=case)
+    directory = partner_service.directory(settings)
+    on_file: dict[str, Consent] = {}
+    for consent in consents:  # oldest first: the newest live one wins, as for the referral itself
+        if consent.withdrawn_at is None:
+            on_file[consent.organisation.slug] = consent
+    keys = [f"{s.organisation_slug}/{s.service_id}" for s in suggestions]
+    if chosen not in keys:
+        chosen = keys[0] if keys else None
+    refer_consent = None
+    if chosen is not None:
+        slug = chosen.partition("/")[0]
+        account = auth_service.get_organisation(db=db, slug=slug)
+        name = account.name if account else directory.organisations[slug].name
+        client = case.client
+        spoken = [client.preferred_language, *(client.other_languages or [])]
+        languages = list(dict.fromkeys([*spoken, *settings.locales]))
+        reader = get_locale()
+        texts = []
+        for code in dict.fromkeys([client.preferred_language, reader]):
+            if code in settings.locales:
+                with use_locale(code):
+                    texts.append((code, consent_wording(name)))
+        refer_consent = {
+            "service": chosen,
+            "slug": slug,
+            "organisation": name,
+            "on_file": on_file.get(slug),
+            "texts": texts,
+            "languages": [(code, native_name(code)) for code in languages],
+            "language": client.preferred_language,
+        }
+    return {"suggestions": suggestions, "consent_on_file": on_file, "refer_consent": refer_consent}
 
 
 def _case_context(
@@ -209,11 +406,24 @@ def _case_context(
     actor = Actor.of(principal)
     scope = access.consent_scope_for(db=db, case=case, principal=principal)
     consents = consent_service.consents_of(db=db, case=case) if principal.is_office else []
-    suggestions = []
     transitions = case_service.available_transitions(settings=settings, case=case, actor=actor)
-    if principal.is_office and any(t.name == "refer" for t in transitions):
-        suggestions = partner_service.suggestions_for(db=db, settings=settings, case=case)
+    form = extra.get("form") or {}
+    referral = _referral(db, settings, principal, case, consents, form.get("service"))
     directory = partner_service.directory(settings)
+    labels = _labels(settings)
+    org_names: dict[str, str] = {}
+
+    def organisation_name(slug: str) -> str:
+        """The name of a partner an event names by its slug (stored for ever, never renamed)."""
+        if slug not in org_names:
+            org = auth_service.get_organisation(db=db, slug=slug)
+            partner = directory.organisations.get(slug)
+            org_names[slug] = org.name if org else partner.name if partner else slug
+        return org_names[slug]
+
+    def service_name(slug: str, service_id: str | None) -> str | None:
+        svc = directory.services.get((slug, service_id or ""))
+        return _(svc.name) if svc else None
     chat = None
     if principal.is_office:
         conversation = chat_service.for_case(db=db, case_id=case.id)
@@ -234,8 +444,11 @@ def _case_context(
         "contact": None,
         "may_see_contact": ConsentScope.contact.value in scope,
         "consents": consents,
-        "suggestions": suggestions,
+        **referral,
         "directory": directory,
+        "organisation_name": organisation_name,
+        "service_name": service_name,
+        "describe_changes": _change_describer(db, labels),
         "colleagues": case_service.staff_of(db=db, organisation_id=principal.organisation_id)
         if principal.organisation_id == case.holder_org_id
         else [],
@@ -249,7 +462,7 @@ def _case_context(
         if principal.is_office
         else [],
         "form": {},
-        **_labels(settings),
+        **labels,
         **extra,
     }
 
@@ -262,11 +475,20 @@ def case_page(
     settings: AppSettings,
     principal: StaffPrincipal,
     show_contact: bool = False,
+    service: Annotated[str | None, Query(max_length=200)] = None,
 ) -> Response:
-    """Show a case the principal may see (404 otherwise); every view is audited."""
+    """Show a case the principal may see (404 otherwise); every view is audited. `service` chooses a
+    partner service to refer to; htmx then gets only the consent part of the referral for it."""
     case = access.get_visible(db=db, principal=principal, reference=reference)
+    form = {"name": "refer", "service": service} if service else {}
+    if request.headers.get("HX-Request") == "true" and request.headers.get("HX-Target") == "refer-consent":
+        # Whether the client agreed to share with that partner: no personal data, nothing to audit.
+        consents = consent_service.consents_of(db=db, case=case) if principal.is_office else []
+        referral = _referral(db, settings, principal, case, consents, service)
+        context = {"case": case, **referral, "errors": {}, "form": form, **_labels(settings)}
+        return render(request, "cases/case.html", context, block="refer_consent")
     access.audit(db=db, principal=principal, action="view_case", case=case)
-    context = _case_context(request, db, settings, principal, case)
+    context = _case_context(request, db, settings, principal, case, form=form)
     if show_contact:
         context["contact"] = access.client_contact(db=db, settings=settings, case=case, principal=principal)
     db.commit()  # the audit entries of this read
@@ -300,11 +522,25 @@ def case_transition(
     outcome: Annotated[str, Form()] = "",
     category: Annotated[str, Form()] = "",
     service_key: Annotated[str, Form(alias="service")] = "",
+    consent_confirmed: Annotated[bool, Form()] = False,
+    consent_contact: Annotated[bool, Form()] = False,
+    consent_language: Annotated[str, Form()] = "",
+    consent_for: Annotated[str, Form()] = "",
 ) -> Response:
-    """Make a workflow transition; on refusal show the case again with the reason and what changed."""
+    """Make a workflow transition; on refusal show the case again with the reason and what changed.
+    A referral is one step: it records the client's consent for the chosen partner (consent_*) when
+    the caseworker confirms it, and refers, both or neither."""
     case = access.get_visible(db=db, principal=principal, reference=reference)
     organisation, _sep, service_id = service_key.partition("/")
-    form = {"name": name, "reason": reason, "outcome": outcome, "category": category, "service": service_key}
+    form = {
+        "name": name,
+        "reason": reason,
+        "outcome": outcome,
+        "category": category,
+        "service": service_key,
+        "consent_contact": consent_contact,
+        "consent_language": consent_language,
+    }
     try:
         request_in = parsed(
             TransitionIn,
@@ -316,11 +552,32 @@ def case_transition(
             organisation=organisation or None,
             service=service_id or None,
         )
-        flows.transition(db=db, settings=settings, case=case, request=request_in, actor=Actor.of(principal))
+        if name == "refer":
+            given = None
+            # A confirmation counts only for the organisation whose text was read: without JavaScript
+            # the consent part shown may be another partner's than the one chosen. Then the referral
+            # rests on the consent on file for the one chosen, or asks for it; never the wrong one.
+            if consent_confirmed and consent_for == organisation:
+                scope = [ConsentScope.case.value] + ([ConsentScope.contact.value] if consent_contact else [])
+                given = flows.ConsentGiven(scope=tuple(scope), language=consent_language or case.language)
+            flows.refer_with_consent(
+                db=db,
+                settings=settings,
+                case=case,
+                request=request_in,
+                consent=given,
+                actor=Actor.of(principal),
+            )
+        else:
+            flows.transition(db=db, settings=settings, case=case, request=request_in, actor=Actor.of(principal))
     except InvalidInput as exc:
-        return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors, form=form)
-    except ConsentMissing as exc:
-        return _rerender(request, db, settings, principal, reference, 422, message=exc.public_message(), form=form)
+        # A consent's language is asked for as consent_language on the referral form.
+        errors = {("consent_language" if k == "language" else k): text for k, text in exc.field_errors.items()}
+        return _rerender(request, db, settings, principal, reference, 422, errors=errors, form=form)
+    except ConsentMissing:
+        missing = _("Read the client the consent text for this organisation, and confirm that they agreed.")
+        errors = {"consent": missing}
+        return _rerender(request, db, settings, principal, reference, 422, errors=errors, form=form)
     except StaleCase as exc:
         return _rerender(
             request, db, settings, principal, reference, 409, message=exc.public_message(), changes=exc.changes, form=form
@@ -428,6 +685,7 @@ def case_consent(
     case = access.get_visible(db=db, principal=principal, reference=reference)
     if not principal.is_office or not can(principal, Action.refer_cases, principal.organisation_id):
         raise PermissionDenied("consent")
+    form = {"organisation": organisation}
     if not confirmed:
         return _rerender(
             request,
@@ -437,6 +695,7 @@ def case_consent(
             reference,
             422,
             errors={"confirmed": _("Confirm that the client agreed after you read them the consent text.")},
+            form=form,
         )
     scope = [ConsentScope.case.value] + ([ConsentScope.contact.value] if contact else [])
     try:
@@ -450,7 +709,7 @@ def case_consent(
             actor=Actor.of(principal),
         )
     except InvalidInput as exc:
-        return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors)
+        return _rerender(request, db, settings, principal, reference, 422, errors=exc.field_errors, form=form)
     return _back_to_case(request, case)
 
 

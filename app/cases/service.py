@@ -31,7 +31,7 @@ from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
 from app.cases.models import CaseCounter, CaseFile, Client, Referral
 from app.cases.schemas import MAX_DESCRIPTION, MAX_NOTE, CaseIn, ClientIn, TransitionIn
 from app.config import Settings
-from app.crypto import decrypt_json, encrypt_json, hash_secret, new_secret
+from app.crypto import decrypt_json, encrypt_json, hash_readable_secret, new_readable_secret
 from app.db import utcnow
 from app.errors import InvalidInput, NotFound, PermissionDenied
 from app.i18n import _
@@ -126,13 +126,13 @@ def create(
         created_at=now,
     )
     db.add(person)
-    secret = new_secret(9)
+    secret = new_readable_secret()  # 80 bits, no look-alike characters: people copy it from paper
     reference = next_reference(
         db=db, prefix=settings.case_reference_prefix, year=now.astimezone(settings.zone).year
     )
     record = CaseFile(
         reference=reference,
-        secret_hash=hash_secret(secret),
+        secret_hash=hash_readable_secret(secret),
         client=person,
         owner_org_id=owner.id,
         holder_org_id=owner.id,

@@ -51,6 +51,12 @@ DEFAULT_MAX_LENGTH = {"text": 200, "textarea": 4000, "email": 254, "phone": 20}
 CHOICE_SOURCES = ("districts",)
 #: Which answers fill the case's client record.
 CLIENT_KEYS = ("name", "email", "phone", "district")
+#: How a field may be shown instead of its type's usual input (XLSForm's `appearance` column).
+#: `no-calendar`: a date people know or copy from a document (a date of birth) in three boxes, day,
+#: month and year, as GOV.UK asks for one; no calendar to scroll back through decades.
+APPEARANCES: dict[str, tuple[str, ...]] = {"date": ("no-calendar",)}
+#: The boxes of a `no-calendar` date, in the order people write a date in our languages.
+DATE_PARTS = ("day", "month", "year")
 YES, NO = "yes", "no"
 #: Polish wording of the yes/no answers (translated with the other form strings).
 YES_NO_LABELS = {YES: "Tak", NO: "Nie"}
@@ -133,6 +139,12 @@ class Field:
     integer: bool = True
     autocomplete: str | None = None
     placeholder: str | None = None
+    appearance: str | None = None
+
+    @property
+    def date_in_parts(self) -> bool:
+        """Return whether the field is a date asked in three boxes (day, month, year)."""
+        return self.type == "date" and self.appearance == "no-calendar"
 
     @property
     def max_length(self) -> int | None:
@@ -398,6 +410,7 @@ def _read_field(
             "integer",
             "autocomplete",
             "placeholder",
+            "appearance",
         ),
     )
     if item is None:
@@ -417,6 +430,13 @@ def _read_field(
     placeholder = c.field(item, key, "placeholder", c.text)
     required = c.field(item, key, "required", c.boolean) or False
     autocomplete = c.field(item, key, "autocomplete", c.matching, _AUTOCOMPLETE, "an HTML autocomplete token")
+    appearance = None
+    if "appearance" in item and kind is not None:
+        allowed = APPEARANCES.get(kind, ())
+        if not allowed:
+            c.fail((*key, "appearance"), f"a {kind} field has no `appearance`")
+        else:
+            appearance = c.field(item, key, "appearance", c.choice, allowed)
     integer = True
     if "integer" in item:
         if kind != "number":
@@ -473,6 +493,7 @@ def _read_field(
         integer=integer,
         autocomplete=autocomplete,
         placeholder=placeholder,
+        appearance=appearance,
     )
 
 

@@ -1,19 +1,29 @@
 """City forms for newcomers (fill, check live with htmx, save a draft, send, download the receipt),
-the form answers on a case for office staff, and the translation coverage page for administrators."""
+the form answers on a case for office staff, and the translation coverage page for administrators.
+
+Saving and sending answer with a redirect (POST/redirect/GET): reloading the answer sends nothing.
+Each rendered form carries a one-time key: the same page sent twice (a double click, a retry) names
+the same draft or submission, whose link token is unique, so it never opens a second case; the case's
+secret is shown once, on the sent page, to the browser that sent it (app/cases/once.py)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Path, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from app.assistant import service as chat_service
+from app.assistant.routes import CHAT_COOKIE
 from app.auth.deps import StaffPrincipal
 from app.auth.permissions import Action, Principal, require
-from app.cases import access
+from app.cases import access, once
 from app.config import Settings
+from app.crypto import decrypt_json
 from app.db import MAX_INT
 from app.deps import AppSettings, DbSession, WriteDbSession
 from app.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -23,10 +33,12 @@ from app.forms.coverage import coverage
 from app.forms.pdf import receipt_pdf
 from app.i18n import get_locale
 from app.translation import service as translation_service
-from app.web import redirect, render, url_for
+from app.web import locale_url, redirect, render, url_for
 
 router = APIRouter()
-ACTIONS = ("submit", "save", "refresh")
+#: What a form's buttons ask: send, save a draft, show the questions that now apply (without
+#: JavaScript), or show the form in another language (the header's language buttons), answers kept.
+ACTIONS = ("submit", "save", "refresh", "language")
 
 
 # --- what a page shows ----------------------------------------------------------------------------
@@ -45,11 +57,14 @@ def _controls(form: FormDef) -> set[str]:
 
 
 def _display_raw(form: FormDef, raw: service.Raw) -> dict[str, Any]:
-    """Return entered answers as inputs show them (dates typed as DD.MM.YYYY become YYYY-MM-DD)."""
+    """Return entered answers as inputs show them (dates typed as DD.MM.YYYY become YYYY-MM-DD; a date
+    asked in three boxes becomes {day, month, year})."""
     shown: dict[str, Any] = dict(raw)
     for name, value in raw.items():
         f = form.fields.get(name)
-        if f is not None and f.type == "date" and isinstance(value, str):
+        if f is not None and f.date_in_parts:
+            shown[name] = service.date_parts(value)
+        elif f is not None and f.type == "date" and isinstance(value, str):
             found = service.parse_date(value)
             if found is not None:
                 shown[name] = found.isoformat()
@@ -66,6 +81,8 @@ def _form_context(
     token: str | None = None,
     saved: bool = False,
     message: str | None = None,
+    key: str | None = None,
+    prefilled: list[str] | None = None,
 ) -> dict[str, Any]:
     checked = service.check(form, raw, on=service.today(settings), only=())
     action = (
@@ -92,6 +109,9 @@ def _form_context(
         "t": service.form_text,
         "official": get_locale() != service.SOURCE_LOCALE,
         "today": service.today(settings).isoformat(),
+        # One key per rendered page: sending this page twice finds the first sending's work.
+        "key": key or once.new_key(),
+        "prefilled": prefilled or [],
     }
 
 
@@ -109,28 +129,109 @@ def forms_index(request: Request, settings: AppSettings) -> Response:
     return render(request, "forms/index.html", {"forms": forms, "t": service.form_text})
 
 
+@dataclass(frozen=True)
+class ChatKnows:
+    """What this browser's web chat knows that a form asks too: the conversation's language, the
+    district (the `district` slot, or the district of the case the chat opened), and the e-mail
+    address and phone number given in the chat's case form, where the newcomer agreed that we
+    keep them (the case it opened holds them, with their preferred way of contact)."""
+
+    language: str
+    answers: dict[str, str]
+
+
+def _chat_knows(request: Request, db: Session, settings: Settings) -> ChatKnows | None:
+    """Return what the web chat of this browser (its HttpOnly cookie) knows, or None without a chat.
+    Read on the server: nothing personal ever travels in the form's link."""
+    sender = request.cookies.get(CHAT_COOKIE)
+    conversation = chat_service.find(db=db, channel="web", sender_id=sender) if sender else None
+    if conversation is None:
+        return None
+    slots = (conversation.state or {}).get("slots") or {}
+    district = slots.get("district")
+    answers: dict[str, str] = {}
+    case = conversation.case
+    if case is not None:
+        district = district if district in service.districts(settings) else case.district
+        try:
+            contact = decrypt_json(case.client.contact_encrypted, settings)
+        except ValueError:
+            contact = {}
+        # `preferred` is set only by the chat's case form, which opens a case after the consent
+        # question; contact details typed elsewhere in a chat are the caseworker's, not a form's.
+        if contact.get("preferred"):
+            for kind in ("email", "phone"):
+                first = str(contact.get(kind) or "").split(",")[0].strip()
+                if first:
+                    answers[kind] = first
+    if isinstance(district, str) and district:
+        answers["district"] = district
+    return ChatKnows(language=conversation.language, answers=answers)
+
+
+def _came_from_chat(request: Request) -> bool:
+    """Return whether this page was opened from our chat page (its link to the form)."""
+    referer = urlsplit(request.headers.get("referer", ""))
+    return referer.netloc == request.url.netloc and referer.path.rstrip("/").endswith("/chat")
+
+
 @router.get("/forms/{form_id}", name="form_page")
-def form_page(request: Request, form_id: str, settings: AppSettings) -> Response:
-    """Show an empty form."""
+def form_page(request: Request, form_id: str, db: DbSession, settings: AppSettings) -> Response:
+    """Show a form, with what this browser's chat already knows filled in (and, opened from the chat,
+    in the conversation's language)."""
     form = service.get_form(settings=settings, form_id=form_id)
-    return render(request, "forms/form.html", _form_context(request, settings, form, {}))
+    knows = _chat_knows(request, db, settings)
+    if knows is None:
+        return render(request, "forms/form.html", _form_context(request, settings, form, {}))
+    if knows.language != get_locale() and knows.language in settings.locales and _came_from_chat(request):
+        return redirect(request, locale_url(request, knows.language))
+    raw = service.prefill(form, knows.answers)
+    labels = [service.form_text(form.fields[name].label) for name in raw]
+    context = _form_context(request, settings, form, raw, prefilled=labels)
+    response = render(request, "forms/form.html", context)
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @router.get("/forms/{form_id}/draft/{token}", name="form_draft")
-def form_draft(request: Request, form_id: str, token: str, db: DbSession, settings: AppSettings) -> Response:
-    """Show a saved draft again (the link is its key); a sent form shows where to get the receipt."""
+def form_draft(
+    request: Request, form_id: str, token: str, db: DbSession, settings: AppSettings, saved: bool = False
+) -> Response:
+    """Show a saved draft again (the link is its key); a sent form's link leads to the sent page."""
     form = service.get_form(settings=settings, form_id=form_id)
     submission = service.get_by_token(db=db, token=token)
     if submission.form_id != form.id:
         raise NotFound("form")
     if submission.status != service.DRAFT:
-        return render(
-            request, "forms/sent.html", _sent_context(request, form, submission, token, secret=None)
-        )
+        return redirect(request, url_for(request, "form_sent", form_id=form.id, token=token))
     raw = service.draft_answers(settings=settings, form=form, submission=submission)
-    response = render(request, "forms/form.html", _form_context(request, settings, form, raw, token=token))
+    context = _form_context(request, settings, form, raw, token=token, saved=saved)
+    response = render(request, "forms/form.html", context)
     response.headers["Cache-Control"] = "no-store"
     response.headers["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@router.get("/forms/{form_id}/sent/{token}", name="form_sent")
+def form_sent(
+    request: Request, form_id: str, token: str, db: WriteDbSession, settings: AppSettings
+) -> Response:
+    """Show a sent form: its case number, the receipt, and once, to the browser that sent it, the
+    case's secret code (app/cases/once.py). Reloading shows the same page without the code."""
+    form = service.get_form(settings=settings, form_id=form_id)
+    submission = service.get_by_token(db=db, token=token)
+    if submission.form_id != form.id or submission.case is None:
+        if submission.form_id == form.id and submission.status == service.DRAFT:
+            return redirect(request, url_for(request, "form_draft", form_id=form.id, token=token))
+        raise NotFound("form")
+    shown = once.reveal(db=db, case=submission.case, keys=once.cookie_keys(request))
+    db.commit()
+    context = _sent_context(request, form, submission, token, secret=shown[0] if shown else None)
+    response = render(request, "forms/sent.html", context, block=None)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    if shown is not None:
+        once.forget(request, response, shown[1], settings)
     return response
 
 
@@ -162,32 +263,55 @@ def _handle_post(
     raw = service.raw_answers(form, data)
     action = (data.get("_action") or ["submit"])[-1]
     action = action if action in ACTIONS else "submit"
+    key = once.valid_key((data.get("_key") or [""])[-1])
     language = get_locale()
-    if action == "refresh":
-        # Without JavaScript: show the questions that now apply, keep every answer, judge nothing yet.
-        return render(request, "forms/form.html", _form_context(request, settings, form, raw, token=token))
-    if action == "save":
-        try:
-            _draft, token = flows.save_draft(
-                db=db, settings=settings, form=form, raw=raw, language=language, token=token
-            )
-        except Conflict:
-            return redirect(request, url_for(request, "form_draft", form_id=form.id, token=token))
-        context = _form_context(request, settings, form, raw, token=token, saved=True)
+    if action in ("refresh", "language"):
+        # Without JavaScript, or in another language (this URL's): the questions that now apply,
+        # every answer kept, nothing judged or stored yet.
+        context = _form_context(request, settings, form, raw, token=token, key=key)
         response = render(request, "forms/form.html", context)
         response.headers["Cache-Control"] = "no-store"
         return response
+    # A new form's page names what it saves or sends first by its key: sent twice, it finds that.
+    link, create = (service.token_for_key(settings, key), True) if token is None and key else (token, False)
+    if action == "save":
+        try:
+            _draft, link = flows.save_draft(
+                db=db, settings=settings, form=form, raw=raw, language=language, token=link, create=create
+            )
+        except Conflict:
+            return _to_sent(request, form, link, key, settings)
+        draft_url = url_for(request, "form_draft", query={"saved": "true"}, form_id=form.id, token=link)
+        return redirect(request, draft_url)
+    key = key or once.new_key()  # a page without a key (a script's post): its secret is still shown once
     try:
-        sent = flows.submit(db=db, settings=settings, form=form, raw=raw, language=language, token=token)
+        sent = flows.submit(
+            db=db,
+            settings=settings,
+            form=form,
+            raw=raw,
+            language=language,
+            token=link,
+            create=create,
+            key=key,
+        )
     except InvalidInput as exc:
-        context = _form_context(request, settings, form, raw, errors=exc.field_errors, token=token)
+        context = _form_context(request, settings, form, raw, errors=exc.field_errors, token=token, key=key)
         return render(request, "forms/form.html", context, status_code=422)
     except Conflict:
-        return redirect(request, url_for(request, "form_draft", form_id=form.id, token=token))
-    context = _sent_context(request, form, sent.submission, sent.token, secret=sent.secret, case=sent.case)
-    response = render(request, "forms/sent.html", context, status_code=201, block=None)
-    response.headers["Cache-Control"] = "no-store"
-    return response
+        return _to_sent(request, form, link, key, settings)
+    return _to_sent(request, form, sent.token, key, settings)
+
+
+def _to_sent(
+    request: Request, form: FormDef, token: str | None, key: str | None, settings: Settings
+) -> Response:
+    """Return the redirect to the sent form's page (POST/redirect/GET: reloading it sends nothing),
+    carrying the page's key to it, which opens the seal of the case's secret once."""
+    if token is None:
+        return redirect(request, url_for(request, "form_page", form_id=form.id))
+    response = redirect(request, url_for(request, "form_sent", form_id=form.id, token=token))
+    return once.remember(request, response, key, settings) if key else response
 
 
 def _sent_context(
@@ -210,6 +334,10 @@ async def form_check(request: Request, form_id: str, settings: AppSettings) -> R
     raw = service.raw_answers(form, data)
     changed = (data.get("_field") or [""])[-1]
     checked = service.check(form, raw, on=service.today(settings), only=[changed])
+    error = checked.errors.get(changed, "")
+    changed_field = form.fields.get(changed)
+    if changed_field is not None and service.incomplete_date(changed_field, raw.get(changed)):
+        error = ""  # a date in three boxes: judged once all three are filled, or on sending
     shown_before = set(data.get("_shown", []))
     # Only what changed is swapped: an input the person is typing into is never replaced.
     sections = [
@@ -229,7 +357,7 @@ async def form_check(request: Request, form_id: str, settings: AppSettings) -> R
         **_form_context(request, settings, form, raw),
         "relevant": checked.relevant,
         "sections_shown": checked.sections,
-        "error": checked.errors.get(changed, ""),
+        "error": error,
         "swap_sections": sections,
         "swap_fields": fields,
     }

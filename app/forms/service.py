@@ -4,6 +4,9 @@ a secret link, and submission into a case (answers stored by field name with the
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,6 +29,7 @@ from app.crypto import decrypt_json, encrypt_json, hash_secret, new_secret
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound
 from app.forms.content import (
+    DATE_PARTS,
     YES,
     YES_NO_LABELS,
     Field,
@@ -104,7 +108,11 @@ def raw_answers(form: FormDef, data: Mapping[str, Sequence[str]]) -> Raw:
     raw: Raw = {}
     for f in form.fields.values():
         values = [str(v)[:MAX_RAW] for v in data.get(f.name, ()) if isinstance(v, str)]
-        if f.type == "multiselect":
+        boxes = [f"{f.name}-{part}" for part in DATE_PARTS]
+        if f.date_in_parts and any(box in data for box in boxes):
+            typed = [[str(v)[:MAX_RAW] for v in data.get(box, ()) if isinstance(v, str)] for box in boxes]
+            raw[f.name] = joined_date([found[-1] if found else "" for found in typed])
+        elif f.type == "multiselect":
             raw[f.name] = [v for v in dict.fromkeys(values) if v]
         elif f.type == "consent":
             raw[f.name] = YES if values and values[-1] in (YES, "on", "true") else ""
@@ -115,6 +123,38 @@ def raw_answers(form: FormDef, data: Mapping[str, Sequence[str]]) -> Raw:
 
 def _empty(value: Any) -> bool:
     return value is None or value == "" or value == []
+
+
+def joined_date(parts: Sequence[str]) -> str:
+    """Return a date typed in three boxes (day, month, year) as one answer, D.M.YYYY as typed ("" when
+    all three are empty); parse_date reads it, and date_parts splits it back for the boxes."""
+    cleaned = ["".join(part.split()).replace(".", "")[:8] for part in parts]
+    return ".".join(cleaned) if any(cleaned) else ""
+
+
+def date_parts(value: object) -> dict[str, str]:
+    """Return a date answer as its three boxes show it: {day, month, year} (an ISO date from a saved
+    draft, or D.M.YYYY as typed, complete or not)."""
+    text = value.strip() if isinstance(value, str) else ""
+    try:
+        found = date.fromisoformat(text) if len(text) == 10 and text[4] == "-" else None
+    except ValueError:
+        found = None
+    if found is not None:
+        return {"day": str(found.day), "month": str(found.month), "year": str(found.year)}
+    pieces = text.split(".")
+    if len(pieces) == 3:
+        return dict(zip(DATE_PARTS, pieces, strict=True))
+    return dict.fromkeys(DATE_PARTS, "")
+
+
+def incomplete_date(f: Field, raw: object) -> bool:
+    """Return whether raw is a date in three boxes with some, but not all, of them filled (someone
+    still typing it: the live check waits for the rest)."""
+    if not f.date_in_parts or not isinstance(raw, str) or not raw:
+        return False
+    parts = date_parts(raw)
+    return any(parts.values()) and not all(parts.values())
 
 
 def coerce(f: Field, raw: str | list[str] | None) -> tuple[Any, str | None]:
@@ -143,6 +183,11 @@ def coerce(f: Field, raw: str | list[str] | None) -> tuple[Any, str | None]:
         return (Decimal(int(number)) if f.integer else number), None
     if f.type == "date":
         found = parse_date(text)
+        if found is None and f.date_in_parts:
+            pieces = text.split(".")
+            if len(pieces) == 3 and not all(pieces):
+                return None, _("Enter the day, the month and the year.")
+            return None, _("Enter a real date: the day and the month as numbers, the year with 4 digits.")
         if found is None:
             return None, _("Enter a date as YYYY-MM-DD.")
         return found, None
@@ -166,10 +211,11 @@ def coerce(f: Field, raw: str | list[str] | None) -> tuple[Any, str | None]:
 def parse_date(text: str) -> date | None:
     """Return a date written as YYYY-MM-DD (what date inputs send) or DD.MM.YYYY, else None."""
     text = text.strip()
-    try:
-        return date.fromisoformat(text) if len(text) == 10 else None
-    except ValueError:
-        pass
+    if len(text) == 10:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            pass
     match = _DOTTED_DATE.match(text)
     if match:
         try:
@@ -236,8 +282,10 @@ def check(form: FormDef, raw: Mapping[str, Any], *, on: date, only: Iterable[str
                 )
             if error is None and not _empty(value):
                 error = constraint_error(f, value, result.values, on)
-            if not _empty(value):
-                result.values[f.name] = value  # well-formed answers are read by later skip logic
+            if not _empty(value) and error is None:
+                # Only valid answers are read by later skip logic: a date of birth in the future is
+                # an error, not a child's age that opens the guardian's questions.
+                result.values[f.name] = value
             if error and (wanted is None or f.name in wanted):
                 result.errors[f.name] = error
     return result
@@ -304,15 +352,32 @@ def revision_form(revision: FormRevision, settings: Settings) -> FormDef:
 
 def get_by_token(*, db: Session, token: str, for_update: bool = False) -> FormSubmission:
     """Return the draft or submission of a secret link's token; raise NotFound."""
-    if not _TOKEN.match(token or ""):
-        raise NotFound("form")
-    query = select(FormSubmission).where(FormSubmission.token_hash == hash_secret(token))
-    if for_update:
-        query = query.with_for_update(of=FormSubmission)
-    found = db.scalar(query)
+    found = find_by_token(db=db, token=token, for_update=for_update)
     if found is None:
         raise NotFound("form")
     return found
+
+
+def find_by_token(*, db: Session, token: str, for_update: bool = False) -> FormSubmission | None:
+    """Return the draft or submission of a secret link's token, or None."""
+    if not _TOKEN.match(token or ""):
+        return None
+    query = select(FormSubmission).where(FormSubmission.token_hash == hash_secret(token))
+    if for_update:
+        query = query.with_for_update(of=FormSubmission)
+    return db.scalar(query)
+
+
+def token_for_key(settings: Settings, key: str) -> str:
+    """Return the link token of what a rendered form (its one-time key) saves or sends first.
+
+    The same page sent twice (a double click, a retry, a reload of the answer) names the same
+    draft or submission, whose token is unique: the second request finds the first one's work
+    instead of doing it again, also when both run at once. Keyed with the app's secret, so the
+    page alone does not give the link."""
+    message = b"witaj-form-link:" + key.encode()
+    digest = hmac.new(settings.secret_key.encode(), message, hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def answers_of(*, settings: Settings, submission: FormSubmission) -> dict[str, Any]:
@@ -329,14 +394,16 @@ def save_draft(
     language: str,
     token: str | None = None,
     now: datetime | None = None,
+    create: bool = False,
 ) -> tuple[FormSubmission, str]:
-    """Return the saved draft and its link's token (a new one for a new draft); raise Conflict when
-    the link's form was already submitted. Flushes."""
+    """Return the saved draft and its link's token (a new one for a new draft, or token itself with
+    create when no draft has it yet); raise Conflict when the link's form was already submitted. Flushes."""
     now = now or utcnow()
     revision = ensure_revision(db=db, form=form, now=now)
     kept = {k: v for k, v in raw.items() if not _empty(v)}
-    if token is None:
-        token = new_secret(24)
+    existing = find_by_token(db=db, token=token, for_update=True) if token is not None and create else None
+    if token is None or (create and existing is None):
+        token = token or new_secret(24)
         draft = FormSubmission(
             form_id=form.id,
             token_hash=hash_secret(token),
@@ -348,7 +415,7 @@ def save_draft(
         )
         db.add(draft)
     else:
-        draft = get_by_token(db=db, token=token, for_update=True)
+        draft = existing or get_by_token(db=db, token=token, for_update=True)
         if draft.form_id != form.id:
             raise NotFound("form")
         if draft.status != DRAFT:
@@ -408,6 +475,21 @@ def case_of(form: FormDef, submission: FormSubmission, values: Mapping[str, Any]
     )
 
 
+def prefill(form: FormDef, known: Mapping[str, str]) -> Raw:
+    """Return answers for the questions form maps to the client (`client:` district, email, phone)
+    from what is known of them elsewhere (the chat), each only where it is a valid answer."""
+    answers: Raw = {}
+    for key in ("district", "email", "phone"):
+        names = form.client.get(key)
+        value = known.get(key)
+        if not names or not value or names[0] not in form.fields:
+            continue
+        found, error = coerce(form.fields[names[0]], value)
+        if error is None and found is not None:
+            answers[names[0]] = value
+    return answers
+
+
 def client_field_errors(form: FormDef, errors: Mapping[str, str]) -> dict[str, str]:
     """Return the case tracker's errors about the client (display_name, email...) on the form's own fields."""
     keys = (("display_name", "name"), ("email", "email"), ("phone", "phone"), ("district", "district"))
@@ -425,26 +507,30 @@ def record_submission(
     token: str | None = None,
     now: datetime | None = None,
     on: date | None = None,
+    create: bool = False,
 ) -> tuple[FormSubmission, dict[str, Any], str]:
     """Return the sent form (its answers checked and stored encrypted), the checked values and the
-    link's token; raise InvalidInput (messages in the user's language), Conflict when the link's form
-    was already sent, or NotFound. Flushes; the case it opens is the caller's (forms.flows)."""
+    link's token (a new one, or token itself with create when no draft has it yet); raise InvalidInput
+    (messages in the user's language), Conflict when the link's form was already sent, or NotFound.
+    Flushes; the case it opens is the caller's (forms.flows)."""
     now = now or utcnow()
+    existing = find_by_token(db=db, token=token, for_update=True) if token is not None else None
+    if token is not None and existing is None and not create:
+        raise NotFound("form")
+    if existing is not None and existing.form_id != form.id:
+        raise NotFound("form")
+    if existing is not None and existing.status != DRAFT:
+        raise Conflict(_("This form has already been sent."))  # sent before: its answers are not judged again
     checked = check(form, raw, on=on or today(settings))
     if checked.errors:
         raise InvalidInput(checked.errors)
     revision = ensure_revision(db=db, form=form, now=now)
     answers = {name: stored(value) for name, value in checked.values.items()}
-    if token is None:
-        token = new_secret(24)
+    submission = existing
+    if submission is None:
+        token = token or new_secret(24)
         submission = FormSubmission(form_id=form.id, token_hash=hash_secret(token), created_at=now)
         db.add(submission)
-    else:
-        submission = get_by_token(db=db, token=token, for_update=True)
-        if submission.form_id != form.id:
-            raise NotFound("form")
-        if submission.status != DRAFT:
-            raise Conflict(_("This form has already been sent."))
     submission.status = SUBMITTED
     submission.revision = revision
     submission.language = language

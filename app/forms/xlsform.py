@@ -124,6 +124,8 @@ def rows(
                 row["type"] = "integer" if f.integer else "decimal"
             elif f.type == "date":
                 row["type"] = "date"
+                if f.appearance:  # no-calendar: ODK Collect asks day, month and year as we do
+                    row["appearance"] = f.appearance
             elif f.type in ("select", "multiselect"):
                 list_name = f"{form.id.replace('-', '_')}_{f.name}"
                 row["type"] = f"{'select_one' if f.type == 'select' else 'select_multiple'} {list_name}"

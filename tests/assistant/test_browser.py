@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.browser import SiteSpec
+from tests.browser import SiteSpec, collect_console_errors
 
 pytestmark = pytest.mark.browser
 
@@ -96,5 +96,110 @@ def test_newcomer_and_caseworker_chat_through_machine_translation(site, browser,
     reply = newcomer.locator(".msg-staff").filter(has_text="день добрий")
     reply.wait_for(timeout=15_000)
     assert "dzień dobry" in reply.locator("details").text_content()
+    assert "день добрий" in newcomer.locator("#chat-live").text_content()  # announced as it comes
     newcomer.context.close()
     caseworker.context.close()
+
+
+# --- with a keyboard, a screen reader and on a phone (issue 12, items 4 and 5) ---------------------
+
+#: Records how the page asks to scroll (Playwright's init scripts are not subject to the page's CSP).
+RECORD_SCROLLS = """
+window.__scrolls = [];
+const scrollIntoView = Element.prototype.scrollIntoView;
+Element.prototype.scrollIntoView = function (options) {
+  window.__scrolls.push(options && options.behavior);
+  return scrollIntoView.call(this, options);
+};
+"""
+
+
+def test_chat_by_keyboard_enter_sends_shift_enter_breaks_the_line_and_focus_stays(site, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(locale="en-GB", viewport={"width": 1280, "height": 800})
+    context.add_init_script(RECORD_SCROLLS)
+    page = context.new_page()
+    errors = collect_console_errors(page, expected_statuses=(422,))  # the refused empty message
+    page.goto(site + "/en/chat")
+    box = page.locator("#chat-message")
+    box.focus()
+    page.keyboard.type("hello")
+    page.keyboard.press("Enter")
+    # (The first message of a run may wait for the server to load the NLU model.)
+    expect(page.locator(".msg-user + .msg-bot")).to_have_count(1, timeout=30_000)
+    expect(page.locator(".msg-user")).to_have_count(1)
+    expect(box).to_be_focused()  # the new, empty box, ready for the next message
+    expect(box).to_have_value("")
+    # The answer is announced, not the newcomer's own words and not the history.
+    expect(page.locator("#chat-live")).to_contain_text("Witaj")
+    expect(page.locator("#chat-live")).not_to_contain_text("hello")
+    assert page.locator("#messages[aria-live]").count() == 0
+    assert "chat-message-keys" in (box.get_attribute("aria-describedby") or "")
+    expect(page.locator("#chat-message-keys")).to_be_visible()
+
+    page.keyboard.type("first line")
+    page.keyboard.press("Shift+Enter")
+    page.keyboard.type("second line")
+    expect(box).to_have_value("first line\nsecond line")
+    assert page.locator(".msg-user").count() == 1  # Shift+Enter sent nothing
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".msg-user")).to_have_count(2)
+    expect(box).to_be_focused()
+    assert page.locator(".msg-user .msg-text").last.inner_text() == "first line\nsecond line"
+    page.keyboard.press("Enter")  # an empty box sends nothing
+    assert page.locator(".msg-user").count() == 2
+    assert page.evaluate("window.__scrolls")[:2] == ["smooth", "smooth"]
+    # Sent empty with the button: the server refuses it, and only the form shows why.
+    page.get_by_role("button", name="Send").click()
+    expect(page.locator("#chat-message-error")).to_be_visible()
+    expect(box).to_be_focused()
+    expect(box).to_have_attribute("aria-invalid", "true")
+    assert "chat-message-error" in (box.get_attribute("aria-describedby") or "")
+    assert page.locator(".chat").count() == 1 and page.locator("#messages h1").count() == 0
+    assert errors == []
+    context.close()
+
+
+def test_chat_on_a_phone_scrolls_to_the_new_answer_and_shows_it_as_text(site, browser):
+    from playwright.sync_api import expect
+
+    context = browser.new_context(
+        locale="en-GB",
+        viewport={"width": 390, "height": 844},
+        is_mobile=True,
+        has_touch=True,
+        reduced_motion="reduce",
+    )
+    context.add_init_script(RECORD_SCROLLS)
+    page = context.new_page()
+    errors = collect_console_errors(page)
+    page.goto(site + "/en/chat")
+    # A phone's keyboard has no Shift+Enter: there Enter starts a new line, and Send sends.
+    page.locator("#chat-message").press_sequentially("one")
+    page.locator("#chat-message").press("Enter")
+    expect(page.locator("#chat-message")).to_have_value("one\n")
+    expect(page.locator("#chat-message-keys")).to_be_hidden()
+    sent = 0
+    for message in ("hello", "where can I learn Polish for free?", "where is the labour office?"):
+        page.locator("#chat-message").fill(message)
+        page.locator("#chat-form button[type=submit]").tap()
+        sent += 1
+        expect(page.locator(".msg-user")).to_have_count(sent, timeout=30_000)  # the first may load the NLU
+        answer = page.locator(".msg-user").last.locator("xpath=following-sibling::li[1]")
+        expect(answer).to_be_in_viewport()  # the page came down to it, on a 390 px screen
+        # A tap closed the on-screen keyboard: focus waits on Send, not in the box that reopens it.
+        expect(page.locator("#chat-form button[type=submit]")).to_be_focused()
+    assert set(page.evaluate("window.__scrolls")) == {"auto"}  # reduced motion: no animation
+
+    # The answer is structured text: no template whitespace, a list, a link to the city's site.
+    bubble = page.locator(".msg-bot").last
+    assert bubble.evaluate("li => getComputedStyle(li).whiteSpace") == "normal"
+    assert not bubble.inner_text()[:1].isspace()
+    assert bubble.locator("ul li").count() == 0 or bubble.locator("ul li").first.is_visible()
+    link = bubble.locator("a[href='https://gupkrakow.praca.gov.pl']")
+    expect(link).to_have_attribute("rel", "noopener noreferrer")
+    box = link.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390  # a long address wraps on the phone
+    assert errors == []
+    context.close()

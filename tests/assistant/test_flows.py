@@ -154,3 +154,21 @@ def test_a_cases_secret_cannot_be_guessed_by_starting_new_chats(write, settings)
     locked = flows.dialogue_engine(settings).render("utter_case_status_locked", flows.Tracker(language="en")).text
     not_found = flows.dialogue_engine(settings).render("utter_case_not_found", flows.Tracker(language="en")).text
     assert done.answer[0].text == locked != not_found
+
+
+def test_a_client_reading_their_case_in_the_chat_is_audited(write, settings):
+    from app.cases import flows as case_flows
+    from app.cases.events import CLIENT
+    from app.cases.models import AuditEntry
+    from app.cases.schemas import CaseIn, ClientIn
+
+    with write() as db:
+        case, secret = case_flows.open_case(
+            db=db, settings=settings, client=ClientIn(display_name="Olena", preferred_language="uk"),
+            case=CaseIn(category="job_search", subject="Praca"), actor=CLIENT,
+        )
+        for message in ("/case_status", case.reference, secret):
+            _conversation, done, _ = turn(db, settings, "reader", message)
+        assert case.reference in done.answer[0].text
+        audited = db.scalars(select(AuditEntry.action).where(AuditEntry.case_id == case.id)).all()
+        assert audited == ["client_view"]

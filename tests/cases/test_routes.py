@@ -80,7 +80,7 @@ def test_open_a_case_and_validation_in_users_language(as_user, world, db):
             "email": "oksana@example.org",
         },
     )
-    assert good.status_code == 201
+    assert good.status_code == 200 and good.history[0].status_code == 303  # POST/redirect/GET
     reference = re.search(r"<code>(KRK-\d{4}-\d{6})</code>", good.text).group(1)
     case = db.scalar(select(CaseFile).where(CaseFile.reference == reference))
     assert case.source == "staff" and case.client.display_name == "Oksana"
@@ -288,3 +288,183 @@ def test_numbers_no_database_can_hold_are_refused_not_a_server_error(as_user, wo
     with use_locale("pl"):
         refused = str(escape(gettext("Choose a colleague from your organisation.")))
     assert answers[2].status_code == 422 and refused in answers[2].text
+
+
+def _section(html: str, start: str, end: str) -> str:
+    part = html[html.index(start) :]
+    return part[: part.index(end)]
+
+
+def test_the_case_page_names_every_value_it_shows(as_user, world, open_case, db, settings):
+    """Source, languages, changed details and partners are shown as words people read, never as the
+    stored codes ("chat", "uk", "priority = high", "assignee_id = 3", a partner's slug)."""
+    from app.cases import flows
+
+    case, _ = open_case()
+    actor = world.actor(world.caseworker)
+    flows.update_fields(
+        db=db, settings=settings, case=case, actor=actor, expected_version=case.version,
+        priority="high", assignee_id=world.caseworker.id,
+    )
+    refer_to_a(db, settings, world, case)
+    page = as_user(world.caseworker).get(f"/pl/staff/cases/{case.reference}")
+    with use_locale("pl"):
+        expected = [gettext(m) for m in ("Opened by the office", "Details changed", "Priority", "High", "Assigned to")]
+    client = _section(page.text, 'id="client-heading"', "</dl>")
+    assert "Українська" in client and "UK" not in client
+    assert str(escape(expected[0])) in client and ">staff<" not in client
+    history = _section(page.text, 'class="timeline"', "</ol>")
+    changed, priority, high, assigned = (str(escape(text)) for text in expected[1:])
+    assert f"{changed}: {priority}: {high}; {assigned}: Caseworker" in history  # a name, not an id
+    for raw in ("priority", "assignee_id", "= high", PARTNER_A):
+        assert raw not in history, raw
+    assert "Fundacja Przystań" in history  # the referral and the consent name the partner
+
+
+def test_what_changed_meanwhile_is_told_in_words(as_user, world, open_case, db, settings):
+    from app.cases import flows
+
+    case, _ = open_case()
+    client = as_user(world.caseworker)
+    page = client.get(f"/pl/staff/cases/{case.reference}")
+    flows.update_fields(
+        db=db, settings=settings, case=case, actor=world.actor(world.supervisor), expected_version=case.version, priority="urgent"
+    )
+    stale = client.post(
+        f"/pl/staff/cases/{case.reference}/update",
+        data={"csrf_token": csrf_from(page.text), "version": version_of(page.text), "priority": "low"},
+    )
+    assert stale.status_code == 409
+    changes = _section(stale.text, 'id="changes-heading"', "</section>")
+    with use_locale("pl"):
+        assert f"{escape(gettext('Priority'))} → {escape(gettext('Urgent'))}" in changes
+    assert "priority" not in changes and "urgent" not in changes
+
+
+def test_the_inbox_names_languages_in_their_own_words(as_user, world, open_case):
+    open_case(language="uk")
+    open_case(language="be")
+    page = as_user(world.caseworker).get("/pl/staff/cases/")
+    table = _section(page.text, '<table class="cases">', "</table>")
+    assert '<span lang="uk">Українська</span>' in table and '<span lang="be">Беларуская</span>' in table
+    assert ">UK<" not in table and ">BE<" not in table
+    # On a phone every value keeps its column's name (the header row is hidden there).
+    with use_locale("pl"):
+        assert f'data-label="{escape(gettext("Language"))}"' in table
+
+
+# --- a new case: POST/redirect/GET, sent once, its secret shown once (issue 12) ---------------------------
+
+
+def _new_case(client, key=None, **changes):
+    form = client.get("/pl/staff/cases/new")
+    key = key or re.search(r'name="_key" value="([^"]+)"', form.text).group(1)
+    data = {
+        "csrf_token": csrf_from(form.text),
+        "_key": key,
+        "display_name": "Oksana",
+        "preferred_language": "uk",
+        "category": "job_search",
+        "subject": "Szukam pracy",
+        **changes,
+    }
+    return client.post("/pl/staff/cases/new", data=data, follow_redirects=False), data
+
+
+def _codes(html):
+    return re.findall(r"<dd><code>([^<]+)</code></dd>", html)
+
+
+def _count(db):
+    from sqlalchemy import func
+
+    return db.scalar(select(func.count()).select_from(CaseFile))
+
+
+def test_opening_a_case_redirects_and_shows_the_secret_once(as_user, world, db):
+    client = as_user(world.caseworker)
+    before = _count(db)
+    answer, _data = _new_case(client)
+    assert answer.status_code == 303
+    location = answer.headers["location"]
+    assert re.fullmatch(r"/pl/staff/cases/KRK-\d{4}-\d{6}/opened", location)
+    shown = client.get(location)
+    reference, secret = _codes(shown.text)
+    assert secret not in location and secret not in answer.headers["set-cookie"]
+    reloaded = client.get(location)
+    assert _codes(reloaded.text) == [reference] and secret not in reloaded.text
+    with use_locale("pl"):
+        assert gettext("The secret code was shown only once, when the case was opened.") in reloaded.text
+    assert _count(db) == before + 1
+
+
+def test_the_new_case_form_sent_twice_opens_one_case(as_user, world, db):
+    """A double click: the first answer is lost, the second request (same key) leads to the same case
+    and shows its secret; a third shows the number only."""
+    from app.cases import once
+
+    client = as_user(world.caseworker)
+    before = _count(db)
+    first, data = _new_case(client)
+    client.cookies.delete(once.COOKIE)
+    second = client.post("/pl/staff/cases/new", data=data, follow_redirects=False)
+    assert second.status_code == 303 and second.headers["location"] == first.headers["location"]
+    assert len(_codes(client.get(second.headers["location"]).text)) == 2
+    third = client.post("/pl/staff/cases/new", data=data)
+    assert len(_codes(third.text)) == 1 and _count(db) == before + 1
+
+
+def test_two_new_case_requests_at_once_with_the_same_key_open_one_case(as_user, world, db, monkeypatch):
+    """Both look before either has written (the race): the key is unique in case_file, so the second
+    one's case is rolled back and it is led to the first one's."""
+    from app.cases import once
+
+    client = as_user(world.caseworker)
+    first, data = _new_case(client)
+    before = _count(db)
+    real, looks = once.find_by_key, []
+
+    def racing(**kwargs):
+        looks.append(kwargs)
+        return None if len(looks) == 1 else real(**kwargs)
+
+    monkeypatch.setattr(once, "find_by_key", racing)
+    second = client.post("/pl/staff/cases/new", data=data, follow_redirects=False)
+    assert second.status_code == 303 and second.headers["location"] == first.headers["location"]
+    assert _count(db) == before and len(looks) == 2
+
+
+def test_new_case_errors_are_summed_up_with_links_to_their_inputs(as_user, world):
+    client = as_user(world.caseworker)
+    bad, _data = _new_case(client, display_name="", category="")
+    assert bad.status_code == 422
+    summary = _section(bad.text, "data-error-summary", "</div>")
+    assert 'href="#f-display_name"' in summary and 'href="#f-category"' in summary
+    assert re.search(r'<select id="f-category" name="category" aria-invalid="true" aria-describedby="f-category-error">', bad.text)
+    assert 'id="f-category-error"' in bad.text
+    assert 'role="alert" tabindex="-1" data-error-summary' in bad.text
+
+
+def test_case_page_errors_are_tied_to_their_fields(as_user, world, open_case):
+    case, _ = open_case()
+    client = as_user(world.caseworker)
+    page = client.get(f"/pl/staff/cases/{case.reference}")
+    note = client.post(f"/pl/staff/cases/{case.reference}/notes", data={"csrf_token": csrf_from(page.text), "body": ""})
+    assert note.status_code == 422
+    summary = _section(note.text, "data-error-summary", "</div>")
+    assert 'href="#n-body"' in summary
+    assert re.search(r'<textarea id="n-body" name="body" rows="4" aria-invalid="true" aria-describedby="n-body-error">', note.text)
+    assert re.search(r'<p class="error-message" id="n-body-error">', note.text)
+    declined = client.post(
+        f"/pl/staff/cases/{case.reference}/transition",
+        data={"csrf_token": csrf_from(page.text), "name": "dismiss", "version": version_of(page.text), "reason": ""},
+    )
+    assert declined.status_code == 422
+    summary = _section(declined.text, "data-error-summary", "</div>")
+    assert 'href="#t-dismiss-reason"' in summary and 'href="#t-dismiss-outcome"' in summary
+    assert 'aria-invalid="true" aria-describedby="t-dismiss-reason-error"' in declined.text
+    assert 'aria-invalid="true" aria-describedby="t-dismiss-outcome-error"' in declined.text
+    consent = client.post(f"/pl/staff/cases/{case.reference}/consents", data={"csrf_token": csrf_from(page.text)})
+    assert consent.status_code == 422
+    assert 'href="#c-confirmed"' in _section(consent.text, "data-error-summary", "</div>")
+    assert re.search(r'id="c-confirmed" name="confirmed" value="true" aria-invalid="true" aria-describedby="c-confirmed-error"', consent.text)

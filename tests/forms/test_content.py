@@ -234,3 +234,41 @@ def test_cli_validate(tmp_path, monkeypatch):
     assert broken.exit_code == 1
     assert "sample.yml:12: `type` is 'txt'" in broken.output
     assert "1 problem(s)" in broken.output
+
+
+def test_a_date_may_be_asked_without_a_calendar(tmp_path):
+    """`appearance: no-calendar` (XLSForm's word) asks a date people know in three boxes; it is only
+    for dates, and the shipped forms ask every date of birth that way."""
+    good = load(
+        tmp_path,
+        more(
+            """\
+            - name: urodzony
+              type: date
+              label: Data urodzenia
+              appearance: no-calendar
+            """
+        ),
+    )
+    assert good["sample"].fields["urodzony"].date_in_parts
+    found = "\n".join(
+        errors_of(
+            tmp_path,
+            more(
+                """\
+                - name: kiedy
+                  type: date
+                  label: Kiedy
+                  appearance: calendar
+                - name: uwagi
+                  type: text
+                  label: Uwagi
+                  appearance: no-calendar
+                """
+            ),
+        )
+    )
+    assert found == "sample.yml:18: `appearance` is 'calendar'; allowed: no-calendar\nsample.yml:22: a text field has no `appearance`"
+    shipped = load_forms(PROJECT_ROOT / "forms", categories=CASES.categories, districts=CASES.districts)
+    births = [form.fields["data_urodzenia"] for form in shipped.values() if "data_urodzenia" in form.fields]
+    assert len(births) == 3 and all(f.date_in_parts for f in births)

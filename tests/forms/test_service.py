@@ -76,6 +76,39 @@ def test_selected_and_numbers_and_ages_in_conditions(forms):
     assert teenager.sections["opiekun"] is False and teenager.errors == {}
 
 
+def test_a_birth_date_in_the_future_is_an_error_and_opens_no_guardian_section(forms):
+    """Only valid answers decide which questions are asked: a date of birth after today is not a
+    child's (the guardian's questions, asked under 13), it is a mistake to correct."""
+    library = forms["biblioteka-karta"]
+    future = check(library, {"data_urodzenia": "2027-01-01"})  # after ON
+    assert future.sections["opiekun"] is False
+    assert future.errors == {"data_urodzenia": "The date of birth cannot be in the future."}
+    assert "data_urodzenia" not in future.values
+    assert check(library, {"data_urodzenia": "2016-06-01"}).sections["opiekun"] is True
+
+
+def test_a_date_of_birth_is_asked_in_three_boxes(forms):
+    """GOV.UK's date input: day, month and year as typed (no calendar), one answer stored."""
+    library = forms["biblioteka-karta"]
+    assert library.fields["data_urodzenia"].date_in_parts
+    posted = {**{k: v if isinstance(v, list) else [v] for k, v in ANSWERS[library.id].items() if k != "data_urodzenia"}}
+    boxes = {"data_urodzenia-day": [" 1 "], "data_urodzenia-month": ["2"], "data_urodzenia-year": ["1985"]}
+    raw = service.raw_answers(library, {**posted, **boxes})
+    assert raw["data_urodzenia"] == "1.2.1985"
+    result = service.check(library, raw, on=ON)
+    assert result.errors == {} and service.stored(result.values["data_urodzenia"]) == "1985-02-01"
+    assert service.date_parts("1985-02-01") == {"day": "1", "month": "2", "year": "1985"}
+    assert service.date_parts("1..1985") == {"day": "1", "month": "", "year": "1985"}
+    f = library.fields["data_urodzenia"]
+    assert service.incomplete_date(f, "1..1985") and not service.incomplete_date(f, "1.2.1985")
+    assert not service.incomplete_date(f, "")
+    with use_locale("en"):
+        empty = service.check(library, service.raw_answers(library, {k: [""] for k in boxes}), on=ON)
+        assert empty.errors["data_urodzenia"] == "This field is required."
+        late = service.check(library, service.raw_answers(library, {**boxes, "data_urodzenia-year": ["85"]}), on=ON)
+        assert late.errors["data_urodzenia"] == "Enter a real date: the day and the month as numbers, the year with 4 digits."
+
+
 # --- every kind of constraint -----------------------------------------------------------------------
 
 
@@ -155,7 +188,10 @@ def test_each_constraint_with_its_message_in_the_users_language(
         ),
         ({"staz_lat": "seven"}, "staz_lat", "Enter a whole number."),
         ({"staz_lat": "7,5"}, "staz_lat", "Enter a whole number."),
-        ({"data_urodzenia": "1990-02-31"}, "data_urodzenia", "Enter a date as YYYY-MM-DD."),
+        ({"pobyt_wazny_do": "2099-02-31", "obywatel_ue": "no", "podstawa_pobytu": "wiza"}, "pobyt_wazny_do", "Enter a date as YYYY-MM-DD."),
+        ({"data_urodzenia": "31.2.1990"}, "data_urodzenia", "Enter a real date: the day and the month as numbers, the year with 4 digits."),
+        ({"data_urodzenia": "1990-02-31"}, "data_urodzenia", "Enter a real date: the day and the month as numbers, the year with 4 digits."),
+        ({"data_urodzenia": "17..1990"}, "data_urodzenia", "Enter the day, the month and the year."),
         ({"wyksztalcenie": "doktorat"}, "wyksztalcenie", "Choose one of the offered options."),
         ({"jezyki": ["polski", "klingoński"]}, "jezyki", "Choose one of the offered options."),
         ({"ma_pesel": "maybe"}, "ma_pesel", "Choose one of the offered options."),

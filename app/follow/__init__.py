@@ -1,0 +1,1 @@
+"""The newcomer's own view of their case: the public "follow my case" page."""
