@@ -14,6 +14,7 @@ from datetime import datetime
 from sqlalchemy import Engine
 
 from app.cases import flows as case_flows
+from app.cases import once
 from app.config import Settings
 from app.db import session_factory
 from app.forms import service as forms_service
@@ -23,7 +24,8 @@ log = logging.getLogger("witaj.jobs")
 
 
 def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None) -> dict[str, int]:
-    """Fire due workflow timers, post due webhooks and delete stale form drafts, once; return counts."""
+    """Fire due workflow timers, post due webhooks, delete stale form drafts and forget the sealed
+    secrets nobody came back for, once; return counts."""
     factory = session_factory(engine, write=True)
     with factory() as db:
         fired = case_flows.run_timers(db=db, settings=settings, now=now)
@@ -31,8 +33,9 @@ def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None)
         delivered = webhook_flows.deliver_due(db=db, settings=settings, now=now)
     with factory() as db:
         purged = forms_service.purge_drafts(db=db, now=now)
+        forgotten = once.forget_unclaimed(db=db, now=now)
         db.commit()
-    return {"timers": len(fired), **delivered, "drafts_deleted": purged}
+    return {"timers": len(fired), **delivered, "drafts_deleted": purged, "secrets_forgotten": forgotten}
 
 
 async def loop(*, engine: Engine, settings: Settings) -> None:

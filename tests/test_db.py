@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from alembic import command
-from sqlalchemy import inspect
+import threading
 
-from app.db import Base, build_engine
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, inspect, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from app import integrity, migrations
+from app.assistant.models import Conversation
+from app.auth.models import User
+from app.cases import once
+from app.cases.models import CaseFile
+from app.db import Base, build_engine, session_factory
+from app.demo import load_demo
+from app.main import create_app
 from app.migrations import alembic_config
 from app.migrations_check import current_revision, pending_migrations
-from tests.conftest import empty_database, writes_within
+from tests.conftest import csrf_from, empty_database, writes_within
 
 
 def test_migrations_from_empty_to_head_and_back(backend):
@@ -28,18 +42,7 @@ def test_migrations_from_empty_to_head_and_back(backend):
 def test_migrations_down_and_up_keep_a_database_with_data(fresh_engine, settings):
     """A city's database has rows that point at each other: a migration that rebuilds a table (as
     Alembic does on SQLite) must neither fail on them nor lose one, in either direction."""
-    from sqlalchemy import func, select
 
-    from app import integrity, migrations
-    from app.auth.models import User
-    from app.cases.models import CaseFile
-    from app.db import session_factory
-    from app.demo import load_demo
-
-    import pytest
-    from sqlalchemy.exc import IntegrityError
-
-    from app.cases import once
 
     factory = session_factory(fresh_engine, write=True)
     with factory() as db:
@@ -68,9 +71,6 @@ def test_migrations_down_and_up_keep_a_database_with_data(fresh_engine, settings
 
 def test_models_match_the_migrations(engine):
     """Autogenerate finds nothing to add: the migrations describe exactly the models."""
-    from alembic.autogenerate import compare_metadata
-    from alembic.migration import MigrationContext
-
     with engine.connect() as conn:
         from app.migrations import include_object
 
@@ -88,10 +88,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
 
 
 def test_foreign_keys_are_enforced(db, make_org):
-    import pytest
-    from sqlalchemy.exc import IntegrityError
 
-    from app.auth.models import User
 
     db.add(User(email="ghost@example.org", display_name="G", password_hash="x", role="caseworker", organisation_id=999999))
     with pytest.raises(IntegrityError):
@@ -100,7 +97,6 @@ def test_foreign_keys_are_enforced(db, make_org):
 
 
 def _writer_engine(tmp_path):
-    from sqlalchemy import text
 
     engine = build_engine(f"sqlite:///{tmp_path / 'queue.db'}")
     with engine.begin() as conn:
@@ -111,8 +107,6 @@ def _writer_engine(tmp_path):
 def _watch_writer_queue(engine):
     """Return an event set when a writer of engine finds the process's write lock taken and queues
     for it (app.db's writer queue, in front of SQLite's own lock and its busy handler)."""
-    import threading
-
     (queue,) = {listener.__self__ for listener in engine.dispatch.begin if hasattr(listener, "__self__")}
     lock, queued = queue.lock, threading.Event()
 
@@ -133,11 +127,8 @@ def _watch_writer_queue(engine):
 def test_sqlite_writers_queue_in_process_and_start_as_soon_as_the_lock_is_free(tmp_path):
     """A second writer queues in the process, where the first writer's commit hands it the lock, not in
     SQLite's busy handler (which sleeps in steps of up to 100 ms); bench/db.py measures the gap."""
-    import threading
 
-    from sqlalchemy import event, text
 
-    from app.db import session_factory
 
     engine = _writer_engine(tmp_path)
     # No busy handler: a writer that ever found SQLite's lock taken would fail at once, not sleep.
@@ -172,10 +163,7 @@ def test_sqlite_writers_queue_in_process_and_start_as_soon_as_the_lock_is_free(t
 
 
 def test_sqlite_write_lock_is_freed_by_rollback_close_and_a_failed_statement(tmp_path):
-    from sqlalchemy import text
-    from sqlalchemy.exc import OperationalError
 
-    from app.db import session_factory
 
     engine = _writer_engine(tmp_path)
     write = session_factory(engine, write=True)
@@ -204,15 +192,7 @@ def test_request_sessions_end_their_transactions_and_free_the_write_lock(tmp_pat
     """The app's own session dependency (no test override): a request that leaves its write
     transaction open (a refused chat message reads the conversation, then answers 422) still ends
     it, so the next writer is not kept waiting for SQLite's lock."""
-    from alembic import command
-    from fastapi.testclient import TestClient
-    from sqlalchemy import select
 
-    from app.assistant.models import Conversation
-    from app.db import session_factory
-    from app.main import create_app
-    from app.migrations import alembic_config
-    from tests.conftest import csrf_from
 
     engine = build_engine(f"sqlite:///{tmp_path / 'app.db'}")
     with engine.begin() as conn:

@@ -133,6 +133,19 @@ def _empty_seal(db: Session, case: CaseFile, sealed: str) -> bool:
 # --- the cookie --------------------------------------------------------------------------------------
 
 
+def forget_unclaimed(*, db: Session, now: datetime | None = None) -> int:
+    """Empty the seals of secrets nobody came back for within LIFETIME (unreadable without the
+    browser's key anyway, but nothing is kept longer than it serves); return how many. Flushes."""
+    cutoff = (now or utcnow()) - LIFETIME
+    result = db.execute(
+        update(CaseFile)
+        .where(CaseFile.secret_sealed.is_not(None), CaseFile.created_at < cutoff)
+        .values(secret_sealed=None)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount or 0)
+
+
 def cookie_keys(request: Request) -> list[str]:
     """Return the keys of the forms this browser sent lately (from the cookie), newest first."""
     raw = request.cookies.get(COOKIE, "")

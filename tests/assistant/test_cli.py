@@ -81,7 +81,9 @@ def test_train_then_reuses_the_cache(env: dict[str, str]):
 
 
 def test_test_prints_accuracy_and_confusions_per_language(env: dict[str, str]):
-    result = run(["test"], env)
+    # One round of 5-fold cross-validation is enough to check the report (the bar itself is
+    # tested in test_nlu.py with three rounds); a lower bar keeps this test off the 95 % line.
+    result = run(["test", "--repeats", "1", "--min-accuracy", "0.9"], env)
     assert result.exit_code == 0, result.output
     for language in LANGUAGES:
         assert f"  {language} " in result.output
@@ -90,7 +92,7 @@ def test_test_prints_accuracy_and_confusions_per_language(env: dict[str, str]):
 
 
 def test_test_fails_below_the_minimum(env: dict[str, str]):
-    result = run(["test", "--min-accuracy", "0.999"], env)
+    result = run(["test", "--folds", "2", "--repeats", "1", "--min-accuracy", "0.999"], env)
     assert result.exit_code == 1
     assert "BELOW" in result.output
 
