@@ -18,9 +18,11 @@ from typing import Any
 
 import pytest
 from alembic import command
+from sqlalchemy import select
 
 from app.auth import service as auth_service
 from app.auth.enums import OrgKind, Role
+from app.auth.models import Organisation
 from app.config import get_settings
 from app.db import build_engine, session_factory
 from app.demo import load_demo
@@ -143,6 +145,9 @@ class SiteSpec:
     settings: Mapping[str, Any] = field(default_factory=dict)
     #: Load the demo content (`witaj demo load`: partners, their staff, cases in every state).
     demo: bool = False
+    #: More staff: (e-mail, password, role, organisation slug); the office's slug for the office.
+    #: A partner's organisation must exist: load the demo, which holds every partner of partners/.
+    accounts: tuple[tuple[str, str, Role, str], ...] = ()
 
 
 @pytest.fixture(scope="module")
@@ -174,6 +179,13 @@ def site(site_spec: SiteSpec, tmp_path_factory: pytest.TempPathFactory) -> Itera
                     password=password,
                     role=Role.caseworker,
                     organisation=office,
+                )
+            for email, password, role, slug in site_spec.accounts:
+                organisation = db.scalar(select(Organisation).where(Organisation.slug == slug))
+                assert organisation is not None, f"no organisation {slug} on the test site"
+                auth_service.create_user(
+                    db=db, email=email, display_name=email.split("@")[0].title(), password=password,
+                    role=role, organisation=organisation,
                 )
             db.commit()
         with live_server(create_app(settings, engine)) as base:

@@ -2,84 +2,220 @@
 violation of impact serious or critical (WCAG 2.1 A and AA rules).
 
 axe-core comes with axe-playwright-python (its licence, MPL-2.0, ships in the wheel); it runs inside
-Debian's Chromium through Playwright. Each page is also checked in the state people meet it in: the
-chat after an answer with quick replies, a city form after a send with errors.
+Debian's Chromium through Playwright. Each page is checked at a desktop's and at a phone's width, in
+the state people meet it in: the chat after an answer with quick replies, a city form after a send
+with errors, and the pages reached only by doing something (a saved draft, a sent form, a case
+followed with its codes, a case just opened, the second factor's set-up, a partner's referral).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import time
 
+import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from app.auth.enums import Role
 from tests.browser import SiteSpec
+from tests.cases.fixtures import PARTNER_A
 
 pytestmark = pytest.mark.browser
-PASSWORD = "accessibility-test-password"
+PASSWORD = "accessibility-test-password"  # noqa: S105 - the test site's accounts
 LANGUAGES = ("pl", "uk", "en")
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 #: The rules of WCAG 2.1 levels A and AA; impact serious or critical fails the test.
-AXE_OPTIONS = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]}, "resultTypes": ["violations"]}
+AXE_OPTIONS = {
+    "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+    "resultTypes": ["violations"],
+}
 FAILING_IMPACTS = ("serious", "critical")
+#: Runs axe in the page and hands back only what fails, one short line's worth each (the whole
+#: result of axe.run is large, and its passes and inapplicable rules are not needed here).
+AXE_RUN = """(options) => axe.run(document, options).then((results) => results.violations
+  .filter((v) => %s.includes(v.impact))
+  .map((v) => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target)})))
+""" % json.dumps(FAILING_IMPACTS)
 PUBLIC_PAGES = ("/", "/partners", "/forms/", "/forms/biblioteka-karta", "/follow", "/staff/login", "/no-such-page")
-STAFF_PAGES = ("/staff/", "/staff/cases/", "/staff/cases/new", "/staff/account")
+STAFF_PAGES = ("/staff/", "/staff/cases/", "/staff/cases/new", "/staff/account", "/staff/account/two-factor")
+CASEWORKER, ADMIN, PARTNER_STAFF = "kasia@example.org", "admin@example.org", "partner@example.org"
+#: Supervisors set up a second factor at their first sign-in on this site; each language has its own
+#: supervisor, who meets the set-up pages.
+SUPERVISORS = {language: f"supervisor-{language}@example.org" for language in LANGUAGES}
 
 axe = Axe()
 
 
 @pytest.fixture(scope="module")
 def site_spec() -> SiteSpec:
-    """The demo content (partners, cases in every state) and a caseworker who signs in."""
-    return SiteSpec(caseworker=("kasia@example.org", PASSWORD), demo=True)
+    """The demo content (partners, cases in every state), a caseworker, an administrator, a partner's
+    staff member, and supervisors who must use a second factor."""
+    return SiteSpec(
+        caseworker=(CASEWORKER, PASSWORD),
+        demo=True,
+        settings={"two_factor_roles": ("supervisor",)},
+        accounts=(
+            (ADMIN, PASSWORD, Role.admin, "gup-krakow"),
+            (PARTNER_STAFF, PASSWORD, Role.partner_staff, PARTNER_A),
+            *((email, PASSWORD, Role.supervisor, "gup-krakow") for email in SUPERVISORS.values()),
+        ),
+    )
 
 
-def problems(page, where: str) -> list[str]:
-    """Return the serious and critical axe violations of the page as it is now, one line each."""
-    results = axe.run(page, options=AXE_OPTIONS).response
-    return [
-        f"{where}: {v['id']} ({v['impact']}) at {[n['target'] for n in v['nodes']][:3]}: {v['help']}"
-        for v in results["violations"]
-        if v["impact"] in FAILING_IMPACTS
-    ]
+class Sweep:
+    """A browser context in one language that checks the page it shows at every width."""
+
+    def __init__(self, browser, site: str, language: str) -> None:
+        self.site, self.language = site, language
+        self.context = browser.new_context(viewport=VIEWPORTS["desktop"], locale=language)
+        # axe-core comes with every document (cheaper than sending its 500 kB into each page).
+        self.context.add_init_script(script=axe.axe_script)
+        self.page = self.context.new_page()
+        self.found: list[str] = []
+
+    def goto(self, path: str) -> None:
+        self.page.goto(f"{self.site}/{self.language}{path}")
+
+    def check(self, what: str) -> None:
+        """Record the serious and critical axe violations of the page as it is, desktop and phone."""
+        page = self.page
+        page.wait_for_load_state()
+        for viewport, size in VIEWPORTS.items():
+            page.set_viewport_size(size)
+            for v in page.evaluate(AXE_RUN, AXE_OPTIONS):
+                self.found.append(
+                    f"{what} [{self.language}, {viewport}]: {v['id']} ({v['impact']}) at {v['targets']}: {v['help']}"
+                )
+        page.set_viewport_size(VIEWPORTS["desktop"])
+
+    def visit(self, path: str) -> None:
+        self.goto(path)
+        self.check(path)
+
+    def sign_in(self, email: str, then: str = r".*/staff/$") -> None:
+        """Sign in with the site's password; wait for the address that matches the pattern then."""
+        self.goto("/staff/login")
+        self.page.locator("input[name=email]").fill(email)
+        self.page.locator("input[name=password]").fill(PASSWORD)
+        self.page.locator("input[name=password]").press("Enter")
+        self.page.wait_for_url(re.compile(then))
+
+    def done(self) -> list[str]:
+        self.context.close()
+        return self.found
 
 
-@pytest.mark.parametrize("viewport", VIEWPORTS)
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_every_page_has_no_serious_accessibility_violation(site, browser, language, viewport):
-    context = browser.new_context(viewport=VIEWPORTS[viewport], locale=language)
-    page = context.new_page()
-    found: list[str] = []
-
-    def check(path: str, state: str = "") -> None:
-        page.goto(f"{site}/{language}{path}")
-        found.extend(problems(page, f"{path}{state} [{language}, {viewport}]"))
-
+def test_every_page_has_no_serious_accessibility_violation(site, browser, language):
+    sweep = Sweep(browser, site, language)
+    page = sweep.page
     for path in PUBLIC_PAGES:
-        check(path)
+        sweep.visit(path)
     # The chat after an answer with quick replies.
-    page.goto(f"{site}/{language}/chat")
+    sweep.goto("/chat")
     page.get_by_role("textbox").first.fill("hello")
     page.keyboard.press("Enter")
     page.locator(".msg-bot").last.wait_for()
-    found.extend(problems(page, f"/chat after an answer [{language}, {viewport}]"))
+    sweep.check("/chat after an answer")
     # A city form sent with nothing filled in: the error summary and the fields' errors.
-    page.goto(f"{site}/{language}/forms/biblioteka-karta")
-    page.locator("form button[type=submit][value=submit], form button[name=_action][value=submit]").first.click()
-    page.wait_for_load_state()
-    found.extend(problems(page, f"/forms/biblioteka-karta with errors [{language}, {viewport}]"))
+    sweep.goto("/forms/biblioteka-karta")
+    page.locator("form button[name=_action][value=submit]").first.click()
+    sweep.check("/forms/biblioteka-karta with errors")
     # The staff side, signed in.
-    page.goto(f"{site}/{language}/staff/login")
-    page.locator("input[name=email]").fill("kasia@example.org")
-    page.locator("input[name=password]").fill(PASSWORD)
-    page.locator("input[name=password]").press("Enter")
-    page.wait_for_url(re.compile(r".*/staff/$"))
+    sweep.sign_in(CASEWORKER)
     for path in STAFF_PAGES:
-        check(path)
-    page.goto(f"{site}/{language}/staff/cases/")
+        sweep.visit(path)
+    sweep.goto("/staff/cases/")
     references = sorted(set(re.findall(r"KRK-\d{4}-\d{6}", page.content())))
     assert references, "the demo cases are listed"
     for reference in (references[0], references[3]):  # a new case, and one referred to a partner
-        check(f"/staff/cases/{reference}")
-    context.close()
+        sweep.visit(f"/staff/cases/{reference}")
+    found = sweep.done()
+    assert found == [], "\n".join(found)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_page_behind_a_step_has_no_serious_accessibility_violation(site, browser, language):
+    """The pages people reach only by doing something: a saved draft, a sent form, the case followed
+    with its codes, a case just opened, a form's answers, the second factor's pages, the admin's
+    translation coverage, and a partner's dashboard, inbox and referral."""
+    found: list[str] = []
+
+    # A newcomer saves a city form, sends it, and follows the case with its codes.
+    sweep = Sweep(browser, site, language)
+    page = sweep.page
+    sweep.goto("/forms/pismo-ogolne")
+    page.check("input[name=adresat][value=umk]")
+    page.check("input[name=rodzaj_pisma][value=zapytanie]")
+    page.fill("#f-tytul", "Zameldowanie")
+    page.fill("#f-tresc", "Dzień dobry, jak zameldować się na pobyt czasowy w Krakowie?")
+    page.fill("#f-imie", "Olena")
+    page.fill("#f-nazwisko", "Kowalenko")
+    page.check("input[name=sposob_odpowiedzi][value=email]")
+    page.locator("#w-email").wait_for(state="visible")
+    page.fill("#f-email", "olena@example.org")
+    page.check("#f-klauzula_rodo")
+    page.locator("button[name=_action][value=save]").click()
+    page.wait_for_url(re.compile(r".*/forms/pismo-ogolne/draft/.*"))
+    sweep.check("/forms/pismo-ogolne/draft/…")
+    page.locator("button[name=_action][value=submit]").click()
+    page.wait_for_url(re.compile(r".*/forms/pismo-ogolne/sent/.*"))
+    sweep.check("/forms/pismo-ogolne/sent/…")
+    reference, secret = page.locator("dl.codes dd code").all_inner_texts()
+    page.locator("#form-sent a[href*='/follow']").click()
+    page.locator("#f-secret").fill("WRONG-CODE")
+    page.locator("#follow form button[type=submit]").click()
+    page.locator("#follow [role=alert]").first.wait_for()
+    sweep.check("/follow with wrong codes")
+    page.locator("#f-reference").fill(reference)
+    page.locator("#f-secret").fill(secret)
+    page.locator("#follow form button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/follow/case$"))
+    sweep.check("/follow/case")
+
+    # A caseworker (in the same browser): the form's answers and a case opened by hand.
+    sweep.sign_in(CASEWORKER)
+    sweep.visit(f"/staff/forms/cases/{reference}")
+    sweep.goto("/staff/cases/new")
+    page.fill("#f-display_name", "Olena K.")
+    page.select_option("#f-category", index=1)
+    page.fill("#f-subject", "Zameldowanie")
+    page.locator("#f-subject").press("Enter")
+    page.wait_for_url(re.compile(r".*/staff/cases/KRK-\d{4}-\d{6}/opened$"))
+    sweep.check("/staff/cases/…/opened")
+    found += sweep.done()
+
+    # A supervisor sets up the second factor at the first sign-in, then signs in with a code.
+    sweep = Sweep(browser, site, language)
+    page = sweep.page
+    sweep.sign_in(SUPERVISORS[language], then=r".*/staff/login/enrol$")
+    sweep.check("/staff/login/enrol")
+    totp = pyotp.TOTP(page.locator("#two-factor-secret").inner_text().replace(" ", ""))
+    page.locator("#f-code").fill(totp.now())
+    page.locator("#f-code").press("Enter")
+    page.locator("#recovery-codes").wait_for()
+    sweep.check("the recovery codes")
+    page.context.clear_cookies()
+    sweep.sign_in(SUPERVISORS[language], then=r".*/staff/login/code.*")
+    sweep.check("/staff/login/code")
+    page.locator("#f-code").fill(totp.at(time.time(), counter_offset=1))  # a later step than the first
+    page.locator("#f-code").press("Enter")
+    page.wait_for_url(re.compile(r".*/staff/$"))
+
+    # An administrator's translation coverage.
+    page.context.clear_cookies()
+    sweep.sign_in(ADMIN)
+    sweep.visit("/staff/translations")
+
+    # A partner's staff: the dashboard, the inbox of referrals and one referral.
+    page.context.clear_cookies()
+    sweep.sign_in(PARTNER_STAFF)
+    sweep.check("/staff/ (partner)")
+    sweep.visit("/staff/cases/")
+    referrals = sorted(set(re.findall(r"KRK-\d{4}-\d{6}", page.content())))
+    assert referrals, "the demo refers cases to partner A"
+    sweep.visit(f"/staff/cases/{referrals[0]}")
+    found += sweep.done()
     assert found == [], "\n".join(found)
