@@ -48,8 +48,12 @@ train: install
 serve: install
 	$(BIN)/witaj serve
 
+# The suite runs in one process per core (pytest-xdist; a test file stays in one process, so its
+# module fixtures - a live site, a browser context - are built once). TEST_WORKERS=0 runs in this
+# process alone (pdb, -x on the first failure in order).
+TEST_WORKERS ?= auto
 test: install-test compile-catalogs
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 i18n-check: install compile-catalogs
 	$(BIN)/witaj i18n check

@@ -52,31 +52,39 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("backend", backends(), scope="session")
 
 
-def url_for_backend(backend: str, name: str) -> str:
-    """Return a database URL for backend (a fresh SQLite file named name)."""
-    if backend == "sqlite":
-        return f"sqlite:///{_TMP / (name + '.db')}"
-    assert PG_URL
-    return PG_URL
+def sqlite_url(name: str) -> str:
+    """Return the URL of a SQLite file named name in this process's temporary folder."""
+    return f"sqlite:///{_TMP / (name + '.db')}"
 
 
-def reset_postgres(engine: Engine) -> None:
-    """Empty the test database (tables, functions, triggers) so migrations start from nothing."""
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
+def suite_schema() -> str:
+    """Return the PostgreSQL schema of this test process: each pytest-xdist worker has its own."""
+    return f"witaj_suite_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}"
 
 
 @pytest.fixture(scope="session")
 def engine(backend: str) -> Iterator[Engine]:
-    """Return an engine on a database migrated to head with the real migrations."""
-    eng = build_engine(url_for_backend(backend, "suite"))
-    if backend == "postgresql":
-        reset_postgres(eng)
+    """Return an engine on a database migrated to head with the real migrations: a SQLite file, or on
+    PostgreSQL a schema of this process's own, made anew (tables, functions, triggers) for the run."""
+    if backend == "sqlite":
+        eng = build_engine(sqlite_url("suite"))
+    else:
+        schema = suite_schema()
+        admin = build_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        admin.dispose()
+        eng = build_engine(PG_URL, connect_args={"options": f"-csearch_path={schema}"})
     with eng.begin() as conn:
         command.upgrade(alembic_config(connection=conn), "head")
     yield eng
     eng.dispose()
+    if backend == "postgresql":
+        admin = build_engine(PG_URL)
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @contextmanager
@@ -85,7 +93,7 @@ def empty_database(backend: str) -> Iterator[Engine]:
     import uuid
 
     if backend == "sqlite":
-        eng = build_engine(url_for_backend("sqlite", f"fresh-{uuid.uuid4().hex}"))
+        eng = build_engine(sqlite_url(f"fresh-{uuid.uuid4().hex}"))
         try:
             yield eng
         finally:
