@@ -91,7 +91,12 @@ def serve(host: str | None, port: int | None, reload: bool, workers: int | None)
     """Check configuration and database, then serve the app."""
     settings = settings_or_exit()
     _check_content(settings)
-    migrated_engine(settings)
+    with write_session(settings) as session:
+        # The office owns every new case: it exists from the first start, staff users or not.
+        auth_service.ensure_organisation(
+            db=session, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office, rename=False
+        )
+        session.commit()
     click.echo(get_service(settings).describe())
     click.echo(f"Witaj serves on http://{host or settings.host}:{port or settings.port}")
     uvicorn.run(

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from app.assistant.knowledge import load_knowledge
 from app.assistant.runtime import Action, BotMessage, Context
+from app.assistant.when import AUDIENCE_SUITS, find_when
 from app.cases.access import audit_client_view, find_by_secret
 from app.cases.content import case_content
 from app.cases.exceptions import TooManyAttempts
-from app.i18n import _, format_date, format_datetime, format_time, translations, use_locale
+from app.i18n import _, babel_locale, format_date, format_datetime, format_time, translations, use_locale
 
 CASE_FORM_SLOTS = ("case_topic", "case_description", "contact_preference", "contact", "district", "consent")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -27,6 +28,10 @@ _FIND_PHONE = re.compile(r"\+?\d[\d ()-]{5,19}\d")
 _REFERENCE = re.compile(r"\b([A-Z]{2,5})[-\s]?(\d{4})[-\s]?(\d{6,})\b")
 MAX_STATUS_ATTEMPTS = 5
 STATUS_WINDOW = timedelta(minutes=15)
+#: When the evening starts, for events ("this evening").
+EVENING = time(17, 0)
+#: A place that closes at or after this is open in the evening (for people who work in the day).
+LATE_CLOSING = time(18, 0)
 
 
 def _fold(text: str) -> str:
@@ -61,6 +66,9 @@ def validate_case_form(ctx: Context) -> None:
             if name == "district" and tracker.slots.get("district"):
                 continue  # given earlier in the chat: not asked again
             tracker.slots[name] = None
+        if not keep_topic:
+            # The topic that led here ("help with housing" -> "yes, open a case") is not asked again.
+            tracker.slots["case_topic"] = ctx.engine.recent_value(tracker, "case_topic")
         return
     value = tracker.slots.get(requested)
     if requested == "case_topic":
@@ -72,7 +80,14 @@ def validate_case_form(ctx: Context) -> None:
             ctx.utter("utter_invalid_case_description")
     elif requested == "contact_preference":
         choice = _fold(str(value or ""))
-        if choice not in ("chat", "email", "phone"):
+        typed = ctx.parsed.text if ctx.parsed is not None else ""
+        email, phone = _FIND_EMAIL.search(typed), _FIND_PHONE.search(typed)
+        if choice not in ("chat", "email", "phone") and (email or phone):
+            # An address or a number typed instead of a choice answers both questions.
+            choice = "email" if email else "phone"
+            tracker.slots["contact_preference"] = choice
+            tracker.slots["contact"] = (email or phone).group(0).strip(" .,;")  # type: ignore[union-attr]
+        elif choice not in ("chat", "email", "phone"):
             tracker.slots["contact_preference"] = None
         elif choice == "chat":
             tracker.slots["contact"] = "chat"  # nothing to ask: we answer in this chat
@@ -140,15 +155,53 @@ def action_set_language(ctx: Context) -> None:
 # --- library and events --------------------------------------------------------------------------
 
 
-def _hours_today(schedule: dict[int, list[tuple[object, object]]], today: date) -> str:
-    spans = schedule.get(today.weekday(), [])
-    if not spans:
-        return _("closed today")
+def _spans(spans: list[tuple[object, object]]) -> str:
     return ", ".join(f"{format_time(a)}–{format_time(b)}" for a, b in spans)  # type: ignore[arg-type]
 
 
+def _day_hours(schedule: dict[int, list[tuple[object, object]]], day: date, *, evening: bool = False) -> str:
+    """Return the hours of day ("10:00–19:00", "closed"); with evening, whether it is open then."""
+    spans = schedule.get(day.weekday(), [])
+    if not spans:
+        return _("closed")
+    if evening:
+        late = [(a, b) for a, b in spans if b >= LATE_CLOSING]  # type: ignore[operator]
+        return _("open until {time}").format(time=format_time(late[-1][1])) if late else _("closed in the evening")  # type: ignore[arg-type]
+    return _spans(spans)
+
+
+def _groups(values: dict[int, str]) -> list[str]:
+    """Return "Mon–Fri value" parts for the days 0-6 of values, consecutive days with one value together."""
+    names = babel_locale().days["format"]["abbreviated"]
+    groups: list[tuple[list[int], str]] = []
+    for day in sorted(values):
+        if groups and groups[-1][1] == values[day] and groups[-1][0][-1] == day - 1:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], values[day]))
+    return [
+        f"{names[days[0]] if len(days) == 1 else names[days[0]] + '–' + names[days[-1]]} {value}"
+        for days, value in groups
+    ]
+
+
+def _week(schedule: dict[int, list[tuple[object, object]]]) -> str:
+    """Return the week's hours in one line ("Mon–Fri 10:00–19:00 · Sat 9:00–14:00 · Sun closed")."""
+    return " · ".join(_groups({d: _spans(schedule[d]) if schedule.get(d) else _("closed") for d in range(7)}))
+
+
+def _highlights(schedule: dict[int, list[tuple[object, object]]]) -> str:
+    """Return what people who work in the day look for: the evenings and the weekend it is open."""
+    late = {d: _("until {time}").format(time=format_time(spans[-1][1])) for d, spans in schedule.items() if spans and spans[-1][1] >= LATE_CLOSING}  # type: ignore[arg-type,operator]
+    weekend = {d: _spans(schedule[d]) for d in (5, 6) if schedule.get(d)}
+    parts = [_("Evenings: {days}").format(days=", ".join(_groups(late)))] if late else []
+    parts.append(_("Weekend: {days}").format(days=", ".join(_groups(weekend))) if weekend else _("Closed at the weekend"))
+    return ". ".join(parts) + "."
+
+
 def action_find_library_branch(ctx: Context) -> None:
-    """List the library branches of the `district` slot with today's hours, or ask for the district."""
+    """List the library branches of the `district` slot with the hours of the day asked about (the
+    `date` slot, else today), the week's hours and its evenings and weekend; or ask for the district."""
     district = canonical_district(ctx, ctx.slot("district"))
     if district is None:
         if ctx.slot("district"):
@@ -163,49 +216,58 @@ def action_find_library_branch(ctx: Context) -> None:
         ctx.utter("utter_library_branches_not_found")
         return
     today = ctx.now.astimezone(ctx.settings.zone).date()
+    asked = find_when(str(ctx.slot("date") or ""), today)
+    days = [today] if asked is None else [asked.first + timedelta(days=n) for n in range(min((asked.last - asked.first).days + 1, 7))]
+    lines = []
     with use_locale(ctx.tracker.language):
-        today_label = _("today")  # outside the f-string, where Babel's extractor finds it
-        lines = [f"• {b.name}, {b.address} — {today_label}: {_hours_today(b.schedule, today)}" for b in branches]
+        for branch in branches:
+            lines.append(f"• {branch.name}, {branch.address}")
+            for day in days:
+                label = _("today") if day == today else format_date(day, "EEEE d MMMM")
+                hours = _day_hours(branch.schedule, day, evening=asked is not None and asked.evening)
+                lines.append(f"{label}: {hours}")
+            lines.append(_week(branch.schedule))
+            lines.append(_highlights(branch.schedule))
     ctx.utter("utter_library_branches_found", branches="\n".join(lines))
 
 
-_WEEKEND_WORDS = ("weekend", "weekendzie", "weekend", "выходн", "выхадн", "вихідн", "vyhodn")
-
-
-def _date_range(ctx: Context) -> tuple[date, date]:
-    """Return the days the `date` slot asks about (default: the next 7 days)."""
+def _date_range(ctx: Context) -> tuple[date, date, bool]:
+    """Return the days the `date` slot asks about (default: the next 7 days) and whether it asks
+    about the evening."""
     today = ctx.now.astimezone(ctx.settings.zone).date()
-    raw = str(ctx.slot("date") or "").strip()
-    folded = _fold(raw)
-    iso = re.search(r"(\d{4})-(\d{2})-(\d{2})", raw)
-    dotted = re.search(r"(\d{1,2})\.(\d{1,2})(?:\.(\d{4}))?", raw)
-    try:
-        if iso:
-            day = date(int(iso.group(1)), int(iso.group(2)), int(iso.group(3)))
-            return day, day
-        if dotted:
-            day = date(int(dotted.group(3) or today.year), int(dotted.group(2)), int(dotted.group(1)))
-            return day, day
-    except ValueError:
-        pass
-    if any(word in folded for word in _WEEKEND_WORDS):
-        saturday = today + timedelta(days=(5 - today.weekday()) % 7)
-        return saturday, saturday + timedelta(days=1)
-    return today, today + timedelta(days=6)
+    asked = find_when(str(ctx.slot("date") or ""), today)
+    if asked is None:
+        return today, today + timedelta(days=6), False
+    return asked.first, asked.last, asked.evening
+
+
+def _event_language(ctx: Context) -> str | None:
+    """Return the language of the events asked about ("in Ukrainian"), named in this message."""
+    if ctx.parsed is None or ctx.parsed.intent == "change_language":
+        return None
+    return next((str(e["value"]) for e in ctx.parsed.entities if e.get("entity") == "language"), None)
 
 
 def action_find_events(ctx: Context) -> None:
-    """List events in the asked days (and district, if given); clears `date` afterwards."""
-    first, last = _date_range(ctx)
+    """List events in the asked days (the `date` slot), for whom (`audience`), in which language and
+    district, if given. The slots stay for follow-ups ("and for adults?") until the topic changes."""
+    first, last, evening = _date_range(ctx)
     district = canonical_district(ctx, ctx.slot("district"))
+    suits = AUDIENCE_SUITS.get(str(ctx.slot("audience") or ""))
+    language = _event_language(ctx)
     found = []
     for event in load_knowledge(ctx.settings).events:
         if district and event.district != district:
             continue
+        if suits and event.audience not in suits:
+            continue
+        if language and event.languages and language not in event.languages:
+            continue
         for start in event.occurrences(first, last, ctx.settings.zone):
+            if evening and start.hour < EVENING.hour:
+                continue
             found.append((start, event))
     found.sort(key=lambda pair: pair[0])
-    ctx.set_slot("date", None)
     if not found:
         ctx.utter("utter_events_none")
         return
@@ -213,7 +275,7 @@ def action_find_events(ctx: Context) -> None:
     with use_locale(ctx.tracker.language):
         free = catalog.ugettext("free")
         lines = [
-            f"• {format_datetime(start, 'short')} — {catalog.ugettext(event.title)}, {event.place}" + (f" ({free})" if event.free else "")
+            f"• {format_datetime(start, 'EEEE d MMMM, HH:mm')} — {catalog.ugettext(event.title)}, {event.place}" + (f" ({free})" if event.free else "")
             for start, event in found[:8]
         ]
     ctx.utter("utter_events_found", events="\n".join(lines))

@@ -13,23 +13,87 @@ JSON document on the conversation row, so a restart resumes every chat where it 
 
 from __future__ import annotations
 
+import copy
+import logging
 import re
 import string
 from collections.abc import Callable, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.assistant.data import DialogueData, Response, load_dialogues
 from app.assistant.knowledge import load_knowledge
 from app.assistant.nlu import NLUModel, normalize, train_or_load
+from app.assistant.when import find_audience, find_when
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.i18n import translations
 
+log = logging.getLogger(__name__)
+
 MAX_HISTORY = 24
+#: Said when an action fails: an apology and a way forward (never silence).
+ACTION_FAILED = "utter_action_failed"
+#: Failures the turn itself handles (it runs again on a changed conversation, or fails as a whole).
+TURN_ERRORS = (StaleDataError, IntegrityError, OperationalError)
 MEMO_DEPTHS = (4, 3, 2)
 FORM_CONTROL_INTENTS = frozenset({"stop", "human_handoff"})
+#: How often a form asks the same question: after the second unusable answer it explains, offers a
+#: person and ends the form instead of asking a third time.
+MAX_ASKS = 2
+#: Said instead of a third question (with "Talk to a person" and "Start again").
+FORM_STUCK = "utter_form_stuck"
+#: Said before a form asks its question again after answering a question on another topic.
+FORM_RESUME = "utter_form_resume"
+#: Intents that never count as a question on another topic inside a form.
+NOT_A_TOPIC = frozenset(
+    {"inform", "affirm", "deny", "stop", "human_handoff", "nlu_fallback", "greet", "goodbye", "thank",
+     "out_of_scope", "fill_form", "case_status", "change_language"}
+)
+#: Actions that may answer such a question while a form waits (they open no form and hand nothing over).
+ASIDE_ACTIONS = frozenset({"action_offer_city_form", "action_find_library_branch", "action_find_events"})
+#: How confident the classifier must be before a message inside a form is taken as another question.
+ASIDE_CONFIDENCE = 0.8
+#: How many recent turns may give a form the topic that led to it.
+TOPIC_MEMORY = 8
+#: Slots that say what the current topic is about (which days, for whom): kept for follow-ups
+#: ("and on Saturday?", "and for adults?"), forgotten when the conversation moves to another topic.
+CONTEXT_SLOTS = ("date", "audience")
+#: Entities that make a short message a follow-up of the topic before it.
+FOLLOW_UP_ENTITIES = frozenset({"date", "audience", "district"})
+#: Actions that search with the context slots: their topics take follow-ups.
+SEARCH_ACTIONS = frozenset({"action_find_library_branch", "action_find_events"})
+#: Below this confidence a message that carries a follow-up entity is taken as a follow-up.
+FOLLOW_UP_CONFIDENCE = 0.6
+#: Intents that carry no question of their own: a message that is one of these as a whole but asks
+#: something in one of its parts ("Hi, I lost my job, what should I do?") is answered for that part.
+GREETINGS = frozenset({"greet", "thank"})
+NO_QUESTION = frozenset({"greet", "thank", "goodbye", "affirm", "deny", "inform", "out_of_scope", "nlu_fallback"})
+#: How sure the classifier must be of a part of a message: to answer it instead of a greeting, and to
+#: answer it as a second question beside the message's own.
+PART_CONFIDENCE = 0.6
+SECOND_QUESTION_CONFIDENCE = 0.8
+#: At most this many further questions of one message are answered.
+MAX_MORE_QUESTIONS = 2
+#: Where a message splits into parts: after a sentence, at a line break, after a short greeting with a
+#: comma, and before "and"/"i"/"а"/"і"/"и" followed by a question word, in every language.
+_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
+_GREETING_COMMA = re.compile(r"^\s*((?:\S+\s+){0,2}\S+?)\s*[,!]\s+(?=\S)")
+_AND_QUESTION = re.compile(
+    r"\s*,?\s+(?:"
+    r"(?:and|also)\s+(?=(?:where|how|when|what|who|is|are|can|do|does)\b)"
+    r"|(?:i|oraz|a)\s+(?=(?:gdzie|jak|kiedy|co|czy|ile|kto)\b)"
+    r"|(?:і|й|та|а|ще)\s+(?=(?:де|як|коли|що|чи|скільки|хто)\b)"
+    r"|(?:и|а|ещё|еще)\s+(?=(?:где|как|когда|что|сколько|кто)\b)"
+    r"|(?:і|ды|а)\s+(?=(?:дзе|як|калі|што|ці|колькі|хто)\b)"
+    r")",
+    re.IGNORECASE,
+)
 
 
 @dataclass
@@ -40,6 +104,7 @@ class BotMessage:
     buttons: list[dict[str, str]] = field(default_factory=list)
     private: bool = False  # carries a one-time secret: shown once, stored as stored_text
     stored_text: str | None = None
+    response: str | None = None  # the name of the response said (utter_...), for tests and checks
 
 
 @dataclass
@@ -55,6 +120,7 @@ class Tracker:
     last_action: str | None = None
     history: list[str] = field(default_factory=list)
     status_attempts: list[str] = field(default_factory=list)
+    asked: dict[str, int] = field(default_factory=dict)  # how often the active form asked each slot
 
     @classmethod
     def from_state(cls, state: dict[str, Any], language: str) -> Tracker:
@@ -75,6 +141,7 @@ class Tracker:
             "last_action": self.last_action,
             "history": self.history[-MAX_HISTORY:],
             "status_attempts": self.status_attempts[-10:],
+            "asked": self.asked,
         }
 
     def deactivate(self) -> None:
@@ -82,6 +149,7 @@ class Tracker:
         self.active_loop = None
         self.requested_slot = None
         self.paused = False
+        self.asked = {}
 
     def remember(self, item: str) -> None:
         """Append an intent or action to the history the stories are matched against."""
@@ -99,6 +167,7 @@ class Parsed:
     confidence: float
     entities: list[dict[str, Any]]
     ranking: list[tuple[str, float]] = field(default_factory=list)
+    also: list[Parsed] = field(default_factory=list)  # more questions in the same message, in order
 
 
 class _SafeFormat(string.Formatter):
@@ -153,15 +222,66 @@ class DialogueEngine:
 
     def parse(self, text: str, tracker: Tracker) -> Parsed:
         """Return the intent, entities and language of text."""
+        parsed = self._parse_one(text, tracker)
+        parts = split_parts(text, is_greeting=lambda head: self._parse_one(head, tracker).intent in GREETINGS)
+        if len(parts) > 1:
+            self._read_parts(parsed, [self._parse_one(part, tracker) for part in parts])
+        return parsed
+
+    def _parse_one(self, text: str, tracker: Tracker) -> Parsed:
         result = self.nlu.parse(text, enabled_languages=list(self.settings.locales), prior_language=tracker.language)
         return Parsed(
             text=text,
             language=result.language,
             intent=result.intent,
             confidence=result.confidence,
-            entities=list(result.entities),
+            entities=self._when_and_whom(text, list(result.entities)),
             ranking=list(result.ranking),
         )
+
+    @staticmethod
+    def _read_parts(parsed: Parsed, parts: list[Parsed]) -> None:
+        """Let the parts of a message speak: a greeting's question is answered instead of the greeting,
+        and a second question gets its own answer after the first (parsed.also)."""
+        # Switching the language is read from the whole message only ("please help" is no request for one).
+        asking = [
+            p for p in parts
+            if p.intent not in NO_QUESTION and p.intent != "change_language" and p.confidence >= PART_CONFIDENCE
+        ]
+        if not asking:
+            return
+        if parsed.intent in NO_QUESTION or parsed.intent in {p.intent for p in asking}:
+            # Answered in the order asked; a part the whole message confirms needs no more certainty.
+            confirmed = parsed.intent
+            first = asking[0]
+            parsed.intent, parsed.confidence, parsed.ranking = first.intent, first.confidence, first.ranking
+            more = [p for p in asking[1:] if p.intent == confirmed or p.confidence >= SECOND_QUESTION_CONFIDENCE]
+        else:
+            more = [p for p in asking if p.confidence >= SECOND_QUESTION_CONFIDENCE]
+        answered = {parsed.intent}
+        for part in more:
+            if part.intent not in answered and len(parsed.also) < MAX_MORE_QUESTIONS:
+                answered.add(part.intent)
+                parsed.also.append(part)
+
+    def _when_and_whom(self, text: str, entities: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Add the days (`date`, as typed) and the audience a message names, in any language, to the
+        entities the NLU found (which win where they overlap)."""
+        known = self.data.domain.entities
+        taken = [(e["start"], e["end"]) for e in entities if e.get("start") is not None]
+        found: list[dict[str, Any]] = []
+        if "date" in known and not any(e.get("entity") == "date" for e in entities):
+            days = find_when(text, date.today())
+            if days is not None:
+                found.append({"entity": "date", "value": text[days.start : days.end], "start": days.start, "end": days.end})
+        if "audience" in known:
+            whom = find_audience(text)
+            if whom is not None:
+                found.append({"entity": "audience", "value": whom[0], "start": whom[1], "end": whom[2]})
+        for entity in found:
+            if all(entity["end"] <= s or entity["start"] >= e for s, e in taken):
+                entities.append(entity)
+        return sorted(entities, key=lambda e: e["start"] if e.get("start") is not None else -1)
 
     # --- responses ------------------------------------------------------------------------
 
@@ -178,7 +298,7 @@ class DialogueEngine:
         if chosen is None:
             chosen = next((v for v in variations if not v.condition), variations[0] if variations else None)
         if chosen is None:
-            return BotMessage(text=name)
+            return BotMessage(text=name, response=name)
         catalog = translations(tracker.language)
         values = {**tracker.slots, **params}
         template = catalog.ugettext(chosen.text)
@@ -188,7 +308,7 @@ class DialogueEngine:
         if private:
             masked = {k: ("••••••" if "secret" in k else v) for k, v in values.items()}
             stored = _FORMAT.format(template, **masked)
-        return BotMessage(text=text, buttons=buttons, private=private, stored_text=stored)
+        return BotMessage(text=text, buttons=buttons, private=private, stored_text=stored, response=name)
 
     # --- predicting -----------------------------------------------------------------------
 
@@ -317,12 +437,61 @@ class DialogueEngine:
         return None
 
     def ask(self, ctx: Context, form: str, slot: str) -> None:
-        """Ask for slot (utter_ask_<form>_<slot>, else utter_ask_<slot>)."""
-        ctx.tracker.requested_slot = slot
+        """Ask for slot (utter_ask_<form>_<slot>, else utter_ask_<slot>) - at most MAX_ASKS times in a
+        row: then explain, offer a person and end the form (the answers so far stay in the slots)."""
+        tracker = ctx.tracker
+        count = tracker.asked.get(slot, 0) + 1
+        if count > MAX_ASKS:
+            tracker.remember(f"action:{FORM_STUCK}")
+            tracker.deactivate()
+            ctx.utter(FORM_STUCK)
+            return
+        tracker.asked = {slot: count}  # a new question starts its own count
+        tracker.requested_slot = slot
         for name in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}"):
             if name in self.data.domain.responses:
                 ctx.utter(name)
                 return
+
+    def value_from_intent(self, slot: str, intent: str) -> Any:
+        """Return the value a from_intent mapping of slot gives intent (whatever its conditions)."""
+        for mapping in self.data.domain.slots[slot].mappings if slot in self.data.domain.slots else ():
+            intents = mapping.get("intent")
+            allowed = intents if isinstance(intents, list) else [intents]
+            if mapping.get("type") == "from_intent" and intent in allowed:
+                return mapping.get("value")
+        return None
+
+    def recent_value(self, tracker: Tracker, slot: str) -> Any:
+        """Return the value of slot that the latest topic of the conversation gives (the intent of a
+        recent turn, through the slot's from_intent mappings), or None."""
+        for item in reversed(tracker.history[-TOPIC_MEMORY:]):
+            if item.startswith("intent:"):
+                value = self.value_from_intent(slot, item.split(":", 1)[1])
+                if value is not None:
+                    return value
+        return None
+
+    def _is_aside(self, tracker: Tracker, parsed: Parsed, form: str, requested: str) -> list[str] | None:
+        """Return the actions that answer parsed when it is a question on another topic asked while
+        form waits for requested (answered, then the form resumes); None when it is an answer."""
+        if parsed.intent in NOT_A_TOPIC or parsed.confidence < ASIDE_CONFIDENCE:
+            return None
+        if self.fill_slots(tracker, parsed, only=requested):
+            mappings = self.data.domain.slots[requested].mappings
+            takes_text = any(m.get("type") == "from_text" for m in mappings)
+            # Free text fills any slot that takes text: only a question is taken as a question there,
+            # and never where the form asks to describe the problem (the question is the answer).
+            if not takes_text or requested == "case_description" or not parsed.text.rstrip().endswith("?"):
+                return None
+        loop, tracker.active_loop = tracker.active_loop, None
+        try:
+            actions = self.predict(tracker, parsed.intent)
+        finally:
+            tracker.active_loop = loop
+        if all(a.startswith("utter_") or a in ASIDE_ACTIONS for a in actions):
+            return actions
+        return None
 
     def _submit_actions(self, form: str) -> list[str]:
         for rule in self.data.rules:
@@ -339,6 +508,7 @@ class DialogueEngine:
         if activate:
             tracker.active_loop = form
             tracker.paused = False
+            tracker.asked = {}
             if validator:
                 validator(ctx)  # on activation: clears the previous run's answers
         slot = self.next_slot(tracker, form)
@@ -359,6 +529,7 @@ class DialogueEngine:
             if parsed.intent == "affirm":
                 tracker.paused = False
                 tracker.remember(f"action:{form}")
+                tracker.asked = {}
                 self.ask(ctx, form, tracker.requested_slot or self.next_slot(tracker, form) or "")
                 return True
             if parsed.intent == "deny":
@@ -370,9 +541,26 @@ class DialogueEngine:
             if parsed.intent == "stop":
                 tracker.paused = True
             return False
+        requested = tracker.requested_slot
+        aside = self._is_aside(tracker, parsed, form, requested) if requested else None
+        if aside is not None:
+            # A question on another topic: answer it, then ask the form's question again (not counted).
+            loop, tracker.active_loop = tracker.active_loop, None
+            try:
+                self.run_actions(ctx, aside)
+            finally:
+                tracker.active_loop = loop
+            if tracker.active_loop is None:
+                return True
+            tracker.asked[requested] = tracker.asked.get(requested, 1) - 1
+            tracker.remember(f"action:{FORM_RESUME}")
+            ctx.utter(FORM_RESUME)
+            tracker.remember(f"action:{form}")
+            tracker.last_action = form
+            self.ask(ctx, form, requested)
+            return True
         tracker.remember(f"action:{form}")
         tracker.last_action = form
-        requested = tracker.requested_slot
         values = self.fill_slots(tracker, parsed, only=requested) if requested else {}
         validator = self.actions.get(f"validate_{form}")
         if requested and requested in values:
@@ -414,9 +602,69 @@ class DialogueEngine:
             elif name == "action_listen":
                 continue
             elif name in self.actions:
-                follow = self.actions[name](ctx)
+                follow = self._run_custom(ctx, name)
                 if follow:
                     self.run_actions(ctx, follow)
+
+    def _run_custom(self, ctx: Context, name: str) -> list[str] | None:
+        """Run a custom action; when it fails, take back what it did (its writes, its messages, its
+        slots) and answer with an apology and a way forward instead of nothing."""
+        tracker = ctx.tracker
+        before, said = copy.deepcopy(tracker.to_state()), len(ctx.messages)
+        begin_nested = getattr(ctx.db, "begin_nested", None)
+        try:
+            with begin_nested() if begin_nested is not None else nullcontext():
+                return self.actions[name](ctx)
+        except TURN_ERRORS:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any failure of an action gets an answer
+            # The type only: an exception's text may carry what the newcomer typed.
+            log.error("action %s failed: %s", name, type(exc).__name__)
+            restored = Tracker.from_state(before, tracker.language)
+            tracker.__dict__.update(restored.__dict__)
+            del ctx.messages[said:]
+            tracker.deactivate()
+            ctx.utter(ACTION_FAILED)
+            return None
+
+    def topic(self, tracker: Tracker) -> str | None:
+        """Return the latest topic of the conversation: the last intent that asked about something."""
+        for item in reversed(tracker.history):
+            if item.startswith("intent:") and item[7:] not in NOT_A_TOPIC:
+                return item[7:]
+        return None
+
+    def _searches(self, tracker: Tracker, topic: str) -> bool:
+        """Return whether the answer to topic searches with the context slots (library, events)."""
+        loop, tracker.active_loop = tracker.active_loop, None
+        try:
+            return bool(SEARCH_ACTIONS.intersection(self._rule_actions(tracker, topic) or []))
+        finally:
+            tracker.active_loop = loop
+
+    def _follow_up(self, tracker: Tracker, parsed: Parsed) -> None:
+        """Read a message in the light of the topic before it: "and on Saturday?" after the library's
+        hours, "and for adults?" after events become that topic again with the new day or audience;
+        a new topic forgets the days and audience of the old one."""
+        topic = self.topic(tracker)
+        if topic is None:
+            return
+        carried = [e for e in parsed.entities if e.get("entity") in FOLLOW_UP_ENTITIES and e.get("start") is not None]
+        if carried and parsed.intent != topic and self._searches(tracker, topic):
+            # What is left without the day, audience or district: nothing that names another topic
+            # ("and on Thursday evening?") makes it a follow-up; "a doctor on Saturday" is not one.
+            rest = "".join(
+                " " if any(e["start"] <= i < e["end"] for e in carried) else ch for i, ch in enumerate(parsed.text)
+            )
+            words = [w for w in re.findall(r"[^\W\d_]+", rest) if len(w) >= 4]  # not "a", "w", "and", "on"
+            ranking = self.nlu.classifier.predict(rest, entities=[]) if words else []
+            other, confidence = ranking[0] if ranking else ("nlu_fallback", 0.0)
+            if other == topic or other in NOT_A_TOPIC or confidence < FOLLOW_UP_CONFIDENCE:
+                parsed.intent, parsed.confidence = topic, max(parsed.confidence, FOLLOW_UP_CONFIDENCE)
+                return
+        if parsed.intent not in NOT_A_TOPIC and parsed.intent != topic:
+            for name in CONTEXT_SLOTS:
+                tracker.slots[name] = None
 
     def in_crisis(self, text: str) -> bool:
         """Return whether text contains one of the crisis phrases of dialogues/knowledge/crisis.yml."""
@@ -441,6 +689,8 @@ class DialogueEngine:
             # emergency numbers; the form (if any) stops.
             self.deactivate(tracker)
             parsed.intent = "psychological_help"
+        if tracker.active_loop is None:
+            self._follow_up(tracker, parsed)
         intent = parsed.intent
         tracker.remember(f"intent:{intent}")
         if intent != "nlu_fallback" and tracker.fallbacks:
@@ -457,7 +707,35 @@ class DialogueEngine:
             self.run_actions(ctx, ["action_two_stage_fallback"])
             return ctx.messages
         self.run_actions(ctx, self.predict(tracker, intent))
+        for more in parsed.also:
+            # A further question of the same message is answered in turn - an answer only: it opens no
+            # form and hands nothing over (a statement read wrongly must not start either).
+            if tracker.active_loop is not None or more.intent == intent:
+                break
+            answer = self.predict(tracker, more.intent)
+            if not all(a.startswith("utter_") or a in ASIDE_ACTIONS for a in answer):
+                continue
+            ctx.parsed = more
+            tracker.remember(f"intent:{more.intent}")
+            for name, value in self.fill_slots(tracker, more).items():
+                tracker.slots[name] = value
+            self.run_actions(ctx, answer)
+        ctx.parsed = parsed
         return ctx.messages
+
+
+def split_parts(text: str, *, is_greeting: Callable[[str], bool] = lambda head: True) -> list[str]:
+    """Return the parts of a message that may each ask something: its sentences, a short greeting
+    before a comma that opens the message ("Hi, ..."; is_greeting tells whether the words before the
+    comma greet), and questions joined by "and"."""
+    parts: list[str] = []
+    for number, sentence in enumerate(_SENTENCE_END.split(text)):
+        greeting = _GREETING_COMMA.match(sentence) if number == 0 else None
+        if greeting and len(sentence) > greeting.end() and is_greeting(greeting.group(1)):
+            parts.append(greeting.group(1))
+            sentence = sentence[greeting.end() :]
+        parts.extend(_AND_QUESTION.split(sentence))
+    return [p.strip() for p in parts if p and any(ch.isalpha() for ch in p)]
 
 
 # --- loading -----------------------------------------------------------------------------------

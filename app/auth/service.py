@@ -100,14 +100,19 @@ def organisations(*, db: Session, kind: OrgKind) -> list[Organisation]:
     return list(db.scalars(select(Organisation).where(Organisation.kind == kind).order_by(Organisation.name)).all())
 
 
-def ensure_organisation(*, db: Session, slug: str, name: str, kind: OrgKind, is_demo: bool = False) -> Organisation:
-    """Return the organisation with slug, creating it (or updating its name) as needed; flushes."""
+def ensure_organisation(
+    *, db: Session, slug: str, name: str, kind: OrgKind, is_demo: bool = False, rename: bool = True
+) -> Organisation:
+    """Return the organisation with slug, creating it (or, with rename, updating its name) as needed;
+    flushes only when something changed."""
     org = get_organisation(db=db, slug=slug)
     if org is None:
         org = Organisation(slug=slug, name=name, kind=kind, is_demo=is_demo)
         db.add(org)
-    else:
+    elif rename and org.name != name:
         org.name = name
+    else:
+        return org
     db.flush()
     return org
 

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from app.auth import service as auth_service
 from app.auth.enums import OrgKind
 from app.auth.models import Organisation, User
 from app.auth.permissions import Action, Principal, can
@@ -33,7 +34,7 @@ from app.cases.schemas import MAX_DESCRIPTION, MAX_NOTE, CaseIn, ClientIn, Trans
 from app.config import Settings
 from app.crypto import decrypt_json, encrypt_json, hash_readable_secret, new_readable_secret
 from app.db import utcnow
-from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.errors import InvalidInput, PermissionDenied
 from app.i18n import _
 from app.languages import LANGUAGE_CODE
 
@@ -48,11 +49,11 @@ _PHONE = re.compile(r"^\+?[0-9 ()-]{6,20}$")
 
 
 def office(*, db: Session, settings: Settings) -> Organisation:
-    """Return the city office organisation; raise NotFound when it has not been created yet."""
-    org = db.scalar(select(Organisation).where(Organisation.slug == settings.office_slug))
-    if org is None:
-        raise NotFound("office")
-    return org
+    """Return the city office organisation, created from the settings when it is not there yet (a
+    fresh install where no staff user exists still opens cases: the office owns them); flushes."""
+    return auth_service.ensure_organisation(
+        db=db, slug=settings.office_slug, name=settings.office_name, kind=OrgKind.office, rename=False
+    )
 
 
 def _validate_new(cc: CaseContent, client: ClientIn, case: CaseIn) -> None:

@@ -49,6 +49,7 @@ class Event:
     free: bool
     languages: tuple[str, ...]
     url: str | None
+    audience: str = "all"
 
     def occurrences(self, first: date, last: date, zone: ZoneInfo) -> list[datetime]:
         """Return the event's start times between first and last (inclusive), in zone."""
@@ -114,7 +115,7 @@ def read_events(c: Checker, districts: Collection[str]) -> tuple[Event, ...]:
         description = c.field(item, key, "description", c.text)
         free = c.field(item, key, "free", c.boolean)
         languages = c.field(item, key, "languages", c.items, lambda k, v: _language(c, k, v), min_items=0)
-        c.field(item, key, "audience", c.choice, AUDIENCES)
+        audience = c.field(item, key, "audience", c.choice, AUDIENCES)
         url = c.field(item, key, "url", c.text)
         when = c.field(item, key, "when", lambda k, v: _when(c, k, v))
         if event_id is None or district is None or title is None or place is None or when is None:
@@ -136,6 +137,7 @@ def read_events(c: Checker, districts: Collection[str]) -> tuple[Event, ...]:
                 free=bool(free),
                 languages=languages or (),
                 url=url,
+                audience=audience or "all",
             )
         )
     return tuple(events)
