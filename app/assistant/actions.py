@@ -18,7 +18,7 @@ from app.assistant.when import AUDIENCE_SUITS, find_when
 from app.cases.access import audit_client_view, find_by_secret
 from app.cases.content import case_content
 from app.cases.exceptions import TooManyAttempts
-from app.i18n import _, babel_locale, format_date, format_datetime, format_time, translations, use_locale
+from app.i18n import _, babel_locale, format_date, format_datetime, format_time, pgettext, translations, use_locale
 
 CASE_FORM_SLOTS = ("case_topic", "case_description", "contact_preference", "contact", "district", "consent")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
@@ -163,7 +163,7 @@ def _day_hours(schedule: dict[int, list[tuple[object, object]]], day: date, *, e
     """Return the hours of day ("10:00–19:00", "closed"); with evening, whether it is open then."""
     spans = schedule.get(day.weekday(), [])
     if not spans:
-        return _("closed")
+        return pgettext("opening hours", "closed")
     if evening:
         late = [(a, b) for a, b in spans if b >= LATE_CLOSING]  # type: ignore[operator]
         return _("open until {time}").format(time=format_time(late[-1][1])) if late else _("closed in the evening")  # type: ignore[arg-type]
@@ -187,7 +187,7 @@ def _groups(values: dict[int, str]) -> list[str]:
 
 def _week(schedule: dict[int, list[tuple[object, object]]]) -> str:
     """Return the week's hours in one line ("Mon–Fri 10:00–19:00 · Sat 9:00–14:00 · Sun closed")."""
-    return " · ".join(_groups({d: _spans(schedule[d]) if schedule.get(d) else _("closed") for d in range(7)}))
+    return " · ".join(_groups({d: _spans(schedule[d]) if schedule.get(d) else pgettext("opening hours", "closed") for d in range(7)}))
 
 
 def _highlights(schedule: dict[int, list[tuple[object, object]]]) -> str:

@@ -1,0 +1,340 @@
+"""Conversations that listen (issue 13), in the five languages, through both HTTP channels (Rasa's
+REST channel and the web chat), with the real dialogue files, NLU model and database: a greeting with
+a question, two questions at once, follow-ups that keep the topic ("and on Saturday?", "and for
+adults?"), forms that take what the chat knows and never ask a third time, a question on another
+topic inside a form, and never silence (no office yet, an action that fails)."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from babel.dates import format_date
+from sqlalchemy import select
+
+from app.assistant import flows
+from app.assistant.knowledge import load_knowledge
+from app.auth.models import Organisation
+from app.cases.models import CaseFile
+from app.i18n import translations
+from tests.conftest import csrf_from
+
+LANGUAGES = ("pl", "uk", "ru", "en", "be")
+CHANNELS = ("rest", "web")
+#: A Wednesday noon in Kraków: "Saturday" is 5 December, "the weekend" 5-6 December.
+WEDNESDAY = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
+SATURDAY = date(2026, 12, 5)
+
+
+class Chat:
+    """One newcomer talking through one channel; say() returns the bot's answer as plain text."""
+
+    def __init__(self, client, channel: str, language: str, sender: str) -> None:
+        self.client, self.channel, self.language, self.sender = client, channel, language, sender
+        if channel == "web":
+            self.token = csrf_from(client.get(f"/{language}/chat").text)
+
+    def say(self, message: str) -> str:
+        if self.channel == "rest":
+            response = self.client.post("/webhooks/rest/webhook", json={"sender": self.sender, "message": message})
+            assert response.status_code == 200, response.text
+            return "\n".join(item.get("text", "") for item in response.json())
+        response = self.client.post(
+            f"/{self.language}/chat",
+            data={"csrf_token": self.token, "message": message},
+            headers={"HX-Request": "true"},
+        )
+        assert response.status_code == 200, response.text
+        # The new messages (the newcomer's and the bot's, with their quick replies) as text.
+        return html.unescape(re.sub(r"<[^>]+>", " ", response.text))
+
+
+def words(text: str) -> str:
+    return " ".join(text.split())
+
+
+def said(settings, response: str, language: str, line: int = 0) -> str:
+    """Return a line of a response as the bot says it in language (spaces normalised)."""
+    english = flows.dialogue_engine(settings).data.domain.responses[response][0].text
+    return words(translations(language).ugettext(english).splitlines()[line])
+
+
+def says(answer: str, settings, response: str, language: str) -> bool:
+    return said(settings, response, language) in words(answer)
+
+
+@pytest.fixture
+def chat(client, world):
+    """Return a factory of chats on a site with its office, partners and staff."""
+    made = []
+
+    def start(channel: str, language: str) -> Chat:
+        made.append(Chat(client, channel, language, f"listen-{channel}-{language}-{len(made)}"))
+        return made[-1]
+
+    return start
+
+
+@pytest.fixture
+def wednesday(time_machine):
+    time_machine.move_to(WEDNESDAY, tick=False)
+
+
+# --- more than one thing in a message ---------------------------------------------------------------
+
+GREETING_AND_QUESTION = {
+    "pl": ("Dzień dobry, szukam pracy w Krakowie", "utter_job_search"),
+    "uk": ("Привіт! Де можна безкоштовно вивчати польську мову?", "utter_polish_course"),
+    "ru": ("Здравствуйте, нужна бесплатная юридическая консультация", "utter_legal_help"),
+    "en": ("Hi, how do I get a library card?", "utter_library_card"),
+    "be": ("Добры дзень, дзе атрымаць чытацкі білет у бібліятэцы?", "utter_library_card"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_greeting_with_a_question_answers_the_question(chat, settings, channel, language):
+    message, response = GREETING_AND_QUESTION[language]
+    answer = chat(channel, language).say(message)
+    assert says(answer, settings, response, language), answer
+    assert not says(answer, settings, "utter_greet", language)
+
+
+TWO_QUESTIONS = {
+    "pl": ("Jak zapisać się na kurs polskiego? I gdzie szukać pracy?", "utter_polish_course", "utter_job_search"),
+    "uk": ("Де вивчити польську мову? І як знайти роботу?", "utter_polish_course", "utter_job_search"),
+    "ru": ("Как записаться на курсы польского? И где найти работу?", "utter_polish_course", "utter_job_search"),
+    "en": ("How do I get a library card? And where can I learn Polish?", "utter_library_card", "utter_polish_course"),
+    "be": ("Дзе вывучыць польскую мову? І як знайсці працу?", "utter_polish_course", "utter_job_search"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_two_questions_in_one_message_get_both_answers_in_order(chat, settings, channel, language):
+    message, first, second = TWO_QUESTIONS[language]
+    answer = words(chat(channel, language).say(message))
+    one, two = said(settings, first, language), said(settings, second, language)
+    assert one in answer and two in answer, answer
+    assert answer.index(one) < answer.index(two)
+
+
+# --- follow-ups -------------------------------------------------------------------------------------
+
+LIBRARY_THEN_SATURDAY = {
+    "pl": ("szukam biblioteki w Nowej Hucie", "a w sobotę?"),
+    "uk": ("де бібліотека в Новій Гуті?", "а в суботу?"),
+    "ru": ("где библиотека в Новой Хуте?", "а в субботу?"),
+    "en": ("is there a library in Nowa Huta?", "and on Saturday?"),
+    "be": ("дзе бібліятэка ў Новай Хуце?", "а ў суботу?"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_and_on_saturday_gives_the_branch_hours_on_saturday_and_the_week(chat, settings, wednesday, channel, language):
+    first, follow_up = LIBRARY_THEN_SATURDAY[language]
+    conversation = chat(channel, language)
+    saturday = format_date(SATURDAY, "EEEE d MMMM", locale=language)
+    before = words(conversation.say(first))
+    assert said(settings, "utter_library_branches_found", language).split("{")[0].strip() in before or "Nowa Huta" in before
+    assert saturday not in before
+    after = words(conversation.say(follow_up))
+    assert saturday in after, after
+    branch = next(b for b in load_knowledge(settings).branches if b.district == "Nowa Huta")
+    assert branch.name in after
+    # The week is there too, with its evenings and weekend.
+    evenings = translations(language).ugettext("Evenings: {days}").split("{")[0].strip()
+    assert evenings in after
+
+
+EVENTS_FOR_CHILDREN_THEN_ADULTS = {
+    "pl": ("co ciekawego w weekend w Krakowie dla dzieci?", "a dla dorosłych?"),
+    "uk": ("що цікавого буде у вихідні в Кракові для дітей?", "а для дорослих?"),
+    "ru": ("что интересного на выходных в Кракове для детей?", "а для взрослых?"),
+    "en": ("what's on at the weekend in Kraków for kids?", "and for adults?"),
+    "be": ("што цікавага ў выхадныя ў Кракаве для дзяцей?", "а для дарослых?"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_events_at_the_weekend_for_children_then_for_adults(chat, settings, wednesday, channel, language):
+    first, follow_up = EVENTS_FOR_CHILDREN_THEN_ADULTS[language]
+    conversation = chat(channel, language)
+    catalog = translations(language)
+    events = load_knowledge(settings).events
+    zone = settings.zone
+    weekend = [e for e in events if e.occurrences(SATURDAY, SATURDAY + timedelta(days=1), zone)]
+    for_children = {catalog.ugettext(e.title) for e in weekend if e.audience in ("children", "families")}
+    adults_only = {catalog.ugettext(e.title) for e in events if e.audience == "adults"}
+    on_weekdays = {catalog.ugettext(e.title) for e in events if e not in weekend} - {catalog.ugettext(e.title) for e in weekend}
+    assert for_children and adults_only
+    answer = conversation.say(first)
+    assert any(title in answer for title in for_children), answer
+    assert not any(title in answer for title in adults_only | on_weekdays), answer
+    saturday = format_date(SATURDAY, "EEEE d MMMM", locale=language)
+    assert saturday in words(answer)
+    answer = conversation.say(follow_up)
+    assert not any(title in answer for title in for_children - {catalog.ugettext(e.title) for e in weekend if e.audience == "all"}), answer
+    assert not any(title in answer for title in on_weekdays), answer
+
+
+# --- forms that listen ------------------------------------------------------------------------------
+
+HOUSING = {
+    "pl": ("potrzebuję pomocy z mieszkaniem, wyrzucają nas z mieszkania", "tak, chcę złożyć zgłoszenie",
+           "właściciel każe nam się wyprowadzić do końca miesiąca", "Podgórze", "tak"),
+    "uk": ("мені потрібна допомога з житлом, нас виселяють", "так, хочу подати заявку",
+           "власник квартири вимагає, щоб ми виїхали до кінця місяця", "Подгуже", "так"),
+    "ru": ("нужна помощь с жильём, нас выселяют", "да, хочу подать заявку",
+           "хозяин квартиры требует съехать до конца месяца", "Подгуже", "да"),
+    "en": ("I need help with housing, we are being evicted", "yes, I want to open a case",
+           "the landlord says we must leave the flat by the end of the month", "Podgórze", "yes"),
+    "be": ("мне патрэбна дапамога з жыллём, нас высяляюць", "так, хачу падаць заяву",
+           "гаспадар кватэры патрабуе з'ехаць да канца месяца", "Падгуж'е", "так"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_case_form_takes_the_topic_and_contact_it_already_has(chat, db, settings, channel, language):
+    topic, yes_open, description, district, consent = HOUSING[language]
+    conversation = chat(channel, language)
+    conversation.say(topic)
+    answer = conversation.say(yes_open)
+    assert not says(answer, settings, "utter_ask_case_form_case_topic", language), "asked the topic again"
+    assert says(answer, settings, "utter_ask_case_form_case_description", language), answer
+    answer = conversation.say(description)
+    assert says(answer, settings, "utter_ask_case_form_contact_preference", language), answer
+    # An address typed instead of a choice answers both questions.
+    answer = conversation.say("oksana.k@example.org")
+    assert not says(answer, settings, "utter_ask_case_form_contact_preference", language)
+    assert says(answer, settings, "utter_ask_case_form_district", language), answer
+    answer = conversation.say(district)
+    assert says(answer, settings, "utter_ask_case_form_consent", language), answer
+    answer = conversation.say(consent)
+    assert says(answer, settings, "utter_case_created", language), answer
+    case = db.scalars(select(CaseFile).order_by(CaseFile.id.desc())).first()
+    assert case.category == "housing" and case.client.district == "Podgórze"
+    assert case.client.email == "oksana.k@example.org"
+
+
+TOPIC_TYPED = {
+    "pl": ("chcę złożyć zgłoszenie", "mieszkanie"),
+    "uk": ("хочу подати заявку", "житло"),
+    "ru": ("хочу оставить заявку", "жильё"),
+    "en": ("I want to open a case", "housing"),
+    "be": ("хачу падаць заяву", "жыллё"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_topic_typed_instead_of_chosen_is_understood(chat, settings, channel, language):
+    start, typed = TOPIC_TYPED[language]
+    conversation = chat(channel, language)
+    answer = conversation.say(start)
+    assert says(answer, settings, "utter_ask_case_form_case_topic", language), answer
+    answer = conversation.say(typed)
+    assert says(answer, settings, "utter_ask_case_form_case_description", language), answer
+
+
+NOT_A_TOPIC = {
+    "pl": ("Oksana Petrenko", "oksana@example.org"),
+    "uk": ("Оксана Петренко", "oksana@example.org"),
+    "ru": ("Оксана Петренко", "oksana@example.org"),
+    "en": ("Oksana Petrenko", "oksana@example.org"),
+    "be": ("Аксана Пятрэнка", "oksana@example.org"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_question_is_asked_at_most_twice_then_a_person_is_offered(chat, settings, channel, language):
+    start, _typed = TOPIC_TYPED[language]
+    conversation = chat(channel, language)
+    asked = said(settings, "utter_ask_case_form_case_topic", language)
+    assert asked in words(conversation.say(start))
+    first, second = NOT_A_TOPIC[language]
+    assert asked in words(conversation.say(first))  # the second time
+    answer = words(conversation.say(second))
+    assert asked not in answer, "asked a third time"
+    assert said(settings, "utter_form_stuck", language) in answer
+    assert translations(language).ugettext("Talk to a person") in answer
+    # The form has ended: "thank you" is answered as such, not with the question.
+    assert asked not in words(conversation.say({"pl": "dziękuję", "uk": "дякую", "ru": "спасибо", "en": "thanks", "be": "дзякуй"}[language]))
+
+
+ASIDE = {
+    "pl": "gdzie jest urząd pracy?",
+    "uk": "а де знаходиться уряд праці?",
+    "ru": "а где находится бюро труда?",
+    "en": "where is the labour office?",
+    "be": "а дзе знаходзіцца бюро працы?",
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_question_on_another_topic_inside_a_form_is_answered_and_the_form_goes_on(chat, settings, channel, language):
+    topic, yes_open, description, _district, _consent = HOUSING[language]
+    conversation = chat(channel, language)
+    conversation.say(topic)
+    conversation.say(yes_open)
+    assert says(conversation.say(description), settings, "utter_ask_case_form_contact_preference", language)
+    answer = words(conversation.say(ASIDE[language]))
+    office = said(settings, "utter_gup_office", language)
+    resume = said(settings, "utter_form_resume", language)
+    ask = said(settings, "utter_ask_case_form_contact_preference", language)
+    assert office in answer and resume in answer and ask in answer, answer
+    assert answer.index(office) < answer.index(resume) < answer.index(ask)
+
+
+# --- never silence ----------------------------------------------------------------------------------
+
+PERSON = {
+    "pl": "chcę porozmawiać z człowiekiem",
+    "uk": "хочу поговорити з людиною",
+    "ru": "хочу поговорить с человеком",
+    "en": "I want to talk to a person",
+    "be": "хачу пагаварыць з чалавекам",
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_fresh_install_without_staff_still_hands_over(client, db, settings, channel, language):
+    assert db.scalar(select(Organisation).where(Organisation.slug == settings.office_slug)) is None
+    answer = Chat(client, channel, language, f"fresh-{channel}-{language}").say(PERSON[language])
+    assert says(answer, settings, "utter_handoff_connecting", language), answer
+    office = db.scalar(select(Organisation).where(Organisation.slug == settings.office_slug))
+    assert office is not None
+    case = db.scalars(select(CaseFile).order_by(CaseFile.id.desc())).first()
+    assert case is not None and case.owner_org_id == office.id
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_action_that_fails_answers_with_an_apology_and_a_way_forward(chat, db, settings, monkeypatch, channel, language):
+    engine = flows.dialogue_engine(settings)
+
+    def broken(ctx):
+        ctx.utter("utter_greet")  # said before it failed: taken back with the rest
+        raise RuntimeError("the knowledge file is unreadable")
+
+    monkeypatch.setitem(engine.actions, "action_find_library_branch", broken)
+    message = LIBRARY_THEN_SATURDAY[language][0]
+    answer = words(chat(channel, language).say(message))
+    assert said(settings, "utter_action_failed", language) in answer, answer
+    assert "112" in answer
+    assert said(settings, "utter_greet", language) not in answer
+
+
+def test_an_apology_is_in_every_language(settings):
+    for language in LANGUAGES:
+        text = said(settings, "utter_action_failed", language)
+        assert text and (language == "en" or text != said(settings, "utter_action_failed", "en"))
