@@ -215,7 +215,9 @@ def detect_language(
     best = max(codes, key=lambda code: scores[code])
     if prior is None or best == prior:
         return best, scores[best]
-    if scores[best] < threshold:
+    impossible = prior not in CYRILLIC_LANGUAGES and not _mostly_latin(text)  # Cyrillic is no Polish
+    if scores[best] < threshold and not impossible:
+        # Not sure enough to switch - unless the prior cannot be the language at all.
         return prior, scores[prior]
     if len(_LETTER_WORD.findall(text)) < MIN_WORDS_TO_SWITCH and _mostly_latin(text):
         if prior in CYRILLIC_LANGUAGES or scores[best] < ONE_WORD_THRESHOLD:

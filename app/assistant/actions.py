@@ -18,7 +18,16 @@ from app.assistant.when import AUDIENCE_SUITS, find_when
 from app.cases.access import audit_client_view, find_by_secret
 from app.cases.content import case_content
 from app.cases.exceptions import TooManyAttempts
-from app.i18n import _, babel_locale, format_date, format_datetime, format_time, pgettext, translations, use_locale
+from app.i18n import (
+    _,
+    babel_locale,
+    format_date,
+    format_datetime,
+    format_time,
+    pgettext,
+    translations,
+    use_locale,
+)
 
 CASE_FORM_SLOTS = ("case_topic", "case_description", "contact_preference", "contact", "district", "consent")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")

@@ -37,7 +37,7 @@ from app.crypto import decrypt_json, encrypt_json
 from app.db import READ_FIRST, utcnow
 from app.errors import InvalidInput
 from app.i18n import _, gettext, use_locale
-from app.languages import is_value
+from app.languages import is_value, language_words
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,8 @@ _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
 #: How often a turn is tried when another request changed the same conversation meanwhile.
 TURN_ATTEMPTS = 4
+#: An answer of at most this many words, typed while a form asks, keeps the conversation's language.
+ANSWER_WORDS = 3
 
 
 # --- actions that open or update a case -------------------------------------------------------------
@@ -284,9 +286,12 @@ def receive(
         parsed = understood.parsed
     else:
         parsed = engine.parse(text, tracker)
-    if tracker.active_loop is not None and tracker.requested_slot is not None and is_value(text):
-        # A value typed while a form asks for one (a contact, a reference, a secret, a district)
-        # answers the question and chooses no language, even when it looks like a word of another.
+    if tracker.active_loop is not None and tracker.requested_slot is not None and (
+        is_value(text) or len(language_words(text).split()) <= ANSWER_WORDS
+    ):
+        # A value or a short answer typed while a form asks for one (a contact, a reference, a secret,
+        # a district, a name) answers the question and chooses no language, even when it looks like
+        # words of another; a sentence still does.
         parsed = replace(parsed, language=tracker.language)
     # A secret typed into the status form is never stored in the transcript.
     secret_answer = tracker.active_loop == "case_status_form" and tracker.requested_slot == "case_secret"

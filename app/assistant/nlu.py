@@ -325,6 +325,17 @@ class EntityExtractor:
         self.surfaces = {s: v for s, v in surfaces.items() if len(s.strip()) >= 3}
         alternatives = "|".join(re.escape(s) for s in sorted(self.surfaces, key=len, reverse=True))
         self.pattern = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)") if alternatives else None
+        # Place names as people inflect them ("w Nowej Hucie", "у Новій Гуті", "в Новой Хуте"): each
+        # word of a known name of a lookup entity with its ending free, after the exact names.
+        stems: dict[str, tuple[str, str | None]] = {}
+        for surface, (entity, value) in self.surfaces.items():
+            if entity in data.lookups and value is not None:
+                stem = _inflected(surface)
+                if stem is not None:
+                    stems.setdefault(stem, (entity, value))
+        self.stems = [(re.compile(stem), entity, value) for stem, (entity, value) in stems.items()]
+        joined = "|".join(f"(?:{stem})" for stem in sorted(stems, key=len, reverse=True))
+        self.inflected = re.compile(rf"(?<!\w)(?:{joined})(?!\w)") if joined else None
 
     def extract(self, text: str) -> list[dict[str, Any]]:
         """Return the entities in text as dicts with entity, value, start and end."""
@@ -352,8 +363,9 @@ class EntityExtractor:
                 parsed = _date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
                 if parsed:
                     add("date", parsed, match.start(), match.end())
+        folded = fold(text)
         if self.pattern is not None:
-            for match in self.pattern.finditer(fold(text)):
+            for match in self.pattern.finditer(folded):
                 entity, value = self.surfaces[match.group(0)]
                 add(
                     entity,
@@ -361,7 +373,33 @@ class EntityExtractor:
                     match.start(),
                     match.end(),
                 )
+        if self.inflected is not None:
+            for match in self.inflected.finditer(folded):
+                entity, value = next((e, v) for r, e, v in self.stems if r.fullmatch(match.group(0)))
+                add(entity, value, match.start(), match.end())
         return sorted(found, key=lambda item: item["start"])
+
+
+#: A word of a place name keeps this much of itself when inflected, and may end in up to 3 letters.
+_STEM_KEEP = 4
+
+
+def _inflected(surface: str) -> str | None:
+    """Return a pattern for the inflected forms of a (folded) place name: every word of 5 letters or
+    more loses its last letter or two ("nowa huta" -> "nowa? hut\\w{0,3}"); None when no word can change."""
+    parts = []
+    changed = False
+    for word in surface.split():
+        if len(word) >= 5 and word.isalpha():
+            cut = 2 if len(word) >= 7 else 1
+            parts.append(re.escape(word[:-cut]) + r"\w{0,3}")
+            changed = True
+        elif len(word) >= _STEM_KEEP and word.isalpha():
+            parts.append(re.escape(word[:-1]) + r"\w{0,3}")
+            changed = True
+        else:
+            parts.append(re.escape(word))
+    return r"\s+".join(parts) if changed else None
 
 
 def _date(year: int, month: int, day: int) -> str | None:

@@ -72,7 +72,8 @@ SEARCH_ACTIONS = frozenset({"action_find_library_branch", "action_find_events"})
 FOLLOW_UP_CONFIDENCE = 0.6
 #: Intents that carry no question of their own: a message that is one of these as a whole but asks
 #: something in one of its parts ("Hi, I lost my job, what should I do?") is answered for that part.
-GREETINGS = frozenset({"greet", "thank"})
+#: What may open a message before a comma and a request of its own ("Hi, ...", "Yes, I want ...").
+GREETINGS = frozenset({"greet", "thank", "affirm"})
 NO_QUESTION = frozenset({"greet", "thank", "goodbye", "affirm", "deny", "inform", "out_of_scope", "nlu_fallback"})
 #: How sure the classifier must be of a part of a message: to answer it instead of a greeting, and to
 #: answer it as a second question beside the message's own.
@@ -642,12 +643,24 @@ class DialogueEngine:
         finally:
             tracker.active_loop = loop
 
+    def _answers_last_action(self, tracker: Tracker, intent: str) -> bool:
+        """Return whether a rule takes intent as the answer to the bot's last action (a district
+        given when the bot asked for one)."""
+        return any(
+            len(rule.steps) > 1
+            and rule.steps[0].kind == "action"
+            and rule.steps[0].name == tracker.last_action
+            and rule.steps[1].kind == "intent"
+            and rule.steps[1].name == intent
+            for rule in self.data.rules
+        )
+
     def _follow_up(self, tracker: Tracker, parsed: Parsed) -> None:
         """Read a message in the light of the topic before it: "and on Saturday?" after the library's
         hours, "and for adults?" after events become that topic again with the new day or audience;
         a new topic forgets the days and audience of the old one."""
         topic = self.topic(tracker)
-        if topic is None:
+        if topic is None or self._answers_last_action(tracker, parsed.intent):
             return
         carried = [e for e in parsed.entities if e.get("entity") in FOLLOW_UP_ENTITIES and e.get("start") is not None]
         if carried and parsed.intent != topic and self._searches(tracker, topic):
