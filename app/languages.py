@@ -215,7 +215,8 @@ def detect_language(
     best = max(codes, key=lambda code: scores[code])
     if prior is None or best == prior:
         return best, scores[best]
-    impossible = prior not in CYRILLIC_LANGUAGES and not _mostly_latin(text)  # Cyrillic is no Polish
+    # Cyrillic text is no Polish or English: when a Cyrillic language is there to take it, it does.
+    impossible = prior not in CYRILLIC_LANGUAGES and best in CYRILLIC_LANGUAGES and not _mostly_latin(text)
     if scores[best] < threshold and not impossible:
         # Not sure enough to switch - unless the prior cannot be the language at all.
         return prior, scores[prior]

@@ -35,7 +35,7 @@ def run(args: list[str], env: dict[str, str]):  # type: ignore[no-untyped-def]
 def test_validate_prints_the_counts(env: dict[str, str]):
     result = run(["validate"], env)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("ok: 24 intents, ")
+    assert result.output.startswith("ok: 40 intents, ")
     for language in LANGUAGES:
         assert f" in {language}" in result.output
 
@@ -131,7 +131,8 @@ def test_exported_data_is_the_same_data(tmp_path: Path):
         after = [
             (e.text, e.intent, [(s.entity, s.value) for s in e.entities]) for e in again.examples[language]
         ]
-        assert before == after, language
+        # The same examples (Rasa's export groups them by intent, so the order may differ).
+        assert sorted(before) == sorted(after), language
     assert [(r.name, r.steps, r.condition) for r in again.rules] == [
         (r.name, r.steps, r.condition) for r in data.rules
     ]
