@@ -28,6 +28,7 @@ __all__ = [
     "read_city_forms",
     "read_crisis_phrases",
     "read_events",
+    "read_follow_ups",
 ]
 
 T = TypeVar("T")
@@ -41,6 +42,8 @@ class Knowledge:
     events: tuple[Event, ...]
     crisis_phrases: tuple[str, ...] = ()  # folded by nlu.normalize, as messages are before matching
     city_forms: dict[str, str] = field(default_factory=dict)  # intent -> form id (forms/<id>.yml)
+    #: topic intent -> {where|when|cost: the response or action that answers it} (follow_ups.yml)
+    follow_ups: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def load_knowledge(settings: Settings) -> Knowledge:
@@ -51,12 +54,17 @@ def load_knowledge(settings: Settings) -> Knowledge:
         frozenset(case_content(settings).districts),
         _domain_intents(str(folder / "domain.yml")),
         frozenset(forms(settings)),
+        _domain_answers(str(folder / "domain.yml")),
     )
 
 
 @lru_cache(maxsize=4)
 def _load(
-    folder: str, districts: frozenset[str], intents: frozenset[str], form_ids: frozenset[str]
+    folder: str,
+    districts: frozenset[str],
+    intents: frozenset[str],
+    form_ids: frozenset[str],
+    answers: frozenset[str] = frozenset(),
 ) -> Knowledge:
     base = Path(folder)
     errors: list[ContentError] = []
@@ -69,6 +77,12 @@ def _load(
         lambda c: files.read_city_forms(c, intents=intents, form_ids=form_ids),
         {},
     )
+    follow_ups = _read(
+        base / "follow_ups.yml",
+        errors,
+        lambda c: files.read_follow_ups(c, intents=intents, answers=answers),
+        {},
+    )
     if errors:
         raise ContentErrors(errors)
     return Knowledge(
@@ -76,6 +90,7 @@ def _load(
         events=events,
         crisis_phrases=tuple(normalize(phrase) for phrase in phrases),
         city_forms=offers,
+        follow_ups=follow_ups,
     )
 
 
@@ -118,6 +133,22 @@ def read_crisis_phrases(path: Path) -> tuple[str, ...]:
 def read_city_forms(path: Path, *, intents: frozenset[str], form_ids: frozenset[str]) -> dict[str, str]:
     """Return intent -> city form id from path; raise ContentError with file and line."""
     return _read_one(path, lambda c: files.read_city_forms(c, intents=intents, form_ids=form_ids), {})
+
+
+def read_follow_ups(path: Path, *, intents: frozenset[str], answers: frozenset[str]) -> dict[str, dict[str, str]]:
+    """Return topic -> {where|when|cost: answer} from path; raise ContentError with file and line."""
+    return _read_one(path, lambda c: files.read_follow_ups(c, intents=intents, answers=answers), {})
+
+
+@lru_cache(maxsize=4)
+def _domain_answers(path: str) -> frozenset[str]:
+    """Return the names of the responses and actions of domain.yml (what may answer a question)."""
+    if not Path(path).exists():
+        return frozenset()
+    data = load_yaml(Path(path)).data
+    responses = data.get("responses") if isinstance(data, dict) else None
+    names = set(responses) if isinstance(responses, dict) else set()
+    return frozenset(names | {name for name, _ in listed_names(data, "actions")})
 
 
 @lru_cache(maxsize=4)

@@ -51,9 +51,14 @@ FORM_STUCK = "utter_form_stuck"
 #: Said before a form asks its question again after answering a question on another topic.
 FORM_RESUME = "utter_form_resume"
 #: Intents that never count as a question on another topic inside a form.
+#: Short questions that name no topic ("where is it?"): answered for the topic before them, as
+#: dialogues/knowledge/follow_ups.yml says.
+FOLLOW_UP_QUESTIONS = {"ask_where": "where", "ask_when": "when", "ask_cost": "cost"}
+#: Said when such a question has no topic to go with.
+FOLLOW_UP_UNKNOWN = "utter_follow_up_unknown"
 NOT_A_TOPIC = frozenset(
     {"inform", "affirm", "deny", "stop", "human_handoff", "nlu_fallback", "greet", "goodbye", "thank",
-     "out_of_scope", "fill_form", "case_status", "change_language"}
+     "out_of_scope", "fill_form", "case_status", "change_language", *FOLLOW_UP_QUESTIONS}
 )
 #: Actions that may answer such a question while a form waits (they open no form and hand nothing over).
 ASIDE_ACTIONS = frozenset({"action_offer_city_form", "action_find_library_branch", "action_find_events"})
@@ -301,7 +306,8 @@ class DialogueEngine:
         if chosen is None:
             return BotMessage(text=name, response=name)
         catalog = translations(tracker.language)
-        values = {**tracker.slots, **params}
+        # {language} is the language the conversation is held in (links to this site's pages in it).
+        values = {**tracker.slots, "language": tracker.language, **params}
         template = catalog.ugettext(chosen.text)
         text = _FORMAT.format(template, **values)
         buttons = [{"title": catalog.ugettext(b.title), "payload": b.payload} for b in chosen.buttons]
@@ -379,6 +385,8 @@ class DialogueEngine:
 
     def predict(self, tracker: Tracker, intent: str) -> list[str]:
         """Return the actions that answer intent in this state."""
+        if intent in FOLLOW_UP_QUESTIONS:
+            return [self._follow_up_answer(tracker, FOLLOW_UP_QUESTIONS[intent])]
         for finder in (self._rule_actions, self._story_actions):
             found = finder(tracker, intent)
             if found:
@@ -642,6 +650,13 @@ class DialogueEngine:
             return bool(SEARCH_ACTIONS.intersection(self._rule_actions(tracker, topic) or []))
         finally:
             tracker.active_loop = loop
+
+    def _follow_up_answer(self, tracker: Tracker, kind: str) -> str:
+        """Return what answers "where is it?" (kind where), "when is it open?" (when) or "how much is
+        it?" (cost) after the conversation's latest topic (dialogues/knowledge/follow_ups.yml)."""
+        topic = self.topic(tracker)
+        answer = load_knowledge(self.settings).follow_ups.get(topic or "", {}).get(kind)
+        return answer or FOLLOW_UP_UNKNOWN
 
     def _answers_last_action(self, tracker: Tracker, intent: str) -> bool:
         """Return whether a rule takes intent as the answer to the bot's last action (a district

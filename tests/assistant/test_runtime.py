@@ -146,3 +146,38 @@ def test_language_hints_stay_bounded():
     hints.put("rest", "s5", "en")
     assert hints.get("rest", "s0") is None and hints.get("rest", "s3") is None
     assert (hints.get("rest", "s2"), hints.get("rest", "s4"), hints.get("rest", "s5")) == ("pl", "uk", "en")
+
+
+def test_follow_ups_must_name_known_topics_questions_and_answers(tmp_path):
+    from app.assistant.knowledge import read_follow_ups
+    from app.content import ContentError
+
+    path = tmp_path / "follow_ups.yml"
+    intents, answers = frozenset({"library_card"}), frozenset({"utter_library_card", "action_find_library_branch"})
+    path.write_text("version: 1\nfollow_ups:\n  fly_to_mars: {where: utter_library_card}\n", encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        read_follow_ups(path, intents=intents, answers=answers)
+    assert str(caught.value).startswith(f"{path}:3:") and "fly_to_mars" in str(caught.value)
+    path.write_text("version: 1\nfollow_ups:\n  library_card:\n    why: utter_library_card\n", encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        read_follow_ups(path, intents=intents, answers=answers)
+    assert str(caught.value).startswith(f"{path}:4:") and "'why'" in str(caught.value)
+    path.write_text("version: 1\nfollow_ups:\n  library_card:\n    cost: utter_free_rocket\n", encoding="utf-8")
+    with pytest.raises(ContentError) as caught:
+        read_follow_ups(path, intents=intents, answers=answers)
+    assert str(caught.value).startswith(f"{path}:4:") and "utter_free_rocket" in str(caught.value)
+    path.write_text(
+        "version: 1\nfollow_ups:\n  library_card: {where: action_find_library_branch, cost: utter_library_card}\n",
+        encoding="utf-8",
+    )
+    assert read_follow_ups(path, intents=intents, answers=answers) == {
+        "library_card": {"where": "action_find_library_branch", "cost": "utter_library_card"}
+    }
+
+
+def test_every_follow_up_of_the_dialogues_is_valid(settings):
+    from app.assistant.knowledge import load_knowledge
+
+    follow_ups = load_knowledge(settings).follow_ups
+    assert {"labour_register", "library_branches", "cultural_events"} <= set(follow_ups)
+    assert follow_ups["library_branches"]["where"] == "action_find_library_branch"

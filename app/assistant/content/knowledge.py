@@ -181,6 +181,41 @@ def read_city_forms(c: Checker, *, intents: Collection[str], form_ids: Collectio
     return found
 
 
+#: The short questions follow_ups.yml answers per topic.
+FOLLOW_UP_KINDS = ("where", "when", "cost")
+
+
+def read_follow_ups(
+    c: Checker, *, intents: Collection[str], answers: Collection[str]
+) -> dict[str, dict[str, str]]:
+    """Return topic intent -> {where|when|cost: response or action} of follow_ups.yml, after recording
+    every problem in the checker."""
+    top = _top(c, "follow_ups")
+    topics = top.get("follow_ups") if top else None
+    if topics is None:
+        return {}
+    if not isinstance(topics, dict):
+        c.fail(("follow_ups",), "expected `follow_ups:` mapping intents to their answers")
+        return {}
+    found: dict[str, dict[str, str]] = {}
+    for intent, kinds in topics.items():
+        key: Key = ("follow_ups", intent)
+        if intent not in intents:
+            c.fail(key, f"unknown intent {intent!r} (not in dialogues/domain.yml)")
+            continue
+        if not isinstance(kinds, dict) or not kinds:
+            c.fail(key, f"expected a mapping of {', '.join(FOLLOW_UP_KINDS)} to a response or an action")
+            continue
+        for kind, answer in kinds.items():
+            if kind not in FOLLOW_UP_KINDS:
+                c.fail((*key, kind), f"unknown question {kind!r}: use {', '.join(FOLLOW_UP_KINDS)}")
+            elif not isinstance(answer, str) or answer not in answers:
+                c.fail((*key, kind), f"{answer!r} is neither a response nor an action of dialogues/domain.yml")
+            else:
+                found.setdefault(str(intent), {})[kind] = answer
+    return found
+
+
 def _top(c: Checker, section: str, *, optional: tuple[str, ...] = ()) -> dict[str, Any] | None:
     """Return the file's top-level mapping, its `version: 1` checked; None when it is not a mapping."""
     top = c.mapping((), c.doc.data, required=("version", section), optional=optional)
