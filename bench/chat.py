@@ -45,7 +45,10 @@ import httpx  # noqa: E402
 
 from app.assistant.cli import default_models_dir  # noqa: E402
 from app.assistant.data import load_dialogues  # noqa: E402
+from app.assistant.flows import dialogue_engine  # noqa: E402
 from app.assistant.nlu import train_or_load  # noqa: E402
+from app.assistant.runtime import Tracker  # noqa: E402
+from app.config import get_settings  # noqa: E402
 
 LANGUAGES = ("pl", "uk", "ru", "en", "be")
 
@@ -87,6 +90,18 @@ def bench_nlu(messages: int, seed: int) -> None:
         for language in LANGUAGES:
             if times[language]:
                 print(line(f"  {language}", times[language]))
+    # The engine's whole reading of a message: the NLU, the days and audience it names, and each part
+    # of a message with more than one thing in it (one message in four is two examples joined).
+    engine = dialogue_engine(get_settings())
+    readings: list[float] = []
+    for index, (language, text) in enumerate(sample):
+        if index % 4 == 0:
+            text = f"{text}. {rng.choice(examples)[1]}"
+        t0 = time.perf_counter()
+        engine.parse(text, Tracker(language=language))
+        readings.append((time.perf_counter() - t0) * 1000)
+    print("\nThe engine's reading of a message (NLU, days and audience, parts; 1 in 4 has two questions):")
+    print(line("  all languages", readings))
 
 
 # --- HTTP -----------------------------------------------------------------------------------------

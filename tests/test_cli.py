@@ -108,3 +108,25 @@ def test_serve_refuses_a_broken_template_or_catalog_before_it_serves(tmp_path):
     assert result.exit_code == 2, result.output
     assert f"{page}:" in result.output and "content is broken" in result.output
     assert f"{locales / 'uk' / 'LC_MESSAGES' / 'messages.mo'}:0: not a compiled catalog" in result.output
+
+
+def test_serve_creates_the_office_on_a_fresh_install(tmp_path, monkeypatch):
+    """A fresh install where no staff user exists yet still hands chats over: the office that owns
+    new cases exists from the first start."""
+    from click.testing import CliRunner
+
+    from app import cli
+    from app.config import get_settings
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert run_witaj("db", "upgrade", env={"WITAJ_DATABASE_URL": url}).returncode == 0
+    served = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    result = CliRunner().invoke(cli.main, ["serve", "--port", "1"], env={"WITAJ_DATABASE_URL": url})
+    assert result.exit_code == 0, result.output
+    assert served
+    engine = build_engine(url)
+    with engine.connect() as conn:
+        office = conn.execute(select(Organisation.slug, Organisation.kind)).all()
+    engine.dispose()
+    assert office == [(get_settings().office_slug, "office")]
