@@ -357,3 +357,42 @@ def test_witaj_dialogues_test_fails_a_dialogue_that_asks_a_third_time(settings, 
     results = {name: (passed, why) for name, passed, why in run_tests(engine.data, settings, engine)}
     passed, why = results["en - a name where a topic is asked, twice, then no third question but a person"]
     assert not passed and "utter_ask_case_form_case_topic asked a third time" in why
+
+
+# --- "where is it?", "how much is it?" ------------------------------------------------------------
+
+WHERE_AFTER_LABOUR = {
+    "pl": ("jak się zarejestrować jako bezrobotny?", "a gdzie to jest?"),
+    "uk": ("як зареєструватися як безробітний?", "а де це?"),
+    "ru": ("как зарегистрироваться как безработный?", "а где это?"),
+    "en": ("how do I register as unemployed?", "and where is it?"),
+    "be": ("як зарэгістравацца як беспрацоўны?", "а дзе гэта?"),
+}
+COST_AFTER_HOUSING = {
+    "pl": ("szukam pomocy z mieszkaniem, wyrzucają nas", "ile to kosztuje?"),
+    "uk": ("потрібна допомога з житлом, нас виселяють", "скільки це коштує?"),
+    "ru": ("нужна помощь с жильём, нас выселяют", "сколько это стоит?"),
+    "en": ("I need help with housing, we are being evicted", "how much does it cost?"),
+    "be": ("патрэбна дапамога з жыллём, нас высяляюць", "колькі гэта каштуе?"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_where_is_it_and_how_much_answer_for_the_topic_before(chat, settings, channel, language):
+    topic, where = WHERE_AFTER_LABOUR[language]
+    conversation = chat(channel, language)
+    conversation.say(topic)
+    answer = conversation.say(where)
+    assert says(answer, settings, "utter_gup_office", language), answer
+    assert not says(answer, settings, "utter_labour_register", language)
+    topic, cost = COST_AFTER_HOUSING[language]
+    conversation.say(topic)
+    answer = conversation.say(cost)
+    assert says(answer, settings, "utter_partners_free", language), answer
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_where_is_it_without_a_topic_asks_which_place(chat, settings, language):
+    answer = chat("rest", language).say(WHERE_AFTER_LABOUR[language][1])
+    assert says(answer, settings, "utter_follow_up_unknown", language), answer
