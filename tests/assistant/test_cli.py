@@ -35,7 +35,7 @@ def run(args: list[str], env: dict[str, str]):  # type: ignore[no-untyped-def]
 def test_validate_prints_the_counts(env: dict[str, str]):
     result = run(["validate"], env)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("ok: 40 intents, ")
+    assert result.output.startswith("ok: 43 intents, ")
     for language in LANGUAGES:
         assert f" in {language}" in result.output
 
