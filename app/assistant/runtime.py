@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +57,41 @@ FORM_RESUME = "utter_form_resume"
 FOLLOW_UP_QUESTIONS = {"ask_where": "where", "ask_when": "when", "ask_cost": "cost"}
 #: Said when such a question has no topic to go with.
 FOLLOW_UP_UNKNOWN = "utter_follow_up_unknown"
+#: The words such a question asks with (the start of a word, without diacritics), in pl uk ru en be:
+#: a short question without one ("is it safe?") is not read as where/when/how much.
+_FOLLOW_UP_CUES = {
+    "ask_where": (
+        "where", "address", "get there", "located", "location", "street", "far", "which district", "map",
+        "gdzie", "adres", "dojad", "dojech", "dojs", "dotrze", "daleko", "ulic", "dokad", "w jakiej dzielnic",
+        "де", "адрес", "дістат", "доїхат", "дійти", "далеко", "вулиц", "куди", "в якому район",
+        "где", "добрат", "доехат", "дойти", "улиц", "куда", "в каком район",
+        "дзе", "адрас", "дабрац", "даехац", "дайсці", "далёка", "вуліц", "куды", "у якім раён",
+        "gde", "kuda", "kudy", "dze", "adres", "daleko",
+        "center", "centre", "place", "area", "part of town", "near", "close to", "trafi", "dostac", "okolic",
+        "dzielnic", "potrafi", "потрапит", "район", "недалеко", "доихат", "de", "tudy", "tuda", "попаст",
+        "dobrat", "dabrac", "раён", "побач", "dzie", "adras", "znachodz", "znakhod", "знаход", "наход", "трап",
+    ),
+    "ask_when": (
+        "when", "time", "hour", "open", "close", "today", "tomorrow", "day", "days", "until", "start", "schedule",
+        "kiedy", "godzin", "otwar", "czynn", "zamyk", "dzis", "jutro", "dni", "do ktorej", "od ktorej", "o ktorej",
+        "коли", "годин", "відчин", "зачин", "працює", "сьогодн", "завтра", "дні", "до котрої", "о котрій", "розклад",
+        "когда", "час", "часы", "открыт", "закрыт", "работает", "сегодня", "дни", "до скольки", "во сколько", "расписан",
+        "калі", "гадзін", "адчын", "зачын", "працуе", "сёння", "заўтра", "дні", "да якой", "у колькі", "расклад",
+        "kiedy", "koly", "kogda", "kali", "hodzin", "godin",
+        "графік", "график", "выходн", "вихідн", "выхадн", "відкрит", "до скільк", "до которого", "с какого",
+        "днях", "дням", "da jakoj", "adcyn", "працюють", "работают", "працуюць", "да колькі", "weekend",
+    ),
+    "ask_cost": (
+        "much", "cost", "free", "pay", "paid", "payment", "price", "fee", "fees", "charge", "money",
+        "ile", "koszt", "kosztuj", "plat", "darmo", "cena", "oplat", "pieniad",
+        "скільки", "кошту", "кошт", "безкошт", "плат", "ціна", "гроші",
+        "сколько", "стоит", "стоим", "бесплат", "плат", "цена", "деньг",
+        "колькі", "каштуе", "кошт", "бясплат", "плац", "цана", "грошы",
+        "skilky", "skolko", "kolki", "koshtu", "stoit", "platn", "besplat", "bezkosht",
+        "bezplat", "plac", "zaplac", "drog", "вартіст", "оплат", "дорог", "витрат", "безплат", "сбор", "збор",
+        "expensive", "дорага", "biasplat", "cheap", "tani",
+    ),
+}
 NOT_A_TOPIC = frozenset(
     {"inform", "affirm", "deny", "stop", "human_handoff", "nlu_fallback", "greet", "goodbye", "thank",
      "out_of_scope", "fill_form", "case_status", "change_language", *FOLLOW_UP_QUESTIONS}
@@ -236,7 +272,7 @@ class DialogueEngine:
 
     def _parse_one(self, text: str, tracker: Tracker) -> Parsed:
         result = self.nlu.parse(text, enabled_languages=list(self.settings.locales), prior_language=tracker.language)
-        return Parsed(
+        parsed = Parsed(
             text=text,
             language=result.language,
             intent=result.intent,
@@ -244,6 +280,12 @@ class DialogueEngine:
             entities=self._when_and_whom(text, list(result.entities)),
             ranking=list(result.ranking),
         )
+        if parsed.intent in _FOLLOW_UP_CUES and not _asks_with(parsed.intent, text):
+            # "Is it safe?" has the shape of "where is it?" but none of its words: the next reading.
+            others = [(i, c) for i, c in parsed.ranking if i not in _FOLLOW_UP_CUES]
+            best, confidence = others[0] if others else ("nlu_fallback", 0.0)
+            parsed.intent, parsed.confidence = (best, confidence) if confidence >= PART_CONFIDENCE else ("nlu_fallback", confidence)
+        return parsed
 
     @staticmethod
     def _read_parts(parsed: Parsed, parts: list[Parsed]) -> None:
@@ -750,6 +792,24 @@ class DialogueEngine:
             self.run_actions(ctx, answer)
         ctx.parsed = parsed
         return ctx.messages
+
+
+def _asks_with(intent: str, text: str) -> bool:
+    """Return whether text has one of the words a follow-up question of intent asks with (a cue of up
+    to three letters as a whole word, a longer one as the start of a word or of words)."""
+    folded = " " + " ".join(re.findall(r"\w+", normalize(text))) + " "
+    for cue in _follow_up_cues()[intent]:
+        if (f" {cue} " if len(cue) <= 3 else f" {cue}") in folded:
+            return True
+    return False
+
+
+@lru_cache(maxsize=1)
+def _follow_up_cues() -> dict[str, tuple[str, ...]]:
+    return {
+        intent: tuple({" ".join(re.findall(r"\w+", normalize(cue))) for cue in cues} - {""})
+        for intent, cues in _FOLLOW_UP_CUES.items()
+    }
 
 
 def split_parts(text: str, *, is_greeting: Callable[[str], bool] = lambda head: True) -> list[str]:

@@ -396,3 +396,15 @@ def test_where_is_it_and_how_much_answer_for_the_topic_before(chat, settings, ch
 def test_where_is_it_without_a_topic_asks_which_place(chat, settings, language):
     answer = chat("rest", language).say(WHERE_AFTER_LABOUR[language][1])
     assert says(answer, settings, "utter_follow_up_unknown", language), answer
+
+
+@pytest.mark.parametrize(
+    ("language", "question"),
+    [("en", "is it safe?"), ("en", "do I have to validate it?"), ("pl", "czy to bezpieczne?"), ("uk", "це безпечно?")],
+)
+def test_a_short_question_without_where_when_or_cost_words_is_no_such_follow_up(chat, settings, language, question):
+    conversation = chat("rest", language)
+    conversation.say(WHERE_AFTER_LABOUR[language][0])
+    answer = conversation.say(question)
+    assert not says(answer, settings, "utter_gup_office", language), answer
+    assert not says(answer, settings, "utter_free_of_charge", language), answer
