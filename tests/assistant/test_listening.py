@@ -408,3 +408,88 @@ def test_a_short_question_without_where_when_or_cost_words_is_no_such_follow_up(
     answer = conversation.say(question)
     assert not says(answer, settings, "utter_gup_office", language), answer
     assert not says(answer, settings, "utter_free_of_charge", language), answer
+
+
+# --- the topics newcomers bring ---------------------------------------------------------------------
+
+LOST_JOB_THEN_MONEY = {
+    "pl": ("Dzień dobry, straciłam pracę w zeszłym tygodniu, co mam zrobić?", "a dostanę jakieś pieniądze?"),
+    "uk": ("Привіт, я втратила роботу минулого тижня, що робити?", "а я отримаю якісь гроші?"),
+    "ru": ("Здравствуйте, я потерял работу на прошлой неделе, что делать?", "а деньги какие-то получу?"),
+    "en": ("Hi, I lost my job last week, what should I do?", "do I get any money?"),
+    "be": ("Добры дзень, я страціла працу на мінулым тыдні, што рабіць?", "а грошы нейкія атрымаю?"),
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_lost_my_job_then_do_i_get_any_money(chat, settings, channel, language):
+    first, money = LOST_JOB_THEN_MONEY[language]
+    conversation = chat(channel, language)
+    answer = conversation.say(first)
+    assert says(answer, settings, "utter_labour_register", language), answer
+    assert not says(answer, settings, "utter_greet", language)
+    answer = conversation.say(money)
+    assert says(answer, settings, "utter_unemployment_benefit", language), answer
+
+
+NEW_TOPICS = (
+    "unemployment_benefit", "health_insurance", "employee_rights", "diploma_recognition", "pesel",
+    "residence_card", "temporary_protection", "bank_account", "taxes", "find_doctor", "emergency_numbers",
+    "social_assistance", "schools", "volunteering", "public_transport", "translators",
+)
+
+
+def test_every_topic_has_its_answer_a_rule_and_a_translation(settings):
+    engine = flows.dialogue_engine(settings)
+    assert len(engine.data.domain.intents) >= 40
+    for topic in NEW_TOPICS:
+        assert engine.predict(runtime.Tracker(language="en"), topic)[0] == f"utter_{topic}"
+        english = engine.data.domain.responses[f"utter_{topic}"][0].text
+        for language in ("pl", "uk", "ru", "be"):
+            assert translations(language).ugettext(english) != english, (topic, language)
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_topic_is_answered_in_every_language(chat, settings, channel, language):
+    """A newcomer's question on each topic (the first written example of the topic in the language)
+    gets the topic's answer in that language, through the channel."""
+    data = flows.dialogue_engine(settings).data
+    hello = {"pl": "dzień dobry", "uk": "добрий день", "ru": "здравствуйте", "en": "hello, good morning", "be": "добры дзень"}
+    for topic in NEW_TOPICS:
+        example = next(e.text for e in data.examples[language] if e.intent == topic)
+        conversation = chat(channel, language)
+        conversation.say(hello[language])  # the conversation has its language, as after any first message
+        answer = conversation.say(example)
+        assert says(answer, settings, f"utter_{topic}", language), (topic, example, answer)
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+def test_events_in_a_language(chat, settings, wednesday, channel):
+    catalog = translations("uk")
+    events = load_knowledge(settings).events
+    week = [e for e in events if e.occurrences(WEDNESDAY.date(), WEDNESDAY.date() + timedelta(days=6), settings.zone)]
+    in_ukrainian = {catalog.ugettext(e.title) for e in week if "uk" in e.languages}
+    never_ukrainian = {catalog.ugettext(e.title) for e in week if e.languages and "uk" not in e.languages} - in_ukrainian
+    assert in_ukrainian and never_ukrainian
+    answer = chat(channel, "uk").say("які заходи цього тижня українською мовою?")
+    assert any(title in answer for title in in_ukrainian), answer
+    assert not any(title in answer for title in never_ukrainian), answer
+
+
+@pytest.mark.parametrize(
+    ("text", "district"),
+    [
+        ("mieszkam w Nowej Hucie", "Nowa Huta"),
+        ("живу в Новій Гуті", "Nowa Huta"),
+        ("живу в Новой Хуте", "Nowa Huta"),
+        ("жыву ў Новай Хуце", "Nowa Huta"),
+        ("I live in Nowa Huta", "Nowa Huta"),
+        ("biblioteka na Podgórzu", "Podgórze"),
+        ("jestem z Krowodrzy", "Krowodrza"),
+    ],
+)
+def test_districts_are_found_as_people_inflect_them(settings, text, district):
+    parsed = flows.dialogue_engine(settings).parse(text, runtime.Tracker(language="pl"))
+    assert [e["value"] for e in parsed.entities if e["entity"] == "district"] == [district], parsed.entities
