@@ -12,6 +12,7 @@ import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
 
+from app.assistant import service as chat_service
 from app.assistant.knowledge import load_knowledge
 from app.assistant.runtime import Action, BotMessage, Context
 from app.assistant.when import AUDIENCE_SUITS, find_when
@@ -29,6 +30,9 @@ from app.i18n import (
     use_locale,
 )
 
+#: The `contact` of a case form whose newcomer typed an address or number earlier in the chat: the
+#: case gets it, encrypted, from the chat's messages (flows._contacts_to_case), not from the slots.
+GIVEN_EARLIER = "given earlier in the chat"
 CASE_FORM_SLOTS = ("case_topic", "case_description", "contact_preference", "contact", "district", "consent")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
@@ -78,6 +82,11 @@ def validate_case_form(ctx: Context) -> None:
         if not keep_topic:
             # The topic that led here ("help with housing" -> "yes, open a case") is not asked again.
             tracker.slots["case_topic"] = ctx.engine.recent_value(tracker, "case_topic")
+        given = _contacts_given(ctx)
+        if given:
+            # An e-mail address or a phone number typed earlier in the chat is not asked for again.
+            tracker.slots["contact_preference"] = "email" if "email" in given else "phone"
+            tracker.slots["contact"] = GIVEN_EARLIER
         return
     value = tracker.slots.get(requested)
     if requested == "case_topic":
@@ -124,6 +133,20 @@ def validate_case_form(ctx: Context) -> None:
             tracker.slots["district"] = canonical_district(ctx, str(value)) or "other"
     elif requested == "consent" and value not in (True, False):
         tracker.slots["consent"] = None
+
+
+def _contacts_given(ctx: Context) -> set[str]:
+    """Return the kinds of contact (email, phone) the newcomer typed in this chat so far: their
+    messages are stored with the details masked (and kept encrypted beside them)."""
+    if ctx.db is None or getattr(ctx.conversation, "id", None) is None:
+        return set()
+    kinds = set()
+    for message in chat_service.messages(db=ctx.db, conversation=ctx.conversation, authors=("user",)):
+        if chat_service.MASKED_EMAIL in message.text:
+            kinds.add("email")
+        if chat_service.MASKED_PHONE in message.text:
+            kinds.add("phone")
+    return kinds
 
 
 def validate_case_status_form(ctx: Context) -> None:

@@ -100,8 +100,8 @@ NOT_A_TOPIC = frozenset(
 ASIDE_ACTIONS = frozenset({"action_offer_city_form", "action_find_library_branch", "action_find_events"})
 #: How confident the classifier must be before a message inside a form is taken as another question.
 ASIDE_CONFIDENCE = 0.8
-#: How many recent turns may give a form the topic that led to it.
-TOPIC_MEMORY = 8
+#: How many recent messages may give a form the topic that led to it.
+TOPIC_MEMORY = 4
 #: Slots that say what the current topic is about (which days, for whom): kept for follow-ups
 #: ("and on Saturday?", "and for adults?"), forgotten when the conversation moves to another topic.
 CONTEXT_SLOTS = ("date", "audience")
@@ -516,11 +516,11 @@ class DialogueEngine:
     def recent_value(self, tracker: Tracker, slot: str) -> Any:
         """Return the value of slot that the latest topic of the conversation gives (the intent of a
         recent turn, through the slot's from_intent mappings), or None."""
-        for item in reversed(tracker.history[-TOPIC_MEMORY:]):
-            if item.startswith("intent:"):
-                value = self.value_from_intent(slot, item.split(":", 1)[1])
-                if value is not None:
-                    return value
+        intents = [item[7:] for item in tracker.history if item.startswith("intent:")]
+        for intent in reversed(intents[-TOPIC_MEMORY:]):
+            value = self.value_from_intent(slot, intent)
+            if value is not None:
+                return value
         return None
 
     def _is_aside(self, tracker: Tracker, parsed: Parsed, form: str, requested: str) -> list[str] | None:

@@ -493,3 +493,30 @@ def test_events_in_a_language(chat, settings, wednesday, channel):
 def test_districts_are_found_as_people_inflect_them(settings, text, district):
     parsed = flows.dialogue_engine(settings).parse(text, runtime.Tracker(language="pl"))
     assert [e["value"] for e in parsed.entities if e["entity"] == "district"] == [district], parsed.entities
+
+
+EMAIL_FIRST = {
+    "pl": "mój email to oksana.k@example.org",
+    "uk": "моя пошта oksana.k@example.org",
+    "ru": "моя почта oksana.k@example.org",
+    "en": "my email is oksana.k@example.org",
+    "be": "мая пошта oksana.k@example.org",
+}
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_contact_given_earlier_in_the_chat_is_not_asked_again(chat, db, settings, channel, language):
+    topic, yes_open, description, district, consent = HOUSING[language]
+    conversation = chat(channel, language)
+    conversation.say(topic)
+    conversation.say(EMAIL_FIRST[language])
+    conversation.say(yes_open)
+    answer = conversation.say(description)
+    assert not says(answer, settings, "utter_ask_case_form_contact_preference", language), answer
+    assert says(answer, settings, "utter_ask_case_form_district", language), answer
+    conversation.say(district)
+    assert says(conversation.say(consent), settings, "utter_case_created", language)
+    case = db.scalars(select(CaseFile).order_by(CaseFile.id.desc())).first()
+    assert case.client.contact_encrypted and "oksana" not in case.client.contact_encrypted
+    assert case.category == "housing"
