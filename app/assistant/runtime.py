@@ -30,6 +30,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.assistant.data import DialogueData, Response, load_dialogues
 from app.assistant.knowledge import load_knowledge
+from app.assistant.service import mask_contacts
 from app.assistant.nlu import NLUModel, normalize, train_or_load
 from app.assistant.when import find_audience, find_when
 from app.config import PROJECT_ROOT, Settings, get_settings
@@ -55,6 +56,8 @@ FORM_RESUME = "utter_form_resume"
 #: Short questions that name no topic ("where is it?"): answered for the topic before them, as
 #: dialogues/knowledge/follow_ups.yml says.
 FOLLOW_UP_QUESTIONS = {"ask_where": "where", "ask_when": "when", "ask_cost": "cost"}
+#: Said to an e-mail address or phone number typed outside a form (kept for a case opened later).
+CONTACT_NOTED = "utter_contact_noted"
 #: Said when such a question has no topic to go with.
 FOLLOW_UP_UNKNOWN = "utter_follow_up_unknown"
 #: The words such a question asks with (the start of a word, without diacritics), in pl uk ru en be:
@@ -772,6 +775,10 @@ class DialogueEngine:
             for name, value in self.fill_slots(tracker, parsed).items():
                 tracker.slots[name] = value
         if tracker.active_loop is not None and self.continue_form(ctx):
+            return ctx.messages
+        if intent in ("nlu_fallback", "inform") and CONTACT_NOTED in self.data.domain.responses and mask_contacts(parsed.text)[1]:
+            # An address or a number on its own is no riddle: it is kept for a case, say so.
+            self.run_actions(ctx, [CONTACT_NOTED])
             return ctx.messages
         if intent == "nlu_fallback":
             self.run_actions(ctx, ["action_two_stage_fallback"])

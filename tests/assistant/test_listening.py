@@ -520,3 +520,13 @@ def test_a_contact_given_earlier_in_the_chat_is_not_asked_again(chat, db, settin
     case = db.scalars(select(CaseFile).order_by(CaseFile.id.desc())).first()
     assert case.client.contact_encrypted and "oksana" not in case.client.contact_encrypted
     assert case.category == "housing"
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_address_on_its_own_is_noted_not_misunderstood(chat, settings, channel, language):
+    conversation = chat(channel, language)
+    conversation.say(HOUSING[language][0])
+    answer = conversation.say(EMAIL_FIRST[language])
+    assert says(answer, settings, "utter_contact_noted", language), answer
+    assert not says(answer, settings, "utter_ask_rephrase", language)
