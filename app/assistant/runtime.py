@@ -30,8 +30,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.assistant.data import DialogueData, Response, load_dialogues
 from app.assistant.knowledge import load_knowledge
-from app.assistant.service import mask_contacts
 from app.assistant.nlu import NLUModel, normalize, train_or_load
+from app.assistant.service import mask_contacts
 from app.assistant.when import find_audience, find_when
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.i18n import translations
