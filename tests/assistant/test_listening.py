@@ -530,3 +530,21 @@ def test_an_address_on_its_own_is_noted_not_misunderstood(chat, settings, channe
     answer = conversation.say(EMAIL_FIRST[language])
     assert says(answer, settings, "utter_contact_noted", language), answer
     assert not says(answer, settings, "utter_ask_rephrase", language)
+
+
+@pytest.mark.parametrize("channel", CHANNELS)
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_choice_of_a_question_is_offered_in_the_channel(client, world, settings, channel, language):
+    """The topic question's whole list (housing is the ninth of eleven) reaches the newcomer: as Rasa
+    buttons on the REST channel, as quick replies in the web chat."""
+    engine = flows.dialogue_engine(settings)
+    choices = [translations(language).ugettext(b.title) for b in engine.data.domain.responses["utter_ask_case_form_case_topic"][0].buttons]
+    assert len(choices) == 11
+    start = TOPIC_TYPED[language][0]
+    if channel == "rest":
+        response = client.post("/webhooks/rest/webhook", json={"sender": f"choices-{language}", "message": start})
+        offered = [b["title"] for item in response.json() for b in item.get("buttons", [])]
+        assert offered == choices
+    else:
+        answer = Chat(client, "web", language, "").say(start)
+        assert all(choice in answer for choice in choices), answer
