@@ -125,6 +125,8 @@ PART_CONFIDENCE = 0.6
 SECOND_QUESTION_CONFIDENCE = 0.8
 #: At most this many further questions of one message are answered.
 MAX_MORE_QUESTIONS = 2
+#: A message of more parts than this is read as a whole (each part costs a reading).
+MAX_PARTS = 6
 #: Where a message splits into parts: after a sentence, at a line break, after a short greeting with a
 #: comma, and before "and"/"i"/"а"/"і"/"и" followed by a question word, in every language.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
@@ -269,7 +271,7 @@ class DialogueEngine:
         """Return the intent, entities and language of text."""
         parsed = self._parse_one(text, tracker)
         parts = split_parts(text, is_greeting=lambda head: self._parse_one(head, tracker).intent in GREETINGS)
-        if len(parts) > 1:
+        if 1 < len(parts) <= MAX_PARTS:  # a long letter is read as a whole
             self._read_parts(parsed, [self._parse_one(part, tracker) for part in parts])
         return parsed
 
