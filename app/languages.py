@@ -36,6 +36,31 @@ LANGUAGES: dict[str, Language] = {
         Language("ka", "ქართული", "GEORGIAN"),
         Language("ar", "العربية", "ARABIC"),
         Language("vi", "Tiếng Việt", "VIETNAMESE"),
+        # Languages of people who come to the city and whom Witaj tells, in English and Polish, that
+        # it does not speak their language yet (FOREIGN_DETECTABLE).
+        Language("tr", "Türkçe", "TURKISH"),
+        Language("es", "Español", "SPANISH"),
+        Language("hi", "हिन्दी", "HINDI"),
+        Language("de", "Deutsch", "GERMAN"),
+        Language("fr", "Français", "FRENCH"),
+        Language("it", "Italiano", "ITALIAN"),
+        Language("pt", "Português", "PORTUGUESE"),
+        Language("ro", "Română", "ROMANIAN"),
+        Language("nl", "Nederlands", "DUTCH"),
+        Language("hu", "Magyar", "HUNGARIAN"),
+        Language("lt", "Lietuvių", "LITHUANIAN"),
+        Language("zh", "中文", "CHINESE"),
+        Language("ja", "日本語", "JAPANESE"),
+        Language("ko", "한국어", "KOREAN"),
+        Language("fa", "فارسی", "PERSIAN"),
+        Language("ur", "اردو", "URDU"),
+        Language("bn", "বাংলা", "BENGALI"),
+        Language("hy", "Հայերեն", "ARMENIAN"),
+        Language("az", "Azərbaycan dili", "AZERBAIJANI"),
+        Language("he", "עברית", "HEBREW"),
+        Language("th", "ไทย", "THAI"),
+        Language("tl", "Tagalog", "TAGALOG"),
+        Language("id", "Bahasa Indonesia", "INDONESIAN"),
     )
 }
 #: A language code as Witaj stores it (ISO 639-1, or 639-3 where a language has no two-letter code).
@@ -47,6 +72,15 @@ RTL_LOCALES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb"})
 #: Languages the detector chooses among: those with catalogs (a conversation can be held in them).
 DETECTABLE = KNOWN_LOCALES
 _LINGUA = {code: LANGUAGES[code].lingua for code in DETECTABLE}
+#: Languages told apart from those a city enabled, to answer "I do not speak your language yet" in a
+#: way the person can act on: every language Witaj names (those with catalogs the city did not
+#: enable among them). Cyrillic languages Witaj has no catalog for (Kazakh, ...) are left out: a
+#: short Russian or Ukrainian message must never be taken for one.
+FOREIGN_DETECTABLE = tuple(LANGUAGES)
+#: How sure lingua must be of a language the city does not speak, with at least two words (or a
+#: script no enabled language is written in: Georgian, Arabic, Devanagari, ...).
+FOREIGN_THRESHOLD = 0.9
+MIN_FOREIGN_WORDS = 2
 
 
 def native_name(code: str) -> str:
@@ -180,6 +214,56 @@ def lingua_scores(text: str, *, enabled: Sequence[str]) -> dict[str, float]:
     for value in _detector(codes).compute_language_confidence_values(text):
         scores[by_language[value.language]] = value.value
     return scores
+
+
+def foreign_language(text: str, *, enabled: Sequence[str]) -> str | None:
+    """Return the code of the language text is written in when the city has not enabled it and
+    lingua is sure of it ("გამარჯობა, სამსახური მჭირდება" -> ka), else None. Codes, numbers and
+    addresses say nothing; one word ("hello", "ok") is never enough."""
+    words = language_words(text)
+    # Words as written (Devanagari's vowel signs are no \w letters, so _LETTER_WORD would split them).
+    written = [token for token in words.split() if sum(ch.isalpha() for ch in token) >= 2]
+    if sum(ch.isalpha() for ch in words) < MIN_LETTERS * 2 or len(written) < MIN_FOREIGN_WORDS:
+        return None
+    if _mostly_latin(words) and not _latin_words(written):
+        return None  # keys struck at random ("asdkjh qweoiu zxcmn") look like no language at all
+    values = _foreign_detector().compute_language_confidence_values(words)
+    if not values:
+        return None
+    best = _foreign_codes()[values[0].language]
+    if best in enabled or values[0].value < FOREIGN_THRESHOLD:
+        return None
+    return best
+
+
+_VOWELS = frozenset("aeiouyàáâãäåæèéêëìíîïòóôõöøùúûüýÿāăąēĕėęěīįıōőœūůűųơưạảấầẩẫậắằẳẵặẹẻẽếềểễệỉịọỏốồổỗộớờởỡợụủứừửữựỳỵỷỹ")
+
+
+def _latin_words(words: list[str]) -> bool:
+    """Return whether Latin-script words look like words of a language: each with a vowel, and at
+    least a quarter of the letters vowels."""
+    letters = [ch for word in words for ch in word.lower() if ch.isalpha()]
+    if not letters:
+        return False
+    every_word = all(any(ch in _VOWELS for ch in word.lower()) for word in words if len(word) >= 3)
+    return every_word and sum(ch in _VOWELS for ch in letters) >= len(letters) / 4
+
+
+@lru_cache(maxsize=1)
+def _foreign_detector() -> Any:
+    from lingua import Language as LinguaLanguage
+    from lingua import LanguageDetectorBuilder
+
+    # Low accuracy mode (trigrams only): about 0.2 s to load and fast; sure enough on two words and more.
+    languages = [getattr(LinguaLanguage, LANGUAGES[code].lingua) for code in FOREIGN_DETECTABLE]
+    return LanguageDetectorBuilder.from_languages(*languages).with_low_accuracy_mode().build()
+
+
+@lru_cache(maxsize=1)
+def _foreign_codes() -> dict[Any, str]:
+    from lingua import Language as LinguaLanguage
+
+    return {getattr(LinguaLanguage, LANGUAGES[code].lingua): code for code in FOREIGN_DETECTABLE}
 
 
 def preload(*, enabled: Sequence[str]) -> None:

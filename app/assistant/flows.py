@@ -37,7 +37,7 @@ from app.crypto import decrypt_json, encrypt_json
 from app.db import READ_FIRST, utcnow
 from app.errors import InvalidInput
 from app.i18n import _, gettext, use_locale
-from app.languages import is_value, language_words
+from app.languages import foreign_language, is_value, language_words
 
 log = logging.getLogger(__name__)
 
@@ -274,7 +274,9 @@ def receive(
     tracker = Tracker.from_state(conversation.state, conversation.language)
     conversation.updated_at = now
     if conversation.mode in (QUEUED, HUMAN):
-        message = _store_newcomers(db, settings, conversation, text, language=conversation.language, now=now)
+        # Written in a language the city does not speak, it is marked so: the translation tries it.
+        written = foreign_language(text, enabled=list(settings.locales)) or conversation.language
+        message = _store_newcomers(db, settings, conversation, text, language=written, now=now)
         # Translated before anything is written: the wait for the machine translation (up to
         # WITAJ_TRANSLATION_WAIT_SECONDS) must not hold the database's write lock.
         chat_service.translate_into(settings=settings, message=message, target=settings.default_locale)
@@ -302,7 +304,7 @@ def receive(
             settings,
             conversation,
             "••••••" if secret_answer else text,
-            language=parsed.language,
+            language=parsed.foreign or parsed.language,
             data={"intent": parsed.intent, "confidence": round(parsed.confidence, 3)},
             now=now,
         )

@@ -35,6 +35,7 @@ from app.assistant.service import mask_contacts
 from app.assistant.when import find_audience, find_when
 from app.config import PROJECT_ROOT, Settings, get_settings
 from app.i18n import translations
+from app.languages import KNOWN_LOCALES, foreign_language, native_name
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,10 @@ FORM_RESUME = "utter_form_resume"
 #: Short questions that name no topic ("where is it?"): answered for the topic before them, as
 #: dialogues/knowledge/follow_ups.yml says.
 FOLLOW_UP_QUESTIONS = {"ask_where": "where", "ask_when": "when", "ask_cost": "cost"}
+#: Said, in English and in the city's language, to a message in a language the city does not speak.
+NOT_SPOKEN = "utter_language_not_spoken"
+#: Below this confidence a message may be in a language the city does not speak.
+NOT_UNDERSTOOD = 0.5
 #: Said to an e-mail address or phone number typed outside a form (kept for a case opened later).
 CONTACT_NOTED = "utter_contact_noted"
 #: Said when such a question has no topic to go with.
@@ -215,6 +220,7 @@ class Parsed:
     entities: list[dict[str, Any]]
     ranking: list[tuple[str, float]] = field(default_factory=list)
     also: list[Parsed] = field(default_factory=list)  # more questions in the same message, in order
+    foreign: str | None = None  # the language it is written in, when the city does not speak it
 
 
 class _SafeFormat(string.Formatter):
@@ -270,6 +276,12 @@ class DialogueEngine:
     def parse(self, text: str, tracker: Tracker) -> Parsed:
         """Return the intent, entities and language of text."""
         parsed = self._parse_one(text, tracker)
+        if parsed.intent in NO_QUESTION or parsed.confidence < NOT_UNDERSTOOD:
+            # Not understood: perhaps a language the city does not speak (only then is it worth asking).
+            parsed.foreign = foreign_language(text, enabled=list(self.settings.locales))
+            if parsed.foreign is not None:
+                parsed.intent, parsed.confidence = "nlu_fallback", 0.0
+                return parsed
         parts = split_parts(text, is_greeting=lambda head: self._parse_one(head, tracker).intent in GREETINGS)
         if 1 < len(parts) <= MAX_PARTS:  # a long letter is read as a whole
             self._read_parts(parsed, [self._parse_one(part, tracker) for part in parts])
@@ -683,6 +695,25 @@ class DialogueEngine:
             ctx.utter(ACTION_FAILED)
             return None
 
+    def _not_spoken(self, ctx: Context, language: str) -> None:
+        """Say in English and in the city's language that Witaj does not speak language yet, offer the
+        languages it speaks (quick replies in their own names) and a person (whose messages are
+        machine-translated where a model for the language exists)."""
+        tracker = ctx.tracker
+        tracker.remember(f"action:{NOT_SPOKEN}")
+        said = []
+        for code in dict.fromkeys(("en", self.settings.default_locale, tracker.language)):
+            if code in KNOWN_LOCALES and len(said) < 2:
+                said.append(self.render(NOT_SPOKEN, Tracker(language=code), language_name=native_name(language)))
+        last = said[-1]
+        last.buttons = [
+            {"title": native_name(code), "payload": f'/change_language{{"language": "{code}"}}'}
+            for code in self.settings.locales
+        ] + [b for b in last.buttons if b["payload"] == "/human_handoff"]
+        for message in said[:-1]:
+            message.buttons = []
+        ctx.messages.extend(said)
+
     def topic(self, tracker: Tracker) -> str | None:
         """Return the latest topic of the conversation: the last intent that asked about something."""
         for item in reversed(tracker.history):
@@ -777,6 +808,9 @@ class DialogueEngine:
             for name, value in self.fill_slots(tracker, parsed).items():
                 tracker.slots[name] = value
         if tracker.active_loop is not None and self.continue_form(ctx):
+            return ctx.messages
+        if parsed.foreign is not None and tracker.active_loop is None and NOT_SPOKEN in self.data.domain.responses:
+            self._not_spoken(ctx, parsed.foreign)
             return ctx.messages
         if intent in ("nlu_fallback", "inform") and CONTACT_NOTED in self.data.domain.responses and mask_contacts(parsed.text)[1]:
             # An address or a number on its own is no riddle: it is kept for a case, say so.

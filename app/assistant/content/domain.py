@@ -285,6 +285,8 @@ ACTION_PARAMETERS: dict[str, frozenset[str]] = {
     "utter_events_found": frozenset({"events"}),
     "utter_case_created": frozenset({"case_reference", "case_secret"}),
     "utter_case_status": frozenset({"case_reference", "case_status", "case_updated_at"}),
+    # said by the engine itself (app/assistant/runtime.py)
+    "utter_language_not_spoken": frozenset({"language_name"}),
 }
 
 

@@ -1,0 +1,81 @@
+"""A language Witaj does not speak (issue 14, point 6): the assistant says so in English and in the
+city's language, offers the languages it speaks in their own names and a person - never a bare
+Polish "I did not understand". Through both HTTP channels, with the real NLU and lingua."""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+from sqlalchemy import select
+
+from app.assistant import flows
+from app.assistant.models import ConversationMessage
+from app.i18n import translations
+from app.languages import foreign_language, native_name
+from tests.conftest import csrf_from
+
+UNSPOKEN = {
+    "ka": "გამარჯობა, სამსახური მჭირდება კრაკოვში",
+    "vi": "Xin chào, tôi cần tìm việc làm ở Kraków",
+    "tr": "Merhaba, Krakow'da iş arıyorum, yardım eder misiniz?",
+    "es": "Hola, necesito ayuda para encontrar trabajo en Cracovia",
+    "ar": "مرحبا، أحتاج إلى مساعدة في العثور على عمل في كراكوف",
+    "hi": "नमस्ते, मुझे क्राकोव में काम चाहिए",
+    "de": "Guten Tag, ich suche Arbeit in Krakau",
+}
+
+
+def text_of(settings, response: str, language: str, **values) -> str:
+    english = flows.dialogue_engine(settings).data.domain.responses[response][0].text
+    return " ".join(translations(language).ugettext(english).format(**values).split())
+
+
+def ask(client, channel: str, language: str, message: str) -> tuple[str, list[str]]:
+    """Return the answer's text and the titles of its quick replies."""
+    if channel == "rest":
+        body = client.post("/webhooks/rest/webhook", json={"sender": f"unspoken-{language}", "message": message}).json()
+        return " ".join(" ".join(m["text"] for m in body).split()), [b["title"] for m in body for b in m.get("buttons", [])]
+    token = csrf_from(client.get("/en/chat").text)
+    page = client.post("/en/chat", data={"csrf_token": token, "message": message}, headers={"HX-Request": "true"}).text
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split()), []
+
+
+@pytest.mark.parametrize("channel", ["rest", "web"])
+@pytest.mark.parametrize("language", sorted(UNSPOKEN))
+def test_a_language_witaj_does_not_speak_gets_an_answer_to_act_on(client, world, settings, channel, language):
+    answer, replies = ask(client, channel, language, UNSPOKEN[language])
+    name = native_name(language)
+    for spoken in ("en", settings.default_locale):
+        assert text_of(settings, "utter_language_not_spoken", spoken, language_name=name) in answer, answer
+    assert text_of(settings, "utter_ask_rephrase", settings.default_locale) not in answer
+    offered = replies or answer
+    for code in settings.locales:
+        assert native_name(code) in offered
+    assert translations(settings.default_locale).ugettext("Talk to a person") in offered
+
+
+def test_the_message_keeps_its_language_for_the_translation(client, world, db, settings):
+    ask(client, "rest", "ka", UNSPOKEN["ka"])
+    stored = db.scalars(select(ConversationMessage).where(ConversationMessage.author == "user")).all()
+    assert [m.language for m in stored] == ["ka"]
+
+
+@pytest.mark.parametrize(
+    "message",
+    ["szukam pracy w Krakowie", "шукаю роботу в Кракові", "ищу работу", "pryvit, de znajty robotu",
+     "gde mozhno vyuchit polskij besplatno", "hello", "ok", "Oksana Petrenko", "KRK-2026-000123", "mam status UKR"],
+)
+def test_the_languages_it_speaks_and_names_are_never_taken_for_foreign(settings, message):
+    assert foreign_language(message, enabled=list(settings.locales)) is None
+
+
+def test_a_language_the_city_has_not_enabled_is_told_apart():
+    assert foreign_language("шукаю роботу в Кракові, допоможіть", enabled=["pl", "en"]) == "uk"
+    assert foreign_language("шукаю роботу в Кракові, допоможіть", enabled=["pl", "en", "uk"]) is None
+
+
+@pytest.mark.parametrize("message", ["asdkjh qweoiu zxcmn", "qwpoeiru zxmcvnb", "sdfg hjkl qwrt"])
+def test_keys_struck_at_random_are_no_language(settings, message):
+    assert foreign_language(message, enabled=list(settings.locales)) is None
