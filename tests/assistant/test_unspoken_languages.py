@@ -79,3 +79,22 @@ def test_a_language_the_city_has_not_enabled_is_told_apart():
 @pytest.mark.parametrize("message", ["asdkjh qweoiu zxcmn", "qwpoeiru zxmcvnb", "sdfg hjkl qwrt"])
 def test_keys_struck_at_random_are_no_language(settings, message):
     assert foreign_language(message, enabled=list(settings.locales)) is None
+
+
+TRANSLITERATED = {
+    "uk": "pryvit, de znajty robotu v Krakovi?",
+    "ru": "gde mozhno vyuchit polskij besplatno",
+    "be": "pryvitannie, dze znajsci pracu",
+}
+
+
+@pytest.mark.parametrize("language", sorted(TRANSLITERATED))
+def test_latin_letters_of_ukrainian_russian_and_belarusian_are_answered_in_that_language(client, world, db, language):
+    """The REST channel has no page language: the conversation starts in Polish, and a message in
+    Latin-script Ukrainian, Russian or Belarusian is answered in that language."""
+    from app.assistant.models import Conversation
+
+    sender = f"translit-{language}"
+    client.post("/webhooks/rest/webhook", json={"sender": sender, "message": TRANSLITERATED[language]})
+    conversation = db.scalar(select(Conversation).where(Conversation.sender_id == sender))
+    assert conversation.language == language
