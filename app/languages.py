@@ -66,7 +66,7 @@ LANGUAGES: dict[str, Language] = {
 #: A language code as Witaj stores it (ISO 639-1, or 639-3 where a language has no two-letter code).
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
 #: Locales we ship catalogs for; WITAJ_LOCALES picks the enabled ones among them.
-KNOWN_LOCALES = ("pl", "uk", "ru", "en", "be")
+KNOWN_LOCALES = ("pl", "uk", "ru", "en", "be", "ka", "tr", "vi", "es", "hi", "ar")
 #: Scripts written right to left; the base layout sets dir="rtl" for these.
 RTL_LOCALES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb"})
 #: Languages the detector chooses among: those with catalogs (a conversation can be held in them).

@@ -182,6 +182,7 @@ def action_set_language(ctx: Context) -> None:
         ctx.utter("utter_language_changed")
     else:
         ctx.utter("utter_ask_language")
+        ctx.messages[-1].buttons = ctx.engine.language_buttons()
 
 
 # --- library and events --------------------------------------------------------------------------

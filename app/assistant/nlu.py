@@ -44,12 +44,23 @@ DEFAULT_THRESHOLD = 0.6
 UNKNOWN_WORDS_FACTOR = 0.5
 FALLBACK_INTENT = "nlu_fallback"
 #: Bump when the features or the model change, so that cached models are retrained.
-MODEL_VERSION = 3
+MODEL_VERSION = 4
 
 _ISO_DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{2})-(\d{2})(?![\w-])")
 _DOTTED_DATE = re.compile(r"(?<![\w.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\w.])")
-_WORD = re.compile(r"(?u)\b\w+\b")
-_FOLD = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ß": "s"})
+#: A word: letters and digits, and the vowel signs of Indic scripts (which are no \w characters).
+_WORD = re.compile(r"(?:\w|[\u0900-\u0963\u0966-\u0DFF])+")
+#: Letters that lose no mark in NFKD but are typed without it: Polish ł, Turkish dotless ı; Arabic's
+#: alif maqsura and ta marbuta as people type them (ي, ه); Arabic-Indic and Devanagari digits.
+_FOLD = str.maketrans(
+    {
+        "ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ß": "s", "ı": "i",
+        "ى": "ي", "ة": "ه",
+        **{chr(0x0660 + d): str(d) for d in range(10)},
+        **{chr(0x06F0 + d): str(d) for d in range(10)},
+        **{chr(0x0966 + d): str(d) for d in range(10)},
+    }
+)
 
 
 # --- text normalisation --------------------------------------------------------------------------

@@ -706,13 +706,17 @@ class DialogueEngine:
             if code in KNOWN_LOCALES and len(said) < 2:
                 said.append(self.render(NOT_SPOKEN, Tracker(language=code), language_name=native_name(language)))
         last = said[-1]
-        last.buttons = [
-            {"title": native_name(code), "payload": f'/change_language{{"language": "{code}"}}'}
-            for code in self.settings.locales
-        ] + [b for b in last.buttons if b["payload"] == "/human_handoff"]
+        last.buttons = self.language_buttons() + [b for b in last.buttons if b["payload"] == "/human_handoff"]
         for message in said[:-1]:
             message.buttons = []
         ctx.messages.extend(said)
+
+    def language_buttons(self) -> list[dict[str, str]]:
+        """Return a quick reply for each language the city enabled, in its order and in its own name."""
+        return [
+            {"title": native_name(code), "payload": f'/change_language{{"language": "{code}"}}'}
+            for code in self.settings.locales
+        ]
 
     def topic(self, tracker: Tracker) -> str | None:
         """Return the latest topic of the conversation: the last intent that asked about something."""
