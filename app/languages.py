@@ -113,6 +113,8 @@ TRANSLITERATION_THRESHOLD = 0.95
 LINGUA_SWITCH_THRESHOLD = 0.9
 
 _POLISH_ONLY = re.compile(r"[ąęóżĄĘÓŻ]")
+#: Letters of scripts written without spaces between words (Chinese, Japanese, Korean syllables, Thai).
+_UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 #: Letters of Belarusian Łacinka and Latin transliterations that Polish and English never use.
 _NEITHER_POLISH_NOR_ENGLISH = re.compile(r"[čšžŭČŠŽŬ]")
 _CYRILLIC = re.compile(r"[\u0400-\u04ff]")
@@ -227,7 +229,8 @@ def foreign_language(text: str, *, enabled: Sequence[str]) -> str | None:
     words = language_words(text)
     # Words as written (Devanagari's vowel signs are no \w letters, so _LETTER_WORD would split them).
     written = [token for token in words.split() if sum(ch.isalpha() for ch in token) >= 2]
-    if sum(ch.isalpha() for ch in words) < MIN_LETTERS * 2 or len(written) < MIN_FOREIGN_WORDS:
+    unspaced = len(_UNSPACED.findall(words)) >= MIN_LETTERS  # Chinese, Japanese, Thai: no spaces
+    if not unspaced and (sum(ch.isalpha() for ch in words) < MIN_LETTERS * 2 or len(written) < MIN_FOREIGN_WORDS):
         return None
     if _mostly_latin(words) and not _latin_words(written):
         return None  # keys struck at random ("asdkjh qweoiu zxcmn") look like no language at all

@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 
 from app.assistant import service as chat_service
+from app.assistant.content.lexicon import Lexicon
 from app.assistant.knowledge import load_knowledge
 from app.assistant.runtime import Action, BotMessage, Context
 from app.assistant.when import AUDIENCE_SUITS, find_when
@@ -51,6 +53,12 @@ def _fold(text: str) -> str:
     """Return text lower-cased without diacritics, for forgiving comparisons."""
     decomposed = unicodedata.normalize("NFKD", text.lower().replace("ł", "l"))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
+
+
+@lru_cache(maxsize=8)
+def _no_answers(lexicon: Lexicon) -> frozenset[str]:
+    """Return the answers that mean "no" in every language (dialogues/lexicon/), folded."""
+    return frozenset(_fold(answer) for answer in lexicon.no_answers) | {"-"}
 
 
 def canonical_district(ctx: Context, value: str | None) -> str | None:
@@ -127,7 +135,7 @@ def validate_case_form(ctx: Context) -> None:
             tracker.slots["contact"] = None
             ctx.utter("utter_invalid_email")
     elif requested == "district":
-        if value == "not_given" or _fold(str(value or "")) in ("nie", "no", "ні", "нет", "не", "-"):
+        if value == "not_given" or _fold(str(value or "")) in _no_answers(ctx.engine.data.lexicon):
             tracker.slots["district"] = "not_given"
         else:
             tracker.slots["district"] = canonical_district(ctx, str(value)) or "other"
@@ -249,7 +257,7 @@ def action_find_library_branch(ctx: Context) -> None:
         ctx.utter("utter_library_branches_not_found")
         return
     today = ctx.now.astimezone(ctx.settings.zone).date()
-    asked = find_when(str(ctx.slot("date") or ""), today)
+    asked = find_when(str(ctx.slot("date") or ""), today, ctx.engine.data.lexicon)
     days = [today] if asked is None else [asked.first + timedelta(days=n) for n in range(min((asked.last - asked.first).days + 1, 7))]
     lines = []
     with use_locale(ctx.tracker.language):
@@ -268,7 +276,7 @@ def _date_range(ctx: Context) -> tuple[date, date, bool]:
     """Return the days the `date` slot asks about (default: the next 7 days) and whether it asks
     about the evening."""
     today = ctx.now.astimezone(ctx.settings.zone).date()
-    asked = find_when(str(ctx.slot("date") or ""), today)
+    asked = find_when(str(ctx.slot("date") or ""), today, ctx.engine.data.lexicon)
     if asked is None:
         return today, today + timedelta(days=6), False
     return asked.first, asked.last, asked.evening

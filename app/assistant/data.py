@@ -9,7 +9,7 @@ domain.yml to translate.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -27,6 +27,7 @@ from app.assistant.content.domain import (
     read_domain,
 )
 from app.assistant.content.files import DialogueFiles
+from app.assistant.content.lexicon import Lexicon, read_lexicon
 from app.assistant.content.nlu_data import (
     EntitySpan,
     Example,
@@ -54,6 +55,7 @@ __all__ = [
     "EntitySpan",
     "Example",
     "Form",
+    "Lexicon",
     "Response",
     "Rule",
     "Slot",
@@ -82,6 +84,7 @@ class DialogueData:
     stories: tuple[Story, ...]
     tests: tuple[Story, ...]
     fingerprint: str
+    lexicon: Lexicon = field(default_factory=Lexicon)
 
     @property
     def languages(self) -> tuple[str, ...]:
@@ -130,6 +133,8 @@ def _read(files: DialogueFiles, *, min_examples: int) -> DialogueData | None:
         if (c := files.open(path, sections=("stories",))) is not None:
             tests.extend(read_stories(c, domain, nlu, tests=True))
 
+    lexicon = read_lexicon(folder, files.errors)
+
     # Checks across files, reported at the line of domain.yml that names the form or intent.
     forms_are_activated(domain_file, domain, [*rules, *stories])
     intents_have_examples(domain_file, domain, nlu.examples)
@@ -143,6 +148,7 @@ def _read(files: DialogueFiles, *, min_examples: int) -> DialogueData | None:
         stories=tuple(stories),
         tests=tuple(tests),
         fingerprint=files.fingerprint,
+        lexicon=lexicon,
     )
 
 

@@ -72,6 +72,11 @@ def normalize(text: str) -> str:
     return " ".join("".join(ch for ch in folded if not unicodedata.combining(ch)).split())
 
 
+def words(text: str) -> list[str]:
+    """Return the words of text as the classifier sees them (normalized)."""
+    return _WORD.findall(normalize(text))
+
+
 def fold(text: str) -> str:
     """Return text lower-cased and without diacritics, one character for one, so spans stay valid."""
     return "".join(_fold_char(ch) for ch in text)

@@ -28,9 +28,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.assistant.content.lexicon import WORD_CHAR, Lexicon, pattern
 from app.assistant.data import DialogueData, Response, load_dialogues
 from app.assistant.knowledge import load_knowledge
-from app.assistant.nlu import NLUModel, normalize, train_or_load
+from app.assistant.nlu import NLUModel, normalize, train_or_load, words
 from app.assistant.service import mask_contacts
 from app.assistant.when import find_audience, find_when
 from app.config import PROJECT_ROOT, Settings, get_settings
@@ -65,41 +66,9 @@ NOT_UNDERSTOOD = 0.5
 CONTACT_NOTED = "utter_contact_noted"
 #: Said when such a question has no topic to go with.
 FOLLOW_UP_UNKNOWN = "utter_follow_up_unknown"
-#: The words such a question asks with (the start of a word, without diacritics), in pl uk ru en be:
-#: a short question without one ("is it safe?") is not read as where/when/how much.
-_FOLLOW_UP_CUES = {
-    "ask_where": (
-        "where", "address", "get there", "located", "location", "street", "far", "which district", "map",
-        "gdzie", "adres", "dojad", "dojech", "dojs", "dotrze", "daleko", "ulic", "dokad", "w jakiej dzielnic",
-        "де", "адрес", "дістат", "доїхат", "дійти", "далеко", "вулиц", "куди", "в якому район",
-        "где", "добрат", "доехат", "дойти", "улиц", "куда", "в каком район",
-        "дзе", "адрас", "дабрац", "даехац", "дайсці", "далёка", "вуліц", "куды", "у якім раён",
-        "gde", "kuda", "kudy", "dze", "adres", "daleko",
-        "center", "centre", "place", "area", "part of town", "near", "close to", "trafi", "dostac", "okolic",
-        "dzielnic", "potrafi", "потрапит", "район", "недалеко", "доихат", "de", "tudy", "tuda", "попаст",
-        "dobrat", "dabrac", "раён", "побач", "dzie", "adras", "znachodz", "znakhod", "знаход", "наход", "трап",
-    ),
-    "ask_when": (
-        "when", "time", "hour", "open", "close", "today", "tomorrow", "day", "days", "until", "start", "schedule",
-        "kiedy", "godzin", "otwar", "czynn", "zamyk", "dzis", "jutro", "dni", "do ktorej", "od ktorej", "o ktorej",
-        "коли", "годин", "відчин", "зачин", "працює", "сьогодн", "завтра", "дні", "до котрої", "о котрій", "розклад",
-        "когда", "час", "часы", "открыт", "закрыт", "работает", "сегодня", "дни", "до скольки", "во сколько", "расписан",
-        "калі", "гадзін", "адчын", "зачын", "працуе", "сёння", "заўтра", "дні", "да якой", "у колькі", "расклад",
-        "kiedy", "koly", "kogda", "kali", "hodzin", "godin",
-        "графік", "график", "выходн", "вихідн", "выхадн", "відкрит", "до скільк", "до которого", "с какого",
-        "днях", "дням", "da jakoj", "adcyn", "працюють", "работают", "працуюць", "да колькі", "weekend",
-    ),
-    "ask_cost": (
-        "much", "cost", "free", "pay", "paid", "payment", "price", "fee", "fees", "charge", "money",
-        "ile", "koszt", "kosztuj", "plat", "darmo", "cena", "oplat", "pieniad",
-        "скільки", "кошту", "кошт", "безкошт", "плат", "ціна", "гроші",
-        "сколько", "стоит", "стоим", "бесплат", "плат", "цена", "деньг",
-        "колькі", "каштуе", "кошт", "бясплат", "плац", "цана", "грошы",
-        "skilky", "skolko", "kolki", "koshtu", "stoit", "platn", "besplat", "bezkosht",
-        "bezplat", "plac", "zaplac", "drog", "вартіст", "оплат", "дорог", "витрат", "безплат", "сбор", "збор",
-        "expensive", "дорага", "biasplat", "cheap", "tani",
-    ),
-}
+#: The follow-up questions and their words in the lexicon (dialogues/lexicon/<language>.yml): a short
+#: question without one ("is it safe?") is not read as where/when/how much.
+_FOLLOW_UP_CUES = {"ask_where": "where", "ask_when": "when", "ask_cost": "cost"}
 NOT_A_TOPIC = frozenset(
     {"inform", "affirm", "deny", "stop", "human_handoff", "nlu_fallback", "greet", "goodbye", "thank",
      "out_of_scope", "fill_form", "case_status", "change_language", *FOLLOW_UP_QUESTIONS}
@@ -133,19 +102,19 @@ MAX_MORE_QUESTIONS = 2
 #: A message of more parts than this is read as a whole (each part costs a reading).
 MAX_PARTS = 6
 #: Where a message splits into parts: after a sentence, at a line break, after a short greeting with a
-#: comma, and before "and"/"i"/"а"/"і"/"и" followed by a question word, in every language.
+#: comma, and before "and" followed by a question word (_and_question), in every language.
 _SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
 _GREETING_COMMA = re.compile(r"^\s*((?:\S+\s+){0,2}\S+?)\s*[,!]\s+(?=\S)")
-_AND_QUESTION = re.compile(
-    r"\s*,?\s+(?:"
-    r"(?:and|also)\s+(?=(?:where|how|when|what|who|is|are|can|do|does)\b)"
-    r"|(?:i|oraz|a)\s+(?=(?:gdzie|jak|kiedy|co|czy|ile|kto)\b)"
-    r"|(?:і|й|та|а|ще)\s+(?=(?:де|як|коли|що|чи|скільки|хто)\b)"
-    r"|(?:и|а|ещё|еще)\s+(?=(?:где|как|когда|что|сколько|кто)\b)"
-    r"|(?:і|ды|а)\s+(?=(?:дзе|як|калі|што|ці|колькі|хто)\b)"
-    r")",
-    re.IGNORECASE,
-)
+
+
+@lru_cache(maxsize=8)
+def _and_question(lexicon: Lexicon) -> re.Pattern[str] | None:
+    """Return where a sentence splits before "and" followed by a question word, in every language."""
+    branches = [
+        rf"(?:{pattern(joiners, str.lower)})\s+(?=(?:{pattern(questions, str.lower)})(?!{WORD_CHAR}))"
+        for joiners, questions in lexicon.and_question
+    ]
+    return re.compile(r"\s*,?\s+(?:" + "|".join(branches) + ")", re.IGNORECASE) if branches else None
 
 
 @dataclass
@@ -282,7 +251,9 @@ class DialogueEngine:
             if parsed.foreign is not None:
                 parsed.intent, parsed.confidence = "nlu_fallback", 0.0
                 return parsed
-        parts = split_parts(text, is_greeting=lambda head: self._parse_one(head, tracker).intent in GREETINGS)
+        parts = split_parts(
+            text, is_greeting=lambda head: self._parse_one(head, tracker).intent in GREETINGS, lexicon=self.data.lexicon
+        )
         if 1 < len(parts) <= MAX_PARTS:  # a long letter is read as a whole
             self._read_parts(parsed, [self._parse_one(part, tracker) for part in parts])
         return parsed
@@ -297,7 +268,7 @@ class DialogueEngine:
             entities=self._when_and_whom(text, list(result.entities)),
             ranking=list(result.ranking),
         )
-        if parsed.intent in _FOLLOW_UP_CUES and not _asks_with(parsed.intent, text):
+        if parsed.intent in _FOLLOW_UP_CUES and not _asks_with(parsed.intent, text, self.data.lexicon):
             # "Is it safe?" has the shape of "where is it?" but none of its words: the next reading.
             others = [(i, c) for i, c in parsed.ranking if i not in _FOLLOW_UP_CUES]
             best, confidence = others[0] if others else ("nlu_fallback", 0.0)
@@ -336,11 +307,11 @@ class DialogueEngine:
         taken = [(e["start"], e["end"]) for e in entities if e.get("start") is not None]
         found: list[dict[str, Any]] = []
         if "date" in known and not any(e.get("entity") == "date" for e in entities):
-            days = find_when(text, date.today())
+            days = find_when(text, date.today(), self.data.lexicon)
             if days is not None:
                 found.append({"entity": "date", "value": text[days.start : days.end], "start": days.start, "end": days.end})
         if "audience" in known:
-            whom = find_audience(text)
+            whom = find_audience(text, self.data.lexicon)
             if whom is not None:
                 found.append({"entity": "audience", "value": whom[0], "start": whom[1], "end": whom[2]})
         for entity in found:
@@ -841,25 +812,27 @@ class DialogueEngine:
         return ctx.messages
 
 
-def _asks_with(intent: str, text: str) -> bool:
+def _asks_with(intent: str, text: str, lexicon: Lexicon) -> bool:
     """Return whether text has one of the words a follow-up question of intent asks with (a cue of up
     to three letters as a whole word, a longer one as the start of a word or of words)."""
-    folded = " " + " ".join(re.findall(r"\w+", normalize(text))) + " "
-    for cue in _follow_up_cues()[intent]:
+    folded = " " + " ".join(words(text)) + " "
+    for cue in _follow_up_cues(lexicon)[intent]:
         if (f" {cue} " if len(cue) <= 3 else f" {cue}") in folded:
             return True
     return False
 
 
-@lru_cache(maxsize=1)
-def _follow_up_cues() -> dict[str, tuple[str, ...]]:
+@lru_cache(maxsize=8)
+def _follow_up_cues(lexicon: Lexicon) -> dict[str, tuple[str, ...]]:
     return {
-        intent: tuple({" ".join(re.findall(r"\w+", normalize(cue))) for cue in cues} - {""})
-        for intent, cues in _FOLLOW_UP_CUES.items()
+        intent: tuple({" ".join(words(cue.rstrip("*"))) for cue in lexicon.follow_up_cues[name]} - {""})
+        for intent, name in _FOLLOW_UP_CUES.items()
     }
 
 
-def split_parts(text: str, *, is_greeting: Callable[[str], bool] = lambda head: True) -> list[str]:
+def split_parts(
+    text: str, *, is_greeting: Callable[[str], bool] = lambda head: True, lexicon: Lexicon | None = None
+) -> list[str]:
     """Return the parts of a message that may each ask something: its sentences, a short greeting
     before a comma that opens the message ("Hi, ..."; is_greeting tells whether the words before the
     comma greet), and questions joined by "and"."""
@@ -869,7 +842,8 @@ def split_parts(text: str, *, is_greeting: Callable[[str], bool] = lambda head: 
         if greeting and len(sentence) > greeting.end() and is_greeting(greeting.group(1)):
             parts.append(greeting.group(1))
             sentence = sentence[greeting.end() :]
-        parts.extend(_AND_QUESTION.split(sentence))
+        joined = _and_question(lexicon) if lexicon is not None else None
+        parts.extend(joined.split(sentence) if joined is not None else [sentence])
     return [p.strip() for p in parts if p and any(ch.isalpha() for ch in p)]
 
 

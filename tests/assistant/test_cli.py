@@ -15,8 +15,9 @@ from app.assistant.cli import dialogues
 from app.assistant.data import load_dialogues
 from app.assistant.export import export_rasa
 from app.config import PROJECT_ROOT
+from app.languages import KNOWN_LOCALES
 
-LANGUAGES = ["pl", "uk", "ru", "en", "be"]
+LANGUAGES = list(KNOWN_LOCALES)
 
 
 @pytest.fixture(scope="module")

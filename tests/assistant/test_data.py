@@ -20,9 +20,10 @@ from app.assistant.knowledge import read_events
 from app.cases.content import load_case_content
 from app.config import PROJECT_ROOT
 from app.content import ContentError, ContentErrors
+from app.languages import KNOWN_LOCALES
 
 DIALOGUES = PROJECT_ROOT / "dialogues"
-LANGUAGES = ("pl", "uk", "ru", "en", "be")
+LANGUAGES = KNOWN_LOCALES
 REQUIRED_INTENTS = (
     "greet goodbye thank affirm deny change_language labour_register job_search work_permit training_courses "
     "library_card library_branches cultural_events polish_course legal_help housing_help psychological_help "

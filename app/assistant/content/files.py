@@ -50,14 +50,18 @@ class DialogueFiles:
         """Record a problem about a file or folder that has no YAML to point into."""
         self.errors.append(ContentError(path, line, message))
 
-    def open(self, path: Path, *, sections: tuple[str, ...]) -> RasaChecker | None:
-        """Return a checker of the Rasa file at path, its header checked; None when it is not a mapping."""
+    def remember(self, path: Path) -> None:
+        """Add the file's name and bytes to the fingerprint: it names the trained NLU model, so any
+        change of any file read retrains it."""
         try:
-            # The fingerprint names the trained NLU model: any change of any file retrains it.
             self._digest.update(path.relative_to(self.folder).as_posix().encode() + b"\0")
             self._digest.update(path.read_bytes() + b"\0")
         except OSError:
             pass
+
+    def open(self, path: Path, *, sections: tuple[str, ...]) -> RasaChecker | None:
+        """Return a checker of the Rasa file at path, its header checked; None when it is not a mapping."""
+        self.remember(path)
         try:
             doc = load_yaml(path)
         except ContentError as exc:
