@@ -155,9 +155,29 @@ def _template_problems(settings: Settings) -> list[ContentError]:
     return problems
 
 
+#: Problems of an incomplete catalog shown at start-up (the rest: `witaj i18n check --locale ...`).
+SHOWN_CATALOG_PROBLEMS = 5
+
+
 def _catalog_problems(settings: Settings) -> list[ContentError]:
-    """Return a problem for every enabled locale's compiled catalog (.mo) that cannot be read."""
+    """Return a problem for every enabled locale (WITAJ_LOCALES) whose catalog is not complete (as
+    `witaj i18n check` says: missing, fuzzy, placeholders, plural forms) or whose compiled catalog
+    (.mo) cannot be read: a half-translated language is refused, never shown half in English."""
     problems = []
+    for code in settings.locales:
+        mine = i18n_tools.check(settings.locale_path, [code])
+        for problem in mine[:SHOWN_CATALOG_PROBLEMS]:
+            detail = f" ({problem.detail})" if problem.detail else ""
+            message = f"{problem.kind}: {problem.msgid[:60]!r}{detail}"
+            problems.append(ContentError(problem.path, problem.line, message))
+        if mine:
+            hidden = len(mine) - SHOWN_CATALOG_PROBLEMS
+            more = f" ({hidden} more)" if hidden > 0 else ""
+            message = (
+                f"locale {code} is enabled (WITAJ_LOCALES) but its catalog is not complete{more}: finish it "
+                f"(witaj i18n check --locale {code}) or leave {code} out of WITAJ_LOCALES"
+            )
+            problems.append(ContentError(mine[0].path, 0, message))
     for code in settings.locales:
         path = settings.locale_path / code / "LC_MESSAGES" / "messages.mo"
         if not path.exists():

@@ -89,7 +89,15 @@ def native_name(code: str) -> str:
     return language.native_name if language else code
 
 
-CYRILLIC_LANGUAGES = frozenset({"uk", "ru", "be"})
+#: The script each language with a catalog is written in.
+SCRIPTS = {
+    "pl": "latin", "uk": "cyrillic", "ru": "cyrillic", "en": "latin", "be": "cyrillic", "ka": "georgian",
+    "tr": "latin", "vi": "latin", "es": "latin", "hi": "devanagari", "ar": "arabic",
+}  # fmt: skip
+#: Languages people often type in Latin letters without their script or marks ("pryvit", "mujhe naukri
+#: chahiye", Arabizi "bdi shughl", Vietnamese without diacritics): lingua reads them as Polish or some
+#: other Latin language, the model of the NLU examples (which has such examples) knows better.
+TRANSLITERATED = frozenset({"uk", "ru", "be", "ka", "hi", "ar", "vi"})
 
 #: Below this many letters a message says nothing about its language ("ok", "42", "tak", a reference).
 MIN_LETTERS = 4
@@ -105,7 +113,7 @@ ONE_WORD_THRESHOLD = 0.96
 #: (Łacinka or transliterations read as Polish), 84 % of messages in another language switch to
 #: it, and the rest (one word, transliterations) keep the conversation's language.
 SWITCH_THRESHOLD = 0.7
-#: How sure the example model must be that Latin letters are Ukrainian, Russian or Belarusian. With
+#: How sure the example model must be that Latin letters are a TRANSLITERATED language. With
 #: it, on held-out NLU examples (model trained on the other 80 %, every message against every prior):
 #: 0.75 % of messages in the conversation's language leave it, 92 % of messages in another switch.
 TRANSLITERATION_THRESHOLD = 0.95
@@ -117,8 +125,14 @@ _POLISH_ONLY = re.compile(r"[ąęóżĄĘÓŻ]")
 _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 #: Letters of Belarusian Łacinka and Latin transliterations that Polish and English never use.
 _NEITHER_POLISH_NOR_ENGLISH = re.compile(r"[čšžŭČŠŽŬ]")
-_CYRILLIC = re.compile(r"[\u0400-\u04ff]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+_SCRIPT_LETTERS = {
+    "latin": re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]"),
+    "cyrillic": re.compile(r"[\u0400-\u04ff]"),
+    "georgian": re.compile(r"[\u10a0-\u10ff\u1c90-\u1cbf]"),
+    "arabic": re.compile(r"[\u0600-\u06ff\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]"),
+    "devanagari": re.compile(r"[\u0900-\u097f]"),
+}
 _LETTER_WORD = re.compile(r"[^\W\d_]{2,}")
 _TOKEN = re.compile(r"\S+")
 #: Punctuation around a token ("(KRK-2026-000123)," or «слово»), not part of it.
@@ -222,10 +236,16 @@ def lingua_scores(text: str, *, enabled: Sequence[str]) -> dict[str, float]:
     return scores
 
 
-def foreign_language(text: str, *, enabled: Sequence[str]) -> str | None:
+def foreign_language(
+    text: str, *, enabled: Sequence[str], hint: Mapping[str, float] | None = None
+) -> str | None:
     """Return the code of the language text is written in when the city has not enabled it and
-    lingua is sure of it ("გამარჯობა, სამსახური მჭირდება" -> ka), else None. Codes, numbers and
-    addresses say nothing; one word ("hello", "ok") is never enough."""
+    lingua is sure of it ("Onde posso encontrar trabalho?" -> pt), else None. Codes, numbers and
+    addresses say nothing; one word ("hello", "ok") is never enough.
+
+    hint: the example model's probabilities (NLUModel). Latin letters it is all but certain are an
+    enabled TRANSLITERATED language (romanised Hindi, Arabizi, Vietnamese without marks) are that
+    language, whatever lingua, which knows these languages only in their script, makes of them."""
     words = language_words(text)
     # Words as written (Devanagari's vowel signs are no \w letters, so _LETTER_WORD would split them).
     written = [token for token in words.split() if sum(ch.isalpha() for ch in token) >= 2]
@@ -239,6 +259,8 @@ def foreign_language(text: str, *, enabled: Sequence[str]) -> str | None:
         return None
     best = _foreign_codes()[values[0].language]
     if best in enabled or values[0].value < FOREIGN_THRESHOLD:
+        return None
+    if hint is not None and _mostly_latin(words) and _transliterated(words, enabled, hint) is not None:
         return None
     return best
 
@@ -301,16 +323,11 @@ def detect_language(
         scores = {code: 0.0 if code in ("pl", "en") else value for code, value in scores.items()}
     threshold = LINGUA_SWITCH_THRESHOLD
     if hint is not None and _mostly_latin(text) and not _POLISH_ONLY.search(text):
-        # Ukrainian, Russian or Belarusian in Latin letters ("pryvit, de znajty robotu?"): lingua
-        # reads the letters as Polish, the model of the NLU examples (transliterations among them)
-        # knows better; it must be all but certain, over two words at least.
-        cyrillic = [code for code in codes if code in CYRILLIC_LANGUAGES]
-        written = max(cyrillic, key=lambda code: float(hint.get(code, 0.0)), default=None)
-        if (
-            written is not None
-            and float(hint.get(written, 0.0)) >= TRANSLITERATION_THRESHOLD
-            and len(_LETTER_WORD.findall(text)) >= MIN_WORDS_TO_SWITCH
-        ):
+        # Ukrainian, Russian, Hindi, Arabic... in Latin letters ("pryvit, de znajty robotu?", "mujhe
+        # naukri chahiye"): lingua reads the letters as Polish, the model of the NLU examples
+        # (transliterations among them) knows better; it must be all but certain, over two words at least.
+        written = _transliterated(text, codes, hint)
+        if written is not None:
             return written, float(hint[written])
     if hint is not None:
         scores = {code: (scores[code] + float(hint.get(code, 0.0))) / 2 for code in codes}
@@ -318,18 +335,43 @@ def detect_language(
     best = max(codes, key=lambda code: scores[code])
     if prior is None or best == prior:
         return best, scores[best]
-    # Cyrillic text is no Polish or English: when a Cyrillic language is there to take it, it does.
-    impossible = prior not in CYRILLIC_LANGUAGES and best in CYRILLIC_LANGUAGES and not _mostly_latin(text)
+    # Cyrillic text is no Polish or English, Georgian letters no Arabic: when a language of the text's
+    # script is there to take it, it does.
+    script = _script(text)
+    impossible = script not in (None, "latin") and SCRIPTS[prior] != script and SCRIPTS[best] == script
     if scores[best] < threshold and not impossible:
         # Not sure enough to switch - unless the prior cannot be the language at all.
         return prior, scores[prior]
     if len(_LETTER_WORD.findall(text)) < MIN_WORDS_TO_SWITCH and _mostly_latin(text):
-        if prior in CYRILLIC_LANGUAGES or scores[best] < ONE_WORD_THRESHOLD:
+        if SCRIPTS[prior] != "latin" or scores[best] < ONE_WORD_THRESHOLD:
             return prior, scores[prior]
-    if hint is None and prior in CYRILLIC_LANGUAGES and _mostly_latin(text) and not _POLISH_ONLY.search(text):
+    if hint is None and SCRIPTS[prior] != "latin" and _mostly_latin(text) and not _POLISH_ONLY.search(text):
         return prior, scores[prior]
     return best, scores[best]
 
 
+def _script(text: str) -> str | None:
+    """Return the script most letters of text are written in (latin, cyrillic, georgian, arabic,
+    devanagari), None for no letters or another script."""
+    counts = {name: len(pattern.findall(text)) for name, pattern in _SCRIPT_LETTERS.items()}
+    name = max(counts, key=lambda key: counts[key])
+    return name if counts[name] else None
+
+
+def _transliterated(text: str, codes: Sequence[str], hint: Mapping[str, float]) -> str | None:
+    """Return the TRANSLITERATED language among codes that the example model is all but certain
+    Latin-letter text is written in (two words at least), else None."""
+    candidates = [code for code in codes if code in TRANSLITERATED]
+    written = max(candidates, key=lambda code: float(hint.get(code, 0.0)), default=None)
+    if (
+        written is not None
+        and float(hint.get(written, 0.0)) >= TRANSLITERATION_THRESHOLD
+        and len(_LETTER_WORD.findall(text)) >= MIN_WORDS_TO_SWITCH
+    ):
+        return written
+    return None
+
+
 def _mostly_latin(text: str) -> bool:
-    return len(_LATIN.findall(text)) > len(_CYRILLIC.findall(text))
+    latin = len(_LATIN.findall(text))
+    return latin > sum(len(pattern.findall(text)) for name, pattern in _SCRIPT_LETTERS.items() if name != "latin")

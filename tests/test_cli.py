@@ -110,6 +110,41 @@ def test_serve_refuses_a_broken_template_or_catalog_before_it_serves(tmp_path):
     assert f"{locales / 'uk' / 'LC_MESSAGES' / 'messages.mo'}:0: not a compiled catalog" in result.output
 
 
+def test_serve_refuses_an_enabled_locale_whose_catalog_is_not_complete(tmp_path, monkeypatch):
+    """A half-translated language is refused at start-up with its file and line (WITAJ_LOCALES picks
+    the languages a city shows); left out of WITAJ_LOCALES, the rest starts."""
+    import shutil
+
+    from babel.messages.pofile import read_po, write_po
+    from click.testing import CliRunner
+
+    from app import cli
+
+    locales = Path(shutil.copytree(ROOT / "locales", tmp_path / "locales"))
+    po = locales / "tr" / "LC_MESSAGES" / "messages.po"
+    with po.open("rb") as handle:
+        catalog = read_po(handle, locale="tr")
+    emptied = [m for m in catalog if m.id and not m.pluralizable][:7]
+    for message in emptied:
+        message.string = ""
+    with po.open("wb") as handle:
+        write_po(handle, catalog, width=0)
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    assert run_witaj("db", "upgrade", env={"WITAJ_DATABASE_URL": url}).returncode == 0
+    served = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
+    env = {"WITAJ_DATABASE_URL": url, "WITAJ_LOCALES_DIR": str(locales), "WITAJ_LOCALES": "pl,tr,en"}
+    result = CliRunner().invoke(cli.main, ["serve", "--port", "1"], env=env)
+    assert result.exit_code == 2 and not served, result.output
+    assert "locale tr is enabled (WITAJ_LOCALES) but its catalog is not complete (2 more)" in result.output
+    first = next(m for m in read_po(po.open("rb"), locale="tr") if m.id == emptied[0].id)
+    assert f"{po}:{first.lineno}: untranslated: {emptied[0].id[:60]!r}" in result.output
+    env["WITAJ_LOCALES"] = "pl,en"
+    result = CliRunner().invoke(cli.main, ["serve", "--port", "1"], env=env)
+    assert result.exit_code == 0, result.output
+    assert served
+
+
 def test_serve_creates_the_office_on_a_fresh_install(tmp_path, monkeypatch):
     """A fresh install where no staff user exists yet still hands chats over: the office that owns
     new cases exists from the first start."""

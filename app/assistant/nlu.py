@@ -44,7 +44,7 @@ DEFAULT_THRESHOLD = 0.6
 UNKNOWN_WORDS_FACTOR = 0.5
 FALLBACK_INTENT = "nlu_fallback"
 #: Bump when the features or the model change, so that cached models are retrained.
-MODEL_VERSION = 4
+MODEL_VERSION = 5
 
 _ISO_DATE = re.compile(r"(?<![\w-])(\d{4})-(\d{2})-(\d{2})(?![\w-])")
 _DOTTED_DATE = re.compile(r"(?<![\w.])(\d{1,2})\.(\d{1,2})\.(\d{4})(?![\w.])")
@@ -450,6 +450,12 @@ class Parse:
     confidence: float
     ranking: list[tuple[str, float]]
     entities: list[dict[str, Any]]
+    #: The example model's probability of each language (None: too few letters to say).
+    language_hint: dict[str, float] | None = None
+    #: The largest share of the message's words found in the examples of one enabled language: a
+    #: message mostly made of words of a language the city speaks is in that language, whatever
+    #: lingua makes of it ("social assistance in Krakow" is no French).
+    known_share: float = 1.0
 
 
 @dataclass
@@ -462,7 +468,20 @@ class NLUModel:
     language_model: _LanguageModel
     entities: EntityExtractor
     training_seconds: float
+    #: The words of each language's examples (normalized as the classifier sees them).
+    vocabulary: dict[str, frozenset[str]] = field(default_factory=dict)
     loaded_from_cache: bool = field(default=False, compare=False)
+
+    def known_share(self, text: str, languages: Sequence[str]) -> float:
+        """Return the largest share of text's words (two letters and more) found in the examples of
+        one of languages (1.0 for a text without such words)."""
+        found = [w for w in words(text) if len(w) >= 2 and not w.isdigit()]
+        if not found:
+            return 1.0
+        return max(
+            (sum(w in self.vocabulary.get(code, ()) for w in found) / len(found) for code in languages),
+            default=0.0,
+        )
 
     def parse(
         self,
@@ -491,12 +510,13 @@ class NLUModel:
         )
         language, language_confidence = detect_language(words, enabled=codes, prior=prior_language, hint=hint)
         if not text.strip():
-            return Parse(text, language, language_confidence, FALLBACK_INTENT, 0.0, [], entities)
+            return Parse(text, language, language_confidence, FALLBACK_INTENT, 0.0, [], entities, hint, 1.0)
         ranking = self.classifier.predict(text, entities=entities)[:10]
         intent, confidence = ranking[0]
         if confidence < threshold:
             intent = FALLBACK_INTENT
-        return Parse(text, language, language_confidence, intent, confidence, ranking, entities)
+        known = self.known_share(words, codes)
+        return Parse(text, language, language_confidence, intent, confidence, ranking, entities, hint, known)
 
 
 def _replace(text: str, entities: list[dict[str, Any]], *, kinds: Sequence[str]) -> str:
@@ -535,7 +555,15 @@ def train(data: DialogueData) -> NLUModel:
         language_model=language_model,
         entities=extractor,
         training_seconds=time.perf_counter() - started,
+        vocabulary=_vocabulary(texts, languages),
     )
+
+
+def _vocabulary(texts: Sequence[str], languages: Sequence[str]) -> dict[str, frozenset[str]]:
+    found: dict[str, set[str]] = {}
+    for text, language in zip(texts, languages, strict=True):
+        found.setdefault(language, set()).update(words(text))
+    return {language: frozenset(vocabulary) for language, vocabulary in found.items()}
 
 
 def cache_key(data: DialogueData) -> str:

@@ -60,8 +60,9 @@ FORM_RESUME = "utter_form_resume"
 FOLLOW_UP_QUESTIONS = {"ask_where": "where", "ask_when": "when", "ask_cost": "cost"}
 #: Said, in English and in the city's language, to a message in a language the city does not speak.
 NOT_SPOKEN = "utter_language_not_spoken"
-#: Below this confidence a message may be in a language the city does not speak.
-NOT_UNDERSTOOD = 0.5
+#: Below this share of words known from the examples of an enabled language, a message may be in a
+#: language the city does not speak.
+KNOWN_SHARE = 0.5
 #: Said to an e-mail address or phone number typed outside a form (kept for a case opened later).
 CONTACT_NOTED = "utter_contact_noted"
 #: Said when such a question has no topic to go with.
@@ -190,6 +191,8 @@ class Parsed:
     ranking: list[tuple[str, float]] = field(default_factory=list)
     also: list[Parsed] = field(default_factory=list)  # more questions in the same message, in order
     foreign: str | None = None  # the language it is written in, when the city does not speak it
+    language_hint: dict[str, float] | None = None  # the example model's probability of each language
+    known_share: float = 1.0  # the share of its words found in the examples of an enabled language
 
 
 class _SafeFormat(string.Formatter):
@@ -245,12 +248,15 @@ class DialogueEngine:
     def parse(self, text: str, tracker: Tracker) -> Parsed:
         """Return the intent, entities and language of text."""
         parsed = self._parse_one(text, tracker)
-        if parsed.intent in NO_QUESTION or parsed.confidence < NOT_UNDERSTOOD:
-            # Not understood: perhaps a language the city does not speak (only then is it worth asking).
-            parsed.foreign = foreign_language(text, enabled=list(self.settings.locales))
-            if parsed.foreign is not None:
-                parsed.intent, parsed.confidence = "nlu_fallback", 0.0
-                return parsed
+        # A language the city does not speak, even when the classifier finds a topic in it (Portuguese
+        # reads as Spanish): lingua knows 31 languages, the example model the transliterations, and a
+        # message mostly of words the examples of an enabled language use is in that language.
+        if parsed.known_share < KNOWN_SHARE:
+            enabled = list(self.settings.locales)
+            parsed.foreign = foreign_language(text, enabled=enabled, hint=parsed.language_hint)
+        if parsed.foreign is not None:
+            parsed.intent, parsed.confidence = "nlu_fallback", 0.0
+            return parsed
         parts = split_parts(
             text, is_greeting=lambda head: self._parse_one(head, tracker).intent in GREETINGS, lexicon=self.data.lexicon
         )
@@ -267,6 +273,8 @@ class DialogueEngine:
             confidence=result.confidence,
             entities=self._when_and_whom(text, list(result.entities)),
             ranking=list(result.ranking),
+            language_hint=getattr(result, "language_hint", None),
+            known_share=getattr(result, "known_share", 0.0),
         )
         if parsed.intent in _FOLLOW_UP_CUES and not _asks_with(parsed.intent, text, self.data.lexicon):
             # "Is it safe?" has the shape of "where is it?" but none of its words: the next reading.

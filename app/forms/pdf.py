@@ -1,12 +1,13 @@
 """The bilingual PDF receipt of a sent form (the person's language and Polish), made with WeasyPrint
-from templates/forms/receipt.html. The DejaVu fonts (Latin and Cyrillic) are embedded."""
+from templates/forms/receipt.html. The fonts are embedded: DejaVu for Latin and Cyrillic, Noto for Georgian,
+Devanagari and Arabic (Debian's fonts-dejavu-core and fonts-noto-core); Arabic receipts run right to left."""
 
 from __future__ import annotations
 
 from app.config import Settings
 from app.forms import service
 from app.forms.models import FormSubmission
-from app.i18n import _, format_datetime, use_locale
+from app.i18n import _, format_datetime, text_direction, use_locale
 from app.web import environment
 
 
@@ -39,6 +40,7 @@ def receipt_html(*, settings: Settings, submission: FormSubmission, locale: str)
         sent_pl = format_datetime(sent, "long")
     context = {
         "locale": locale,
+        "dir": text_direction(locale),
         "bilingual": locale != service.SOURCE_LOCALE,
         "form": form,
         "case": submission.case,
