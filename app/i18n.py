@@ -126,9 +126,12 @@ def enabled_locales() -> list[str]:
     return list(get_settings().locales)
 
 
-def text_direction(code: str) -> str:
-    """Return 'rtl' or 'ltr' for locale code."""
-    return "rtl" if code.split("_")[0] in RTL_LOCALES else "ltr"
+def text_direction(code: str | None) -> str:
+    """Return 'rtl' or 'ltr' for locale code ('auto' when the language is not known: the browser
+    then takes the direction from the text). Templates: `dir="{{ code|textdir }}"` beside `lang`."""
+    if not code:
+        return "auto"
+    return "rtl" if code.replace("-", "_").split("_")[0] in RTL_LOCALES else "ltr"
 
 
 _LANGUAGE_RANGE = re.compile(r"^\s*([A-Za-z]{1,8}(?:-[A-Za-z0-9]{1,8})*|\*)\s*(?:;\s*q\s*=\s*([0-9.]+))?\s*$")

@@ -141,6 +141,7 @@ def environment(template_dir: str, locales_dir: str | None = None) -> Environmen
         datetime=i18n.format_datetime,
         time=i18n.format_time,
         number=i18n.format_number,
+        textdir=i18n.text_direction,
     )
     return env
 

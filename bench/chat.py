@@ -49,8 +49,9 @@ from app.assistant.flows import dialogue_engine  # noqa: E402
 from app.assistant.nlu import train_or_load  # noqa: E402
 from app.assistant.runtime import Tracker  # noqa: E402
 from app.config import get_settings  # noqa: E402
+from app.languages import KNOWN_LOCALES  # noqa: E402
 
-LANGUAGES = ("pl", "uk", "ru", "en", "be")
+LANGUAGES = KNOWN_LOCALES
 
 
 def percentile(values: list[float], share: float) -> float:

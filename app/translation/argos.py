@@ -28,6 +28,7 @@ from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
 
+from app.languages import KNOWN_LOCALES
 from app.translation.base import (
     PIVOT,
     BackendUnavailable,
@@ -244,7 +245,7 @@ class ArgosBackend:
 
     engine = "argos"
 
-    def __init__(self, data_dir: Path, *, languages: Sequence[str] = ("pl", "uk", "ru", "en", "be")) -> None:
+    def __init__(self, data_dir: Path, *, languages: Sequence[str] = KNOWN_LOCALES) -> None:
         self.data_dir = Path(data_dir).resolve()
         self.languages = tuple(languages)
         self._state_lock = threading.Lock()

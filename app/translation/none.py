@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from app.languages import KNOWN_LOCALES
 from app.translation.base import NoTranslationAvailable, Translation, detect_locally
 
 
@@ -12,7 +13,7 @@ class NoneBackend:
 
     engine = "none"
 
-    def __init__(self, *, languages: Sequence[str] = ("pl", "uk", "ru", "en", "be")) -> None:
+    def __init__(self, *, languages: Sequence[str] = KNOWN_LOCALES) -> None:
         self.languages = tuple(languages)
 
     def translate(self, text: str, source: str, target: str) -> Translation:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from app.config import PROJECT_ROOT, get_settings
+from app.languages import KNOWN_LOCALES
 from app.translation.argos import EXTRA_HINT, INSTALL_HINT, ArgosBackend, argos_installed
 from app.translation.base import (
     Backend,
@@ -122,7 +123,7 @@ class TranslationConfig:
     libretranslate_api_key: str | None = None
     timeout_seconds: float = DEFAULT_TIMEOUT_SECONDS
     cache_entries: int = DEFAULT_CACHE_ENTRIES
-    languages: tuple[str, ...] = ("pl", "uk", "ru", "en", "be")
+    languages: tuple[str, ...] = KNOWN_LOCALES
 
     @classmethod
     def from_settings(cls, settings: Any) -> TranslationConfig:

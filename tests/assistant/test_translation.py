@@ -47,6 +47,29 @@ def test_newcomer_and_caseworker_without_a_common_language(both_ways, patient_ap
     assert reply.text == "dzień dobry" and reply.data["translations"]["uk"]["text"] == "день добрий"
 
 
+def test_an_arabic_newcomer_and_a_polish_caseworker_through_english(arabic_models, patient_app, client, db, world, login):
+    """Arabic -> English -> Polish and back, with the real argostranslate: the case page shows the
+    translation and the original, each message right to left or left to right as its language goes."""
+    sender = "ar-newcomer"
+    rest(client, sender, '/change_language{"language": "ar"}')
+    rest(client, sender, "/human_handoff")
+    rest(client, sender, "قطة تأكل خبزا")
+    message = db.scalars(select(ConversationMessage).where(ConversationMessage.text == "قطة تأكل خبزا")).one()
+    stored = message.data["translations"]["pl"]
+    assert stored["text"] == "kot je chleb" and "+" in stored["model_version"]  # through English
+    conversation = db.scalar(select(Conversation).where(Conversation.sender_id == sender))
+    case = db.get(CaseFile, conversation.case_id)
+    login(world.caseworker.email, "long enough password", locale="pl")
+    page = client.get(f"/pl/staff/cases/{case.reference}")
+    assert page.text.count('lang="ar" dir="rtl"') >= 2  # the message and its original, right to left
+    assert '<html lang="pl" dir="ltr">' in page.text and "kot je chleb" in page.text
+    client.post(f"/pl/staff/cases/{case.reference}/chat", data={"csrf_token": csrf_from(page.text), "reply": "dzień dobry"})
+    answer = rest(client, sender, "شكرا")
+    assert "يوم جيد" in "\n".join(m["text"] for m in answer)
+    reply = db.scalars(select(ConversationMessage).where(ConversationMessage.author == "staff")).one()
+    assert reply.data["translations"]["ar"]["text"] == "يوم جيد"
+
+
 def test_without_a_model_the_original_is_delivered_at_once(patient_app, client, db, world, login):
     """No be<->pl model: nothing is lost, the original goes through and is marked untranslated."""
     sender = "be-newcomer"

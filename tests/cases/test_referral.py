@@ -150,7 +150,7 @@ def test_the_refer_form_asks_for_the_consent_of_the_chosen_partner_in_the_client
     consent_part = form[form.index('id="refer-consent"') :]
     with use_locale("uk"):  # the text to read, in the client's language
         wording = str(escape(gettext(CONTACT_QUESTION)))
-    assert '<div class="consent-text" lang="uk">' in consent_part and wording in consent_part
+    assert '<div class="consent-text" lang="uk" dir="ltr">' in consent_part and wording in consent_part
     assert (
         'name="consent_confirmed"' in consent_part
         and f'name="consent_for" value="{PARTNER_A}"' in consent_part

@@ -346,7 +346,7 @@ def test_the_inbox_names_languages_in_their_own_words(as_user, world, open_case)
     open_case(language="be")
     page = as_user(world.caseworker).get("/pl/staff/cases/")
     table = _section(page.text, '<table class="cases">', "</table>")
-    assert '<span lang="uk">Українська</span>' in table and '<span lang="be">Беларуская</span>' in table
+    assert '<span lang="uk" dir="ltr">Українська</span>' in table and '<span lang="be" dir="ltr">Беларуская</span>' in table
     assert ">UK<" not in table and ">BE<" not in table
     # On a phone every value keeps its column's name (the header row is hidden there).
     with use_locale("pl"):

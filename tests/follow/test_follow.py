@@ -349,7 +349,7 @@ def test_what_staff_wrote_in_the_chat_is_shown_translated_with_the_original(clie
     db.commit()
     page = _page(client, "uk", case, secret)
     assert "Будь ласка, принесіть паспорт" in page  # in the reader's language
-    assert '<span lang="pl">Proszę przynieść paszport</span>' in page  # and the original
+    assert '<span lang="pl" dir="ltr">Proszę przynieść paszport</span>' in page  # and the original
     assert said("uk", "Machine translated") in page and world.caseworker.display_name in page
     for private in ("Мені потрібна допомога", "Bot answer", "Internal remark", "For the partner"):
         assert private not in page  # only what staff wrote to the client
@@ -377,7 +377,7 @@ def test_a_message_is_machine_translated_into_the_pages_language_when_read(
     db.add(message)
     db.commit()
     page = _page(client, "uk", case, secret)
-    assert "пес їсть хліб" in page and '<span lang="pl">pies je chleb</span>' in page
+    assert "пес їсть хліб" in page and '<span lang="pl" dir="ltr">pies je chleb</span>' in page
     db.refresh(message)
     assert "translations" not in (message.data or {})
 

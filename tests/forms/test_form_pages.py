@@ -70,7 +70,7 @@ def test_the_language_switcher_of_a_form_keeps_the_answers(client, db, world):
     page = client.get(f"/uk/forms/{FORM}")
     # The header's languages are buttons of the form: they send the answers to the same form in that language.
     assert re.search(
-        rf'<button class="link-button lang-keep" type="submit" form="city-form" formaction="/en/forms/{FORM}" formnovalidate name="_action" value="language" lang="en">English</button>',
+        rf'<button class="link-button lang-keep" type="submit" form="city-form" formaction="/en/forms/{FORM}" formnovalidate name="_action" value="language" lang="en" dir="ltr">English</button>',
         page.text,
     )
     key = re.search(r'name="_key" value="([^"]+)"', page.text).group(1)

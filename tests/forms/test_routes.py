@@ -54,7 +54,7 @@ def test_every_form_renders_validates_and_submits(client, db, settings, world, f
         assert 'class="official"' not in html
     else:
         assert title != form.title, "the title is translated"
-        assert f'<span class="official" lang="pl">{form.title}</span>' in html
+        assert f'<span class="official" lang="pl" dir="ltr">{form.title}</span>' in html
     for f in form.fields.values():
         assert f'id="w-{f.name}"' in html
         label = service.form_text(f.label, locale).replace("'", "&#39;").replace('"', "&#34;")
@@ -295,6 +295,6 @@ def test_free_text_answers_get_a_machine_translation_beside_the_original(client,
     reference = re.search(r"<code>(KRK-\d{4}-\d{6})</code>", sent.text).group(1)
     login("caseworker@cases.example.org", "long enough password")
     answers = client.get(f"/en/staff/forms/cases/{reference}").text
-    assert f'<span class="free-text" lang="uk">{opis}</span>' in answers  # the original, always
+    assert f'<span class="free-text" lang="uk" dir="ltr">{opis}</span>' in answers  # the original, always
     assert "Machine translated" in answers and "Właściciel wypowiedział umowę." in answers
     assert asked == [(opis, "uk", "pl")]  # only the description, not names or numbers

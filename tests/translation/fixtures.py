@@ -139,3 +139,27 @@ def both_ways(argos_dir: Path) -> Iterator[Path]:
     finally:
         for source, target in added:
             backend.remove(source, target)
+
+
+#: Arabic words of the tiny ar<->en models (an Arabic newcomer and a Polish caseworker, through English).
+EN_AR = {"cat": "قطة", "eats": "تأكل", "bread": "خبزا", "day": "يوم", "good": "جيد", "thanks": "شكرا"}
+
+
+@pytest.fixture
+def arabic_models(both_ways: Path) -> Iterator[Path]:
+    """Install ar->en and en->ar (beside both_ways' pl<->en) for one test, then remove them."""
+    from app.translation.argos import ArgosBackend
+
+    backend = ArgosBackend(both_ways)
+    pairs = (("ar", "en", {ar: en for en, ar in EN_AR.items()}), ("en", "ar", EN_AR))
+    added = []
+    installed = {(m.source, m.target) for m in backend.models()}
+    for source, target, words in pairs:
+        if (source, target) not in installed:
+            backend.install(tiny_model(source, target, words))
+            added.append((source, target))
+    try:
+        yield both_ways
+    finally:
+        for source, target in added:
+            backend.remove(source, target)
