@@ -13,7 +13,7 @@ def test_defaults_work_for_a_laptop(monkeypatch):
     settings = load_settings(_env_file=None)
     assert settings.environment == "development"
     assert settings.database_url.startswith("sqlite:///") and settings.database_url.endswith("var/witaj.db")
-    assert settings.locales == ["pl", "uk", "ru", "en", "be"] and settings.default_locale == "pl"
+    assert settings.locales == ["pl", "uk", "ru", "en", "be", "ka", "tr", "vi", "es", "hi", "ar"] and settings.default_locale == "pl"
     assert settings.time_zone == "Europe/Warsaw"
 
 

@@ -85,16 +85,41 @@ TRANSLITERATED = {
     "uk": "pryvit, de znajty robotu v Krakovi?",
     "ru": "gde mozhno vyuchit polskij besplatno",
     "be": "pryvitannie, dze znajsci pracu",
+    "hi": "namaste, mujhe krakow me naukri chahiye, kaise milegi?",
+    "ar": "salam, ana badawer 3ala shoghl fi krakow, mumkin mosa3ada?",
+    "vi": "xin chao, toi muon tim viec lam o krakow",
 }
 
 
 @pytest.mark.parametrize("language", sorted(TRANSLITERATED))
-def test_latin_letters_of_ukrainian_russian_and_belarusian_are_answered_in_that_language(client, world, db, language):
+def test_latin_letters_of_other_scripts_are_answered_in_that_language(client, world, db, language):
     """The REST channel has no page language: the conversation starts in Polish, and a message in
-    Latin-script Ukrainian, Russian or Belarusian is answered in that language."""
+    Latin-script Ukrainian, Russian, Belarusian, romanised Hindi, Arabizi or Vietnamese without its
+    marks is answered in that language."""
     from app.assistant.models import Conversation
 
     sender = f"translit-{language}"
     client.post("/webhooks/rest/webhook", json={"sender": sender, "message": TRANSLITERATED[language]})
     conversation = db.scalar(select(Conversation).where(Conversation.sender_id == sender))
     assert conversation.language == language
+
+
+@pytest.mark.parametrize(
+    ("language", "message"),
+    [("en", "social assistance in Krakow"), ("en", "legal aid for refugees"), ("es", "busco trabajo en Cracovia")],
+)
+def test_a_message_of_an_enabled_languages_words_is_never_foreign(settings, language, message):
+    """lingua reads "social assistance in Krakow" as French; its words are words of the English
+    examples, so it is English."""
+    from app.assistant.runtime import Tracker
+
+    parsed = flows.dialogue_engine(settings).parse(message, Tracker(language=language))
+    assert parsed.foreign is None and parsed.intent != "nlu_fallback", parsed
+
+
+def test_a_close_language_understood_by_the_classifier_is_still_told_apart(settings):
+    """Portuguese reads like Spanish to the classifier (it finds a topic), but the city does not speak it."""
+    from app.assistant.runtime import Tracker
+
+    parsed = flows.dialogue_engine(settings).parse(UNSPOKEN["pt"], Tracker(language="es"))
+    assert parsed.foreign == "pt" and parsed.intent == "nlu_fallback"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import unicodedata
 
 import pytest
 from pypdf import PdfReader
@@ -118,6 +119,70 @@ def test_receipt_embeds_fonts_for_latin_and_cyrillic(client, settings, world):
     text = pdf_text(client.get(url).content)
     assert "Пацвярджэнне падачы бланка" in text
     assert "Агульны ліст ва ўстанову" in text and "Pismo ogólne do urzędu" in text
+
+
+#: Answers typed in each script, with the words the receipt's text must give back.
+SCRIPTS = {
+    "ka": ("სამუშაოს ძიება კრაკოვში", "გამარჯობა, სად შემიძლია დავრეგისტრირდე დასაქმების სამსახურში?"),
+    "hi": ("क्राकोव में नौकरी की तलाश", "नमस्ते, मैं श्रम कार्यालय में पंजीकरण कैसे करूँ?"),
+    "ar": ("البحث عن عمل في كراكوف", "مرحبا، كيف أسجل في مكتب العمل؟"),
+}
+FONT_OF = {"ka": "Noto-Sans-Georgian", "hi": "Noto-Sans-Devanagari", "ar": "Noto-Naskh-Arabic"}
+
+
+def _fonts(content: bytes) -> dict[str, bool]:
+    fonts = {}
+    for page_ in PdfReader(io.BytesIO(content)).pages:
+        for font in page_["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descriptor = font["/DescendantFonts"][0].get_object()["/FontDescriptor"]
+            fonts[str(font["/BaseFont"])] = "/FontFile2" in descriptor
+    return fonts
+
+
+@pytest.mark.parametrize("locale", sorted(SCRIPTS))
+def test_receipt_in_georgian_devanagari_and_arabic_extracts_back_to_its_words(client, world, locale):
+    """Shaped by Pango with the Noto font of each script, embedded: the PDF's text gives back the
+    words as typed and the receipt's own labels in the language, beside the Polish."""
+    title, body = SCRIPTS[locale]
+    page = client.get(f"/{locale}/forms/pismo-ogolne")
+    sent = client.post(
+        f"/{locale}/forms/pismo-ogolne", data=post_data("pismo-ogolne", csrf_from(page.text), tytul=title, tresc=body)
+    )
+    url = re.search(rf'href="(/{locale}/forms/receipt/[^"]+\.pdf)"', sent.text).group(1)
+    content = client.get(url).content
+    fonts = _fonts(content)
+    assert all(fonts.values()), fonts  # every font embedded
+    assert any(FONT_OF[locale] in name for name in fonts), fonts
+    text = unicodedata.normalize("NFKC", pdf_text(content))
+    with use_locale(locale):
+        from app.i18n import _
+
+        label = _("Receipt of a sent form")
+    assert label != "Receipt of a sent form"  # the receipt speaks the language
+    assert "Potwierdzenie złożenia formularza" in text
+    if locale == "ka":
+        # Georgian has no reordering or joining: the text extracts back word for word.
+        for word in f"{title} {body} {label}".replace(",", " ").replace("?", " ").split():
+            assert word in text, (word, text)
+    else:
+        # Devanagari's vowel signs are drawn before their consonant and Arabic joins and runs right
+        # to left: a PDF keeps the drawn glyphs, so extraction gives the letters, not their order.
+        script = re.compile(r"[\u0900-\u097f]" if locale == "hi" else r"[\u0600-\u06ff]")
+        typed = set(script.findall(title + body))
+        assert typed <= set(script.findall(text)), typed - set(script.findall(text))
+
+
+def test_the_receipt_of_an_arabic_form_runs_right_to_left_with_the_polish_left_to_right(client, db, settings, world):
+    from app.forms.pdf import receipt_html
+
+    page = client.get("/ar/forms/pismo-ogolne")
+    client.post("/ar/forms/pismo-ogolne", data=post_data("pismo-ogolne", csrf_from(page.text), tytul=SCRIPTS["ar"][0]))
+    submission = db.scalars(select(FormSubmission).order_by(FormSubmission.id.desc())).first()
+    html = receipt_html(settings=settings, submission=submission, locale="ar")
+    assert '<html lang="ar" dir="rtl">' in html
+    assert '<span class="pl" lang="pl" dir="ltr">Potwierdzenie złożenia formularza</span>' in html
+    assert "text-align: start" in html and "Noto Naskh Arabic" in html
 
 
 def test_receipt_needs_the_link_of_a_sent_form(client, world):
