@@ -65,8 +65,14 @@ LANGUAGES: dict[str, Language] = {
 }
 #: A language code as Witaj stores it (ISO 639-1, or 639-3 where a language has no two-letter code).
 LANGUAGE_CODE = re.compile(r"^[a-z]{2,3}$")
-#: Locales we ship catalogs for; WITAJ_LOCALES picks the enabled ones among them.
-KNOWN_LOCALES = ("pl", "uk", "ru", "en", "be", "ka", "tr", "vi", "es", "hi", "ar")
+#: The eleven locales of the plan (issue 14), in the order the language switcher shows them.
+PLANNED_LOCALES = ("pl", "uk", "ru", "en", "be", "ka", "tr", "vi", "es", "hi", "ar")
+#: Locales shipped complete (every catalog string, NLU examples, lexicon and test conversations);
+#: WITAJ_LOCALES picks the enabled ones among them. A planned locale joins when its content is
+#: complete (`witaj i18n check`, `witaj dialogues test`); until then a message in it gets the answer
+#: for a language the city does not speak (FOREIGN_DETECTABLE).
+COMPLETE = frozenset({"pl", "uk", "ru", "en", "be", "hi"})
+KNOWN_LOCALES = tuple(code for code in PLANNED_LOCALES if code in COMPLETE)
 #: Scripts written right to left; the base layout sets dir="rtl" for these.
 RTL_LOCALES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb"})
 #: Languages the detector chooses among: those with catalogs (a conversation can be held in them).

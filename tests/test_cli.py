@@ -121,9 +121,9 @@ def test_serve_refuses_an_enabled_locale_whose_catalog_is_not_complete(tmp_path,
     from app import cli
 
     locales = Path(shutil.copytree(ROOT / "locales", tmp_path / "locales"))
-    po = locales / "tr" / "LC_MESSAGES" / "messages.po"
+    po = locales / "es" / "LC_MESSAGES" / "messages.po"
     with po.open("rb") as handle:
-        catalog = read_po(handle, locale="tr")
+        catalog = read_po(handle, locale="es")
     emptied = [m for m in catalog if m.id and not m.pluralizable][:7]
     for message in emptied:
         message.string = ""
@@ -133,11 +133,11 @@ def test_serve_refuses_an_enabled_locale_whose_catalog_is_not_complete(tmp_path,
     assert run_witaj("db", "upgrade", env={"WITAJ_DATABASE_URL": url}).returncode == 0
     served = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
-    env = {"WITAJ_DATABASE_URL": url, "WITAJ_LOCALES_DIR": str(locales), "WITAJ_LOCALES": "pl,tr,en"}
+    env = {"WITAJ_DATABASE_URL": url, "WITAJ_LOCALES_DIR": str(locales), "WITAJ_LOCALES": "pl,es,en"}
     result = CliRunner().invoke(cli.main, ["serve", "--port", "1"], env=env)
     assert result.exit_code == 2 and not served, result.output
-    assert "locale tr is enabled (WITAJ_LOCALES) but its catalog is not complete (2 more)" in result.output
-    first = next(m for m in read_po(po.open("rb"), locale="tr") if m.id == emptied[0].id)
+    assert "locale es is enabled (WITAJ_LOCALES) but its catalog is not complete (2 more)" in result.output
+    first = next(m for m in read_po(po.open("rb"), locale="es") if m.id == emptied[0].id)
     assert f"{po}:{first.lineno}: untranslated: {emptied[0].id[:60]!r}" in result.output
     env["WITAJ_LOCALES"] = "pl,en"
     result = CliRunner().invoke(cli.main, ["serve", "--port", "1"], env=env)

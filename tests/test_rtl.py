@@ -8,10 +8,15 @@ import re
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from app.languages import KNOWN_LOCALES
 from tests.browser import collect_console_errors
 from tests.test_accessibility import AXE_OPTIONS, AXE_RUN
 
-pytestmark = pytest.mark.browser
+pytestmark = [
+    pytest.mark.browser,
+    # The test runs as soon as Arabic's content is complete (app/languages.py COMPLETE, issue 14).
+    pytest.mark.skipif("ar" not in KNOWN_LOCALES, reason="Arabic (ar) is not complete yet (issue 14)"),
+]
 PHONE = {"width": 390, "height": 844}
 ARABIC = re.compile(r"[\u0600-\u06ff]")
 
@@ -43,11 +48,11 @@ def test_the_arabic_chat_on_a_phone_runs_right_to_left(site, browser):
     # The page's own text starts at the right edge.
     heading = page.get_by_role("heading", level=1).bounding_box()
     assert heading is not None and heading["x"] + heading["width"] > PHONE["width"] * 0.6
+    before = page.locator(".msg-bot").count()
     page.locator("#chat-message").fill("أبحث عن عمل في كراكوف، هل توجد وظائف؟")
     page.locator("#chat-form button[type=submit]").click()
-    answer = page.locator(".msg-bot").last
+    answer = page.locator(".msg-bot").nth(before)  # the first answer after the message
     answer.wait_for()
-    page.wait_for_function("document.querySelectorAll('.msg-bot').length >= 1")
     assert answer.get_attribute("lang") == "ar" and answer.get_attribute("dir") == "rtl"
     assert ARABIC.search(answer.inner_text()), answer.inner_text()  # answered in Arabic
     mine = page.locator(".msg-user").last

@@ -8,7 +8,9 @@ from sqlalchemy import select
 
 from app.assistant.models import Conversation, ConversationMessage
 from app.cases.models import CaseFile
+from app.languages import KNOWN_LOCALES, RTL_LOCALES
 from tests.conftest import csrf_from
+from tests.translation.fixtures import NEWER_WORDS
 
 
 @pytest.fixture
@@ -47,27 +49,34 @@ def test_newcomer_and_caseworker_without_a_common_language(both_ways, patient_ap
     assert reply.text == "dzień dobry" and reply.data["translations"]["uk"]["text"] == "день добрий"
 
 
-def test_an_arabic_newcomer_and_a_polish_caseworker_through_english(arabic_models, patient_app, client, db, world, login):
-    """Arabic -> English -> Polish and back, with the real argostranslate: the case page shows the
-    translation and the original, each message right to left or left to right as its language goes."""
-    sender = "ar-newcomer"
-    rest(client, sender, '/change_language{"language": "ar"}')
+@pytest.mark.parametrize("language", [code for code in ("ar", "hi") if code in KNOWN_LOCALES])
+def test_a_newer_languages_newcomer_and_a_polish_caseworker_through_english(
+    language, newer_models, patient_app, client, db, world, login
+):
+    """Arabic or Hindi -> English -> Polish and back, with the real argostranslate: the case page shows
+    the translation and the original, each message right to left or left to right as its language goes."""
+    words = NEWER_WORDS[language]
+    sentence = " ".join(words[w] for w in ("cat", "eats", "bread"))
+    sender = f"{language}-newcomer"
+    rest(client, sender, '/change_language{"language": "%s"}' % language)
     rest(client, sender, "/human_handoff")
-    rest(client, sender, "قطة تأكل خبزا")
-    message = db.scalars(select(ConversationMessage).where(ConversationMessage.text == "قطة تأكل خبزا")).one()
+    rest(client, sender, sentence)
+    message = db.scalars(select(ConversationMessage).where(ConversationMessage.text == sentence)).one()
     stored = message.data["translations"]["pl"]
     assert stored["text"] == "kot je chleb" and "+" in stored["model_version"]  # through English
     conversation = db.scalar(select(Conversation).where(Conversation.sender_id == sender))
     case = db.get(CaseFile, conversation.case_id)
     login(world.caseworker.email, "long enough password", locale="pl")
     page = client.get(f"/pl/staff/cases/{case.reference}")
-    assert page.text.count('lang="ar" dir="rtl"') >= 2  # the message and its original, right to left
+    direction = "rtl" if language in RTL_LOCALES else "ltr"
+    assert page.text.count(f'lang="{language}" dir="{direction}"') >= 2  # the message and its original
     assert '<html lang="pl" dir="ltr">' in page.text and "kot je chleb" in page.text
     client.post(f"/pl/staff/cases/{case.reference}/chat", data={"csrf_token": csrf_from(page.text), "reply": "dzień dobry"})
-    answer = rest(client, sender, "شكرا")
-    assert "يوم جيد" in "\n".join(m["text"] for m in answer)
+    answer = rest(client, sender, words["thanks"])
+    expected = f"{words['day']} {words['good']}"
+    assert expected in "\n".join(m["text"] for m in answer)
     reply = db.scalars(select(ConversationMessage).where(ConversationMessage.author == "staff")).one()
-    assert reply.data["translations"]["ar"]["text"] == "يوم جيد"
+    assert reply.data["translations"][language]["text"] == expected
 
 
 def test_without_a_model_the_original_is_delivered_at_once(patient_app, client, db, world, login):

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from app.assistant import flows
 from app.assistant.models import ConversationMessage
 from app.i18n import translations
-from app.languages import foreign_language, native_name
+from app.languages import KNOWN_LOCALES, foreign_language, native_name
 from tests.conftest import csrf_from
 
 UNSPOKEN = {
@@ -25,6 +25,16 @@ UNSPOKEN = {
     "ur": "السلام علیکم، مجھے کراکوف میں نوکری چاہیے",
     "zh": "你好，我在克拉科夫找工作，请帮帮我",
 }
+#: Languages of the plan whose content is not complete yet: until they are, they are not spoken either.
+PLANNED = {
+    "ka": "გამარჯობა, კრაკოვში სამსახურს ვეძებ, დამეხმარებით?",
+    "tr": "Merhaba, Krakow'da iş arıyorum, bana yardım edebilir misiniz?",
+    "vi": "Xin chào, tôi đang tìm việc làm ở Krakow, bạn có thể giúp tôi không?",
+    "es": "Hola, busco trabajo en Cracovia, ¿me pueden ayudar?",
+    "hi": "नमस्ते, मुझे क्राकोव में नौकरी चाहिए, क्या आप मदद करेंगे?",
+    "ar": "مرحبا، أبحث عن عمل في كراكوف، هل يمكنكم مساعدتي؟",
+}
+UNSPOKEN.update({code: text for code, text in PLANNED.items() if code not in KNOWN_LOCALES})
 
 
 def text_of(settings, response: str, language: str, **values) -> str:
@@ -91,7 +101,7 @@ TRANSLITERATED = {
 }
 
 
-@pytest.mark.parametrize("language", sorted(TRANSLITERATED))
+@pytest.mark.parametrize("language", sorted(set(TRANSLITERATED) & set(KNOWN_LOCALES)))
 def test_latin_letters_of_other_scripts_are_answered_in_that_language(client, world, db, language):
     """The REST channel has no page language: the conversation starts in Polish, and a message in
     Latin-script Ukrainian, Russian, Belarusian, romanised Hindi, Arabizi or Vietnamese without its

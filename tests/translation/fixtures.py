@@ -141,17 +141,23 @@ def both_ways(argos_dir: Path) -> Iterator[Path]:
             backend.remove(source, target)
 
 
-#: Arabic words of the tiny ar<->en models (an Arabic newcomer and a Polish caseworker, through English).
-EN_AR = {"cat": "قطة", "eats": "تأكل", "bread": "خبزا", "day": "يوم", "good": "جيد", "thanks": "شكرا"}
+#: Words of the tiny models of newer languages (a newcomer and a Polish caseworker, through English).
+NEWER_WORDS = {
+    "ar": {"cat": "قطة", "eats": "تأكل", "bread": "خبزا", "day": "يوم", "good": "جيد", "thanks": "شكرا"},
+    "hi": {"cat": "बिल्ली", "eats": "खाती", "bread": "रोटी", "day": "दिन", "good": "अच्छा", "thanks": "धन्यवाद"},
+}
 
 
 @pytest.fixture
-def arabic_models(both_ways: Path) -> Iterator[Path]:
-    """Install ar->en and en->ar (beside both_ways' pl<->en) for one test, then remove them."""
+def newer_models(both_ways: Path, request: pytest.FixtureRequest) -> Iterator[Path]:
+    """Install <lang>->en and en-><lang> (beside both_ways' pl<->en) for one test, then remove them;
+    the language is the test's `language` parameter."""
     from app.translation.argos import ArgosBackend
 
+    language = request.getfixturevalue("language")
+    words = NEWER_WORDS[language]
     backend = ArgosBackend(both_ways)
-    pairs = (("ar", "en", {ar: en for en, ar in EN_AR.items()}), ("en", "ar", EN_AR))
+    pairs = ((language, "en", {theirs: en for en, theirs in words.items()}), ("en", language, words))
     added = []
     installed = {(m.source, m.target) for m in backend.models()}
     for source, target, words in pairs:
