@@ -15,7 +15,7 @@ from app.assistant.cli import dialogues
 from app.assistant.data import load_dialogues
 from app.assistant.export import export_rasa
 from app.config import PROJECT_ROOT
-from app.languages import KNOWN_LOCALES
+from app.languages import KNOWN_LOCALES, PLANNED_LOCALES
 
 LANGUAGES = list(KNOWN_LOCALES)
 
@@ -110,7 +110,7 @@ def test_export_rasa_writes_yaml_with_a_variation_per_language(tmp_path: Path, e
     domain = yaml.safe_load((out / "domain.yml").read_text(encoding="utf-8"))
     assert domain["version"] == "3.1"
     assert domain["slots"]["language"]["type"] == "categorical"
-    assert set(domain["slots"]["language"]["values"]) == set(LANGUAGES)
+    assert set(domain["slots"]["language"]["values"]) == set(PLANNED_LOCALES)
     for name, variations in domain["responses"].items():
         assert any("condition" not in v for v in variations), f"{name} has no default variation"
         for language in LANGUAGES:

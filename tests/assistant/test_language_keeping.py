@@ -18,11 +18,11 @@ from app.cases.events import CLIENT
 from app.cases.schemas import CaseIn, ClientIn
 from app.crypto import hash_secret
 from app.i18n import translations
-from app.languages import carries_language, detect_language, is_value, language_words
+from app.languages import KNOWN_LOCALES, carries_language, detect_language, is_value, language_words
 from tests.assistant.test_channels import response_text, rest
 from tests.conftest import csrf_from
 
-LANGUAGES = ["pl", "uk", "ru", "en", "be"]
+LANGUAGES = list(KNOWN_LOCALES)
 
 #: "I want to check the status of my case", as a newcomer would write it in each language.
 ASK_STATUS = {
@@ -31,6 +31,8 @@ ASK_STATUS = {
     "ru": "Хочу проверить статус моего обращения",
     "en": "I would like to check the status of my case",
     "be": "Хачу праверыць статус маёй справы",
+    "es": "Quiero consultar el estado de mi caso",
+    "hi": "मैं अपने केस का स्टेटस देखना चाहता हूँ",
 }
 
 #: Secrets of every shape a newcomer may type: mixed case and digits (the older token_urlsafe ones,
@@ -227,6 +229,8 @@ def test_rest_contact_typed_into_the_case_form_keeps_the_language(client, settin
                 "ru": "Хозяин квартиры не возвращает мне залог после выезда.",
                 "en": "My landlord keeps my deposit after I moved out in October.",
                 "be": "Уладальнік кватэры не вяртае мне заклад пасля выезду.",
+                "es": "El casero no me devuelve la fianza después de mudarme en octubre.",
+                "hi": "मकान मालिक अक्टूबर में घर छोड़ने के बाद मेरी जमा राशि वापस नहीं कर रहा है।",
             }[language],
         )
         rest(client, sender, f'/inform{{"contact_preference": "{preference}"}}')
@@ -247,7 +251,7 @@ def test_a_sentence_typed_while_a_form_asks_for_a_value_still_switches(client, s
 
 def _last_bot_message(html: str) -> tuple[str, str]:
     """Return (lang, text) of the last bot message on a chat page."""
-    items = re.findall(r'<li class="msg msg-bot"(?: lang="(\w+)")?>(.*?)</li>', html, re.S)
+    items = re.findall(r'<li class="msg msg-bot"(?: lang="(\w+)" dir="\w+")?>(.*?)</li>', html, re.S)
     assert items, "no bot message on the page"
     lang, body = items[-1]
     return lang, re.sub(r"<[^>]+>", "", body)

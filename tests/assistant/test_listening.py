@@ -21,9 +21,10 @@ from app.assistant.knowledge import load_knowledge
 from app.auth.models import Organisation
 from app.cases.models import CaseFile
 from app.i18n import translations
+from app.languages import KNOWN_LOCALES
 from tests.conftest import csrf_from
 
-LANGUAGES = ("pl", "uk", "ru", "en", "be")
+LANGUAGES = KNOWN_LOCALES
 CHANNELS = ("rest", "web")
 #: A Wednesday noon in Kraków: "Saturday" is 5 December, "the weekend" 5-6 December.
 WEDNESDAY = datetime(2026, 12, 2, 12, 0, tzinfo=ZoneInfo("Europe/Warsaw"))
@@ -267,7 +268,7 @@ def test_a_question_is_asked_at_most_twice_then_a_person_is_offered(chat, settin
     assert said(settings, "utter_form_stuck", language) in answer
     assert translations(language).ugettext("Talk to a person") in answer
     # The form has ended: "thank you" is answered as such, not with the question.
-    assert asked not in words(conversation.say({"pl": "dziękuję", "uk": "дякую", "ru": "спасибо", "en": "thanks", "be": "дзякуй"}[language]))
+    assert asked not in words(conversation.say(THANKS[language]))
 
 
 ASIDE = {
@@ -456,11 +457,10 @@ def test_every_topic_is_answered_in_every_language(chat, settings, channel, lang
     """A newcomer's question on each topic (the first written example of the topic in the language)
     gets the topic's answer in that language, through the channel."""
     data = flows.dialogue_engine(settings).data
-    hello = {"pl": "dzień dobry", "uk": "добрий день", "ru": "здравствуйте", "en": "hello, good morning", "be": "добры дзень"}
     for topic in NEW_TOPICS:
         example = next(e.text for e in data.examples[language] if e.intent == topic)
         conversation = chat(channel, language)
-        conversation.say(hello[language])  # the conversation has its language, as after any first message
+        conversation.say(HELLO[language])  # the conversation has its language, as after any first message
         answer = conversation.say(example)
         assert says(answer, settings, f"utter_{topic}", language), (topic, example, answer)
 
@@ -548,3 +548,65 @@ def test_every_choice_of_a_question_is_offered_in_the_channel(client, world, set
     else:
         answer = Chat(client, "web", language, "").say(start)
         assert all(choice in answer for choice in choices), answer
+
+
+# --- the languages added after the first five ------------------------------------------------------
+
+THANKS = {"pl": "dziękuję", "uk": "дякую", "ru": "спасибо", "en": "thanks", "be": "дзякуй", "es": "gracias",
+          "hi": "धन्यवाद"}
+HELLO = {"pl": "dzień dobry", "uk": "добрий день", "ru": "здравствуйте", "en": "hello, good morning", "be": "добры дзень",
+         "es": "hola, buenos días", "hi": "नमस्ते"}
+GREETING_AND_QUESTION.update({
+    "es": ("Hola, ¿cómo saco el carnet de la biblioteca?", "utter_library_card"),
+    "hi": ("नमस्ते, मुफ़्त में पोलिश भाषा कहाँ सीख सकते हैं?", "utter_polish_course"),
+})
+TWO_QUESTIONS.update({
+    "es": ("¿Dónde puedo aprender polaco? ¿Y cómo encuentro trabajo?", "utter_polish_course", "utter_job_search"),
+    "hi": ("पोलिश भाषा कहाँ सीखें? और नौकरी कैसे ढूँढें?", "utter_polish_course", "utter_job_search"),
+})
+LIBRARY_THEN_SATURDAY.update({
+    "es": ("busco una biblioteca en Nowa Huta", "¿y el sábado?"),
+    "hi": ("नोवा हुटा में लाइब्रेरी कहाँ है?", "और शनिवार को?"),
+})
+EVENTS_FOR_CHILDREN_THEN_ADULTS.update({
+    "es": ("¿qué hay el fin de semana en Cracovia para niños?", "¿y para adultos?"),
+    "hi": ("इस वीकेंड क्राकोव में बच्चों के लिए क्या कार्यक्रम हैं?", "और बड़ों के लिए?"),
+})
+HOUSING.update({
+    "es": ("necesito ayuda con la vivienda, nos echan del piso", "sí, quiero abrir un caso",
+           "el casero dice que tenemos que dejar el piso antes de fin de mes", "Podgórze", "sí"),
+    "hi": ("मुझे रहने की जगह के लिए मदद चाहिए, हमें घर से निकाला जा रहा है", "हाँ, मैं केस खोलना चाहता हूँ",
+           "मकान मालिक कहता है कि महीने के अंत तक फ़्लैट खाली करना होगा", "Podgórze", "हाँ"),
+})
+TOPIC_TYPED.update({
+    "es": ("quiero abrir un caso", "vivienda"),
+    "hi": ("मैं एक केस खोलना चाहता हूँ", "घर"),
+})
+NOT_A_TOPIC.update({
+    "es": ("Oksana Petrenko", "oksana@example.org"),
+    "hi": ("Oksana Petrenko", "oksana@example.org"),
+})
+ASIDE.update({
+    "es": "¿dónde está la oficina de empleo?",
+    "hi": "लेबर ऑफ़िस कहाँ है?",
+})
+PERSON.update({
+    "es": "quiero hablar con una persona",
+    "hi": "मुझे किसी इंसान से बात करनी है",
+})
+WHERE_AFTER_LABOUR.update({
+    "es": ("¿cómo me registro como desempleado?", "¿y dónde está?"),
+    "hi": ("बेरोज़गार के रूप में रजिस्ट्रेशन कैसे करें?", "और यह कहाँ है?"),
+})
+COST_AFTER_HOUSING.update({
+    "es": ("necesito ayuda con la vivienda, nos echan del piso", "¿cuánto cuesta?"),
+    "hi": ("मुझे घर के लिए मदद चाहिए, हमें निकाला जा रहा है", "इसका कितना खर्च है?"),
+})
+LOST_JOB_THEN_MONEY.update({
+    "es": ("Hola, perdí mi trabajo la semana pasada, ¿qué hago?", "¿y me dan algo de dinero?"),
+    "hi": ("नमस्ते, पिछले हफ़्ते मेरी नौकरी चली गई, अब क्या करूँ?", "क्या मुझे कुछ पैसे मिलेंगे?"),
+})
+EMAIL_FIRST.update({
+    "es": "mi correo es oksana.k@example.org",
+    "hi": "मेरा ईमेल oksana.k@example.org है",
+})

@@ -14,9 +14,9 @@ from app.assistant.flows import dialogue_engine
 from app.assistant.nlu import NLUModel, extract_entities, normalize, train_or_load
 from app.assistant.runtime import Tracker
 from app.config import PROJECT_ROOT
-from app.languages import LINGUA_SWITCH_THRESHOLD, detect_language
+from app.languages import KNOWN_LOCALES, LINGUA_SWITCH_THRESHOLD, detect_language
 
-LANGUAGES = ["pl", "uk", "ru", "en", "be"]
+LANGUAGES = list(KNOWN_LOCALES)
 
 
 @pytest.fixture(scope="module")
