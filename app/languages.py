@@ -71,7 +71,7 @@ PLANNED_LOCALES = ("pl", "uk", "ru", "en", "be", "ka", "tr", "vi", "es", "hi", "
 #: WITAJ_LOCALES picks the enabled ones among them. A planned locale joins when its content is
 #: complete (`witaj i18n check`, `witaj dialogues test`); until then a message in it gets the answer
 #: for a language the city does not speak (FOREIGN_DETECTABLE).
-COMPLETE = frozenset({"pl", "uk", "ru", "en", "be", "es", "hi", "tr", "ar", "vi"})
+COMPLETE = frozenset(PLANNED_LOCALES)
 KNOWN_LOCALES = tuple(code for code in PLANNED_LOCALES if code in COMPLETE)
 #: Scripts written right to left; the base layout sets dir="rtl" for these.
 RTL_LOCALES = frozenset({"ar", "fa", "he", "ur", "ps", "ckb"})
