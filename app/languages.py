@@ -132,6 +132,15 @@ _UNSPACED = re.compile(r"[\u0e00-\u0e7f\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]"
 #: Letters of Belarusian Łacinka and Latin transliterations that Polish and English never use.
 _NEITHER_POLISH_NOR_ENGLISH = re.compile(r"[čšžŭČŠŽŬ]")
 _LATIN = re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
+#: Letters only one of the Latin-script languages writes: Vietnamese's vowels with tone marks (the
+#: Latin Extended Additional block) and ơ ư đ ă, Turkish's dotless ı, ğ and ş, Spanish ñ. Found in two words,
+#: they are as sure a sign as a script: "cuối tuần ở Kraków có gì cho trẻ em?" is Vietnamese, whatever
+#: lingua makes of "Kraków".
+_ONLY_LETTERS = {
+    "vi": re.compile(r"[\u1ea0-\u1ef9ơưđăƠƯĐĂ]"),
+    "tr": re.compile(r"[ığşİĞŞ]"),
+    "es": re.compile(r"[ñÑ]"),
+}
 _SCRIPT_LETTERS = {
     "latin": re.compile(r"[A-Za-z\u00c0-\u024f\u1e00-\u1eff]"),
     "cyrillic": re.compile(r"[\u0400-\u04ff]"),
@@ -339,6 +348,13 @@ def detect_language(
         scores = {code: (scores[code] + float(hint.get(code, 0.0))) / 2 for code in codes}
         threshold = SWITCH_THRESHOLD
     best = max(codes, key=lambda code: scores[code])
+    marked = [
+        code for code, letters in _ONLY_LETTERS.items()
+        if code in codes and sum(bool(letters.search(word)) for word in text.split()) >= 2
+    ]
+    if len(marked) == 1 and (best == marked[0] or (hint is not None and float(hint.get(marked[0], 0.0)) >= 0.5)):
+        best = marked[0]
+        return best, max(scores[best], float(hint.get(best, 0.0)) if hint is not None else 0.0)
     if prior is None or best == prior:
         return best, scores[best]
     # Cyrillic text is no Polish or English, Georgian letters no Arabic: when a language of the text's

@@ -103,9 +103,11 @@ MAX_MORE_QUESTIONS = 2
 #: A message of more parts than this is read as a whole (each part costs a reading).
 MAX_PARTS = 6
 #: Where a message splits into parts: after a sentence, at a line break, after a short greeting with a
-#: comma, and before "and" followed by a question word (_and_question), in every language.
-_SENTENCE_END = re.compile(r"(?<=[.!?;])\s+|\n+")
-_GREETING_COMMA = re.compile(r"^\s*((?:\S+\s+){0,2}\S+?)\s*[,!]\s+(?=\S)")
+#: comma, and before "and" followed by a question word (_and_question), in every language; sentence
+#: ends and commas of every script it reads: the Arabic question mark, semicolon and comma (؟ ؛ ،)
+#: and the Devanagari danda (। ॥) besides . ! ? ; and the comma.
+_SENTENCE_END = re.compile(r"(?<=[.!?;\u061f\u061b\u0964\u0965])\s+|\n+")
+_GREETING_COMMA = re.compile(r"^\s*((?:[^\s,!\u060c]+\s+){0,2}[^\s,!\u060c]+)\s*[,!\u060c]\s+(?=\S)")
 
 
 @lru_cache(maxsize=8)
@@ -312,12 +314,20 @@ class DialogueEngine:
         """Add the days (`date`, as typed) and the audience a message names, in any language, to the
         entities the NLU found (which win where they overlap)."""
         known = self.data.domain.entities
-        taken = [(e["start"], e["end"]) for e in entities if e.get("start") is not None]
         found: list[dict[str, Any]] = []
-        if "date" in known and not any(e.get("entity") == "date" for e in entities):
+        if "date" in known:
             days = find_when(text, date.today(), self.data.lexicon)
-            if days is not None:
+            typed = [e for e in entities if e.get("entity") == "date"]
+            # The lexicon's reading wins where it is wider: "შაბათ-კვირას" (the weekend) holds
+            # "კვირას" (Sunday), an example's annotated date.
+            if days is not None and all(
+                e.get("start") is not None and days.start <= e["start"] and e["end"] <= days.end
+                and e["end"] - e["start"] < days.end - days.start
+                for e in typed
+            ):
+                entities = [e for e in entities if e.get("entity") != "date"]
                 found.append({"entity": "date", "value": text[days.start : days.end], "start": days.start, "end": days.end})
+        taken = [(e["start"], e["end"]) for e in entities if e.get("start") is not None]
         if "audience" in known:
             whom = find_audience(text, self.data.lexicon)
             if whom is not None:
@@ -822,20 +832,23 @@ class DialogueEngine:
 
 def _asks_with(intent: str, text: str, lexicon: Lexicon) -> bool:
     """Return whether text has one of the words a follow-up question of intent asks with (a cue of up
-    to three letters as a whole word, a longer one as the start of a word or of words)."""
+    to three letters as a whole word unless it ends with *, a longer one as the start of a word or of
+    words)."""
     folded = " " + " ".join(words(text)) + " "
-    for cue in _follow_up_cues(lexicon)[intent]:
-        if (f" {cue} " if len(cue) <= 3 else f" {cue}") in folded:
-            return True
-    return False
+    return any((f" {cue}" if prefix else f" {cue} ") in folded for cue, prefix in _follow_up_cues(lexicon)[intent])
 
 
 @lru_cache(maxsize=8)
-def _follow_up_cues(lexicon: Lexicon) -> dict[str, tuple[str, ...]]:
-    return {
-        intent: tuple({" ".join(words(cue.rstrip("*"))) for cue in lexicon.follow_up_cues[name]} - {""})
-        for intent, name in _FOLLOW_UP_CUES.items()
-    }
+def _follow_up_cues(lexicon: Lexicon) -> dict[str, tuple[tuple[str, bool], ...]]:
+    cues: dict[str, tuple[tuple[str, bool], ...]] = {}
+    for intent, name in _FOLLOW_UP_CUES.items():
+        found = {}
+        for cue in lexicon.follow_up_cues[name]:
+            text = " ".join(words(cue.rstrip("*")))
+            if text:
+                found[text] = found.get(text, False) or cue.endswith("*") or len(text) > 3
+        cues[intent] = tuple(found.items())
+    return cues
 
 
 def split_parts(

@@ -117,22 +117,23 @@ def find_when(text: str, today: date, lexicon: Lexicon) -> When | None:
         seen(match, _on(today, int(match.group(1)), month), _on(today, int(last), month) if last else None)
     for match in p["month_day"].finditer(folded):
         seen(match, _on(today, int(match.group(2)), _month(lexicon, match.group(1))))
+    # Named days: the longest name wins where names overlap, so that a name inside a longer one is
+    # read as part of it: "კვირას" (Sunday) in "შაბათ-კვირას" (the weekend) and in "ამ კვირას" (this
+    # week), "tuần này" (this week) in "cuối tuần này" (this weekend).
+    named: list[tuple[re.Match[str], tuple[date, ...]]] = []
     for offset in (2, 1, 0):
-        for match in p[f"relative{offset}"].finditer(folded):
-            if any(s <= match.start() < e for s, e in spans):
-                continue
-            seen(match, today + timedelta(days=offset))
+        named.extend((m, (today + timedelta(days=offset),)) for m in p[f"relative{offset}"].finditer(folded))
+    saturday = today + timedelta(days=(5 - today.weekday()) % 7) if today.weekday() != 6 else today - timedelta(days=1)
+    named.extend((m, (max(saturday, today), saturday + timedelta(days=1))) for m in p["weekend"].finditer(folded))
     for weekday in range(7):
-        for match in p[f"weekday{weekday}"].finditer(folded):
-            seen(match, today + timedelta(days=(weekday - today.weekday()) % 7))
-    for match in p["weekend"].finditer(folded):
-        saturday = today + timedelta(days=(5 - today.weekday()) % 7) if today.weekday() != 6 else today - timedelta(days=1)
-        seen(match, max(saturday, today), saturday + timedelta(days=1))
-    for match in p["this_week"].finditer(folded):
-        seen(match, today, today + timedelta(days=6 - today.weekday()))
-    for match in p["next_week"].finditer(folded):
-        monday = today + timedelta(days=7 - today.weekday())
-        seen(match, monday, monday + timedelta(days=6))
+        day = today + timedelta(days=(weekday - today.weekday()) % 7)
+        named.extend((m, (day,)) for m in p[f"weekday{weekday}"].finditer(folded))
+    named.extend((m, (today, today + timedelta(days=6 - today.weekday()))) for m in p["this_week"].finditer(folded))
+    monday = today + timedelta(days=7 - today.weekday())
+    named.extend((m, (monday, monday + timedelta(days=6))) for m in p["next_week"].finditer(folded))
+    for match, found in sorted(named, key=lambda item: (item[0].start() - item[0].end(), item[0].start())):
+        if not any(s < match.end() and match.start() < e for s, e in spans):
+            seen(match, *found)
     evening = list(p["evening"].finditer(folded))
     if not days and not evening:
         return None

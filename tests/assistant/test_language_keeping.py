@@ -33,6 +33,10 @@ ASK_STATUS = {
     "be": "Хачу праверыць статус маёй справы",
     "es": "Quiero consultar el estado de mi caso",
     "hi": "मैं अपने केस का स्टेटस देखना चाहता हूँ",
+    "ka": "მინდა ჩემი საქმის სტატუსის შემოწმება",
+    "tr": "Başvurumun durumunu kontrol etmek istiyorum",
+    "vi": "Tôi muốn kiểm tra tình trạng hồ sơ của tôi",
+    "ar": "أريد التحقق من حالة ملفي",
 }
 
 #: Secrets of every shape a newcomer may type: mixed case and digits (the older token_urlsafe ones,
@@ -231,6 +235,10 @@ def test_rest_contact_typed_into_the_case_form_keeps_the_language(client, settin
                 "be": "Уладальнік кватэры не вяртае мне заклад пасля выезду.",
                 "es": "El casero no me devuelve la fianza después de mudarme en octubre.",
                 "hi": "मकान मालिक अक्टूबर में घर छोड़ने के बाद मेरी जमा राशि वापस नहीं कर रहा है।",
+                "ka": "მეპატრონე ოქტომბერში გადასვლის შემდეგ დეპოზიტს არ მიბრუნებს.",
+                "tr": "Ev sahibi ekimde taşındıktan sonra depozitomu geri vermiyor.",
+                "vi": "Chủ nhà không trả lại tiền đặt cọc sau khi tôi chuyển đi vào tháng Mười.",
+                "ar": "صاحب الشقة لا يعيد لي التأمين بعد أن انتقلت في أكتوبر.",
             }[language],
         )
         rest(client, sender, f'/inform{{"contact_preference": "{preference}"}}')

@@ -44,6 +44,10 @@ NEWER = [
     ("tr", "cumartesi çocuklar için etkinlik var mı", date(2026, 12, 5), date(2026, 12, 5), False),
     ("vi", "cuối tuần này có sự kiện gì cho trẻ em không", date(2026, 12, 5), date(2026, 12, 6), False),
     ("ka", "ამ შაბათს ბავშვებისთვის რამე ღონისძიება არის?", date(2026, 12, 5), date(2026, 12, 5), False),
+    # "კვირას" is Sunday, but inside "the weekend" and "this week" it is part of them
+    ("ka", "რა ღონისძიებებია შაბათ-კვირას ბავშვებისთვის?", date(2026, 12, 5), date(2026, 12, 6), False),
+    ("ka", "ამ კვირას რა ღონისძიებებია ბავშვებისთვის?", date(2026, 12, 2), date(2026, 12, 6), False),
+    ("ka", "კვირას რა ღონისძიებებია ბავშვებისთვის?", date(2026, 12, 6), date(2026, 12, 6), False),
     ("hi", "शनिवार को बच्चों के लिए कोई कार्यक्रम है?", date(2026, 12, 5), date(2026, 12, 5), False),
     ("hi", "shanivar ko bachchon ke liye koi program hai?", date(2026, 12, 5), date(2026, 12, 5), False),
     ("ar", "هل يوجد نشاط للأطفال يوم السبت؟", date(2026, 12, 5), date(2026, 12, 5), False),

@@ -553,60 +553,117 @@ def test_every_choice_of_a_question_is_offered_in_the_channel(client, world, set
 # --- the languages added after the first five ------------------------------------------------------
 
 THANKS = {"pl": "dziękuję", "uk": "дякую", "ru": "спасибо", "en": "thanks", "be": "дзякуй", "es": "gracias",
-          "hi": "धन्यवाद"}
+          "hi": "धन्यवाद", "ka": "მადლობა", "tr": "teşekkürler", "vi": "cảm ơn", "ar": "شكرا"}
 HELLO = {"pl": "dzień dobry", "uk": "добрий день", "ru": "здравствуйте", "en": "hello, good morning", "be": "добры дзень",
-         "es": "hola, buenos días", "hi": "नमस्ते"}
+         "es": "hola, buenos días", "hi": "नमस्ते", "ka": "გამარჯობა", "tr": "merhaba", "vi": "xin chào",
+         "ar": "مرحبا، صباح الخير"}
 GREETING_AND_QUESTION.update({
     "es": ("Hola, ¿cómo saco el carnet de la biblioteca?", "utter_library_card"),
     "hi": ("नमस्ते, मुफ़्त में पोलिश भाषा कहाँ सीख सकते हैं?", "utter_polish_course"),
+    "ka": ("გამარჯობა, როგორ ავიღო ბიბლიოთეკის ბარათი?", "utter_library_card"),
+    "tr": ("Merhaba, kütüphane kartını nasıl alabilirim?", "utter_library_card"),
+    "vi": ("Xin chào, làm sao để làm thẻ thư viện?", "utter_library_card"),
+    "ar": ("مرحبا، كيف أحصل على بطاقة المكتبة؟", "utter_library_card"),
 })
 TWO_QUESTIONS.update({
     "es": ("¿Dónde puedo aprender polaco? ¿Y cómo encuentro trabajo?", "utter_polish_course", "utter_job_search"),
     "hi": ("पोलिश भाषा कहाँ सीखें? और नौकरी कैसे ढूँढें?", "utter_polish_course", "utter_job_search"),
+    "ka": ("სად ვისწავლო პოლონური ენა? და როგორ ვიპოვო სამსახური?", "utter_polish_course", "utter_job_search"),
+    "tr": ("Lehçeyi nerede öğrenebilirim? Ve nasıl iş bulurum?", "utter_polish_course", "utter_job_search"),
+    "vi": ("Học tiếng Ba Lan ở đâu? Và làm sao để tìm việc?", "utter_polish_course", "utter_job_search"),
+    "ar": ("أين أتعلم اللغة البولندية؟ وكيف أجد عملا؟", "utter_polish_course", "utter_job_search"),
 })
 LIBRARY_THEN_SATURDAY.update({
     "es": ("busco una biblioteca en Nowa Huta", "¿y el sábado?"),
     "hi": ("नोवा हुटा में लाइब्रेरी कहाँ है?", "और शनिवार को?"),
+    "ka": ("სად არის ბიბლიოთეკა ნოვა ჰუტაში?", "შაბათს?"),
+    "tr": ("Nowa Huta'da kütüphane var mı?", "peki cumartesi?"),
+    "vi": ("thư viện ở Nowa Huta ở đâu?", "còn thứ Bảy thì sao?"),
+    "ar": ("أين المكتبة في نوفا هوتا؟", "وماذا عن يوم السبت؟"),
 })
 EVENTS_FOR_CHILDREN_THEN_ADULTS.update({
     "es": ("¿qué hay el fin de semana en Cracovia para niños?", "¿y para adultos?"),
     "hi": ("इस वीकेंड क्राकोव में बच्चों के लिए क्या कार्यक्रम हैं?", "और बड़ों के लिए?"),
+    "ka": ("რა ღონისძიებებია შაბათ-კვირას კრაკოვში ბავშვებისთვის?", "და უფროსებისთვის?"),
+    "tr": ("hafta sonu Krakow'da çocuklar için ne var?", "peki yetişkinler için?"),
+    "vi": ("cuối tuần ở Kraków có gì cho trẻ em?", "còn cho người lớn thì sao?"),
+    "ar": ("ماذا هناك في عطلة نهاية الأسبوع في كراكوف للأطفال؟", "وللكبار؟"),
 })
 HOUSING.update({
     "es": ("necesito ayuda con la vivienda, nos echan del piso", "sí, quiero abrir un caso",
            "el casero dice que tenemos que dejar el piso antes de fin de mes", "Podgórze", "sí"),
     "hi": ("मुझे रहने की जगह के लिए मदद चाहिए, हमें घर से निकाला जा रहा है", "हाँ, मैं केस खोलना चाहता हूँ",
            "मकान मालिक कहता है कि महीने के अंत तक फ़्लैट खाली करना होगा", "Podgórze", "हाँ"),
+    "ka": ("საცხოვრებელთან დაკავშირებით დახმარება მჭირდება, ბინიდან გვასახლებენ", "დიახ, მინდა საქმის გახსნა",
+           "მეპატრონე ამბობს, რომ თვის ბოლომდე ბინა უნდა დავტოვოთ", "Podgórze", "დიახ"),
+    "tr": ("konut konusunda yardıma ihtiyacım var, bizi evden çıkarıyorlar", "evet, başvuru açmak istiyorum",
+           "ev sahibi ay sonuna kadar daireyi boşaltmamızı istiyor", "Podgórze", "evet"),
+    "vi": ("tôi cần giúp đỡ về nhà ở, chúng tôi bị đuổi khỏi nhà", "vâng, tôi muốn mở hồ sơ",
+           "chủ nhà bảo chúng tôi phải dọn đi trước cuối tháng", "Podgórze", "vâng"),
+    "ar": ("أحتاج مساعدة في السكن، يطردوننا من الشقة", "نعم، أريد فتح ملف",
+           "صاحب الشقة يقول إن علينا إخلاء الشقة قبل نهاية الشهر", "Podgórze", "نعم"),
 })
 TOPIC_TYPED.update({
     "es": ("quiero abrir un caso", "vivienda"),
     "hi": ("मैं एक केस खोलना चाहता हूँ", "घर"),
+    "ka": ("მინდა საქმის გახსნა", "საცხოვრებელი"),
+    "tr": ("başvuru açmak istiyorum", "konut"),
+    "vi": ("tôi muốn mở hồ sơ", "nhà ở"),
+    "ar": ("أريد فتح ملف", "السكن"),
 })
 NOT_A_TOPIC.update({
     "es": ("Oksana Petrenko", "oksana@example.org"),
     "hi": ("Oksana Petrenko", "oksana@example.org"),
+    "ka": ("Oksana Petrenko", "oksana@example.org"),
+    "tr": ("Oksana Petrenko", "oksana@example.org"),
+    "vi": ("Oksana Petrenko", "oksana@example.org"),
+    "ar": ("Oksana Petrenko", "oksana@example.org"),
 })
 ASIDE.update({
     "es": "¿dónde está la oficina de empleo?",
     "hi": "लेबर ऑफ़िस कहाँ है?",
+    "ka": "სად არის დასაქმების ოფისი?",
+    "tr": "iş bulma kurumu nerede?",
+    "vi": "văn phòng lao động ở đâu?",
+    "ar": "أين مكتب العمل؟",
 })
 PERSON.update({
     "es": "quiero hablar con una persona",
     "hi": "मुझे किसी इंसान से बात करनी है",
+    "ka": "მინდა ადამიანთან საუბარი",
+    "tr": "bir insanla konuşmak istiyorum",
+    "vi": "tôi muốn nói chuyện với người thật",
+    "ar": "أريد التحدث مع شخص",
 })
 WHERE_AFTER_LABOUR.update({
     "es": ("¿cómo me registro como desempleado?", "¿y dónde está?"),
     "hi": ("बेरोज़गार के रूप में रजिस्ट्रेशन कैसे करें?", "और यह कहाँ है?"),
+    "ka": ("როგორ დავრეგისტრირდე უმუშევრად?", "და სად არის?"),
+    "tr": ("işsiz olarak nasıl kayıt olurum?", "peki nerede?"),
+    "vi": ("làm sao để đăng ký thất nghiệp?", "ở đâu vậy?"),
+    "ar": ("كيف أسجل كعاطل عن العمل؟", "وأين يقع؟"),
 })
 COST_AFTER_HOUSING.update({
     "es": ("necesito ayuda con la vivienda, nos echan del piso", "¿cuánto cuesta?"),
     "hi": ("मुझे घर के लिए मदद चाहिए, हमें निकाला जा रहा है", "इसका कितना खर्च है?"),
+    "ka": ("საცხოვრებელთან დახმარება მჭირდება, გვასახლებენ", "რა ღირს?"),
+    "tr": ("konut için yardım lazım, bizi evden çıkarıyorlar", "ne kadar tutar?"),
+    "vi": ("tôi cần giúp về nhà ở, chúng tôi bị đuổi", "cái này tốn bao nhiêu tiền?"),
+    "ar": ("أحتاج مساعدة في السكن، يطردوننا", "كم يكلف ذلك؟"),
 })
 LOST_JOB_THEN_MONEY.update({
     "es": ("Hola, perdí mi trabajo la semana pasada, ¿qué hago?", "¿y me dan algo de dinero?"),
     "hi": ("नमस्ते, पिछले हफ़्ते मेरी नौकरी चली गई, अब क्या करूँ?", "क्या मुझे कुछ पैसे मिलेंगे?"),
+    "ka": ("გამარჯობა, გასულ კვირას სამსახური დავკარგე, რა ვქნა?", "ფულს მივიღებ რამეს?"),
+    "tr": ("Merhaba, geçen hafta işimi kaybettim, ne yapmalıyım?", "para alabilir miyim?"),
+    "vi": ("Xin chào, tuần trước tôi bị mất việc, tôi phải làm gì?", "tôi có được nhận tiền không?"),
+    "ar": ("مرحبا، فقدت عملي الأسبوع الماضي، ماذا أفعل؟", "هل سأحصل على أي مال؟"),
 })
 EMAIL_FIRST.update({
     "es": "mi correo es oksana.k@example.org",
     "hi": "मेरा ईमेल oksana.k@example.org है",
+    "ka": "ჩემი ელფოსტაა oksana.k@example.org",
+    "tr": "e-postam oksana.k@example.org",
+    "vi": "email của tôi là oksana.k@example.org",
+    "ar": "بريدي الإلكتروني oksana.k@example.org",
 })

@@ -181,3 +181,34 @@ def test_every_follow_up_of_the_dialogues_is_valid(settings):
     follow_ups = load_knowledge(settings).follow_ups
     assert {"labour_register", "library_branches", "cultural_events"} <= set(follow_ups)
     assert follow_ups["library_branches"]["where"] == "action_find_library_branch"
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        # the Arabic question mark ends a sentence, the Arabic comma follows a greeting
+        ("أين أتعلم اللغة البولندية؟ وكيف أجد عملا؟", ["أين أتعلم اللغة البولندية؟", "وكيف أجد عملا؟"]),
+        ("مرحبا، فقدت عملي، ماذا أفعل؟", ["مرحبا", "فقدت عملي، ماذا أفعل؟"]),
+        # the Devanagari danda ends one too
+        ("मुझे नौकरी चाहिए। पोलिश कहाँ सीखें?", ["मुझे नौकरी चाहिए।", "पोलिश कहाँ सीखें?"]),
+    ],
+)
+def test_sentences_and_greetings_split_in_every_script(engine, text, parts):
+    from app.assistant.runtime import split_parts
+
+    assert split_parts(text, lexicon=engine.data.lexicon) == parts
+
+
+@pytest.mark.parametrize(
+    ("text", "asks"),
+    [
+        ("რა ღირს?", True),  # "ღირ*": the stem of "costs", "price" with its endings
+        ("რა ფასი აქვს?", True),
+        ("რამდენი ღირს ბილეთი?", True),
+        ("ღიაა ხვალ?", False),  # "open" is when, not cost
+    ],
+)
+def test_short_stems_marked_with_a_star_match_with_endings(engine, text, asks):
+    from app.assistant.runtime import _asks_with
+
+    assert _asks_with("ask_cost", text, engine.data.lexicon) is asks
