@@ -89,6 +89,11 @@ def test_every_form_renders_validates_and_submits(client, db, settings, world, f
     assert value not in submission.answers_encrypted
 
     receipt_url = re.search(r'href="(/[a-z]{2}/forms/receipt/[^"]+\.pdf)"', sent.text).group(1)
+    if locale != "pl" and (FORM_IDS.index(form_id) - KNOWN_LOCALES.index(locale)) % len(FORM_IDS):
+        # The receipt is one template for every form: read whole for every form in Polish and for
+        # every language on one form in turn (a PDF takes most of this test's time); the scripts'
+        # receipts are read below.
+        return
     pdf = client.get(receipt_url)
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     text = pdf_text(pdf.content)
