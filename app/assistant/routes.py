@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.assistant import flows, service
+from app.assistant import channels, flows, service
 from app.assistant.models import Conversation
 from app.auth.deps import StaffPrincipal
 from app.auth.permissions import Action, can
@@ -24,7 +24,7 @@ from app.config import Settings
 from app.db import MAX_INT, parse_id
 from app.deps import AppSettings, DbSession
 from app.errors import InvalidInput, PermissionDenied
-from app.i18n import _, get_locale
+from app.i18n import get_locale
 from app.web import base_path, redirect, render, url_for
 
 router = APIRouter()
@@ -186,19 +186,16 @@ class RestMessage(BaseModel):
     message: str = Field(min_length=1, max_length=service.MAX_MESSAGE)
 
 
-def _rest_out(sender: str, text: str, buttons: list[dict[str, str]] | None = None, *, link: Any = None) -> dict[str, Any]:
-    """Return one bot message as Rasa's REST channel sends it; a link to a city form becomes a
-    `web_url` button (the shape Rasa's chat widgets open as a link)."""
-    out: dict[str, Any] = {"recipient_id": sender, "text": text}
-    shaped = []
-    for b in buttons or []:
-        if "form" in b:
-            if link is not None:
-                shaped.append({"title": b["title"], "type": "web_url", "url": link(b["form"])})
-        else:
-            shaped.append({"title": b["title"], "payload": b["payload"]})
-    if shaped:
-        out["buttons"] = shaped
+def _rest_out(sender: str, message: channels.Outbound) -> dict[str, Any]:
+    """Return one message as Rasa's REST channel sends it: quick replies as {title, payload} buttons,
+    a link to a city form as a `web_url` button (the shape Rasa's chat widgets open as a link)."""
+    out: dict[str, Any] = {"recipient_id": sender, "text": message.text}
+    buttons = [
+        {"title": b.title, "type": "web_url", "url": b.url} if b.url is not None else {"title": b.title, "payload": b.payload}
+        for b in message.buttons
+    ]
+    if buttons:
+        out["buttons"] = buttons
     return out
 
 
@@ -211,44 +208,15 @@ async def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], d
 
 
 def _rest_turn(request: Request, body: RestMessage, db: Session, settings: Settings) -> Response:
-    text = service.check_message(body.message)
-    # Understood before the conversation is read: the parse stays out of the write transaction.
-    hint = service.language_hints.get("rest", body.sender)
-    understood = flows.understand(settings=settings, text=text, language=hint or get_locale())
+    """The REST channel's adapter: Rasa's request in, Rasa's list of messages out."""
+    origin = f"{request.url.scheme}://{request.url.netloc}{base_path(request)}"
 
-    def deliver_pending(conversation: Conversation, _turn: flows.Turn) -> list[Any]:
-        # Only a chat handed over to a case has messages from a person (and the "joined" notice):
-        # those since the last call come before the bot's answer, once.
-        if conversation.case_id is None:
-            return []
-        delivered = int((conversation.state or {}).get("rest_delivered", 0))
-        pending = service.messages(db=db, conversation=conversation, after_id=delivered, authors=("staff", "system"))
-        if pending:
-            conversation.state = {**(conversation.state or {}), "rest_delivered": pending[-1].id}
-        return pending
+    def link(language: str, form_id: str) -> str:
+        return f"{origin}/{language}" + request.app.url_path_for("form_page", form_id=form_id)
 
-    conversation, turn, pending = flows.take_turn(
-        db=db, settings=settings, channel="rest", sender_id=body.sender, language=get_locale(), text=text,
-        understood=understood, then=deliver_pending,
-    )
-    service.language_hints.put("rest", body.sender, conversation.language)
-    view = partial(service.shown, settings=settings, language=conversation.language)
-    out = [_rest_out(body.sender, _rest_text(view(message=m))) for m in pending]
-    origin = f"{request.url.scheme}://{request.url.netloc}{base_path(request)}/{conversation.language}"
-
-    def link(form_id: str) -> str:
-        return origin + request.app.url_path_for("form_page", form_id=form_id)
-
-    out += [_rest_out(body.sender, m.text, m.buttons, link=link) for m in turn.answer]
-    return JSONResponse(out)
-
-
-def _rest_text(view: dict[str, Any]) -> str:
-    """Return a person's message for the REST channel: the translation, marked, with the original."""
-    if not view["machine"]:
-        return view["text"]
-    marked, original = _("Machine translated"), _("Original")
-    return f"{view['text']}\n\n({marked}. {original}: {view['original']})"
+    inbound = channels.Inbound(channel="rest", sender=body.sender, text=body.message, language_hint=get_locale())
+    _conversation, out = channels.converse(db=db, settings=settings, inbound=inbound, link=link)
+    return JSONResponse([_rest_out(body.sender, message) for message in out])
 
 
 def _forward_to_rasa(body: RestMessage, settings: Settings) -> Response:

@@ -1,0 +1,79 @@
+"""The channel layer (app/assistant/channels.py): one inbound and one outbound shape for every
+channel, with the real dialogues, NLU model and database. The REST channel is its first adapter
+(tests/assistant/test_channels.py drives it through HTTP)."""
+
+from __future__ import annotations
+
+from app.assistant import service
+from app.assistant.channels import Button, Inbound, Outbound, converse, from_bot, from_person
+from app.assistant.runtime import BotMessage
+from app.i18n import translations
+
+
+def link(language: str, form_id: str) -> str:
+    return f"https://witaj.example/{language}/forms/{form_id}"
+
+
+def test_a_bots_buttons_become_quick_replies_and_links():
+    message = BotMessage(
+        text="Here is the form.",
+        buttons=[{"title": "Yes", "payload": "/affirm"}, {"title": "Open the form", "form": "gup-rejestracja"}],
+    )
+    shaped = from_bot(message, lambda form_id: link("en", form_id))
+    assert shaped.text == "Here is the form." and shaped.author == "bot"
+    assert shaped.quick_replies == (Button(title="Yes", payload="/affirm"),)
+    assert shaped.links == (Button(title="Open the form", url="https://witaj.example/en/forms/gup-rejestracja"),)
+    # A channel without links (no address to give) gets the quick replies only.
+    assert from_bot(message).buttons == (Button(title="Yes", payload="/affirm"),)
+
+
+def test_a_machine_translation_is_marked_in_the_newcomers_language():
+    view = {"text": "Добрий день, це Кася.", "original": "Dzień dobry, tu Kasia.", "machine": True, "untranslated": False}
+    shown = from_person(view, author="staff", language="uk")
+    catalog = translations("uk")
+    assert shown.author == "staff"
+    assert shown.text.startswith("Добрий день, це Кася.")
+    assert catalog.ugettext("Machine translated") in shown.text and "Dzień dobry, tu Kasia." in shown.text
+    plain = {"text": "Hello", "original": None, "machine": False, "untranslated": False}
+    assert from_person(plain, author="staff", language="en") == Outbound(text="Hello", author="staff")
+
+
+def test_a_conversation_starts_in_the_channels_language_and_answers_with_quick_replies(db, settings, world):
+    # A reference carries no language: the channel's hint (a poster's deep link, a messenger's
+    # interface language) chooses the conversation's.
+    conversation, out = converse(
+        db=db, settings=settings, inbound=Inbound(channel="rest", sender="layer-1", text="/greet", language_hint="uk"),
+        link=link,
+    )
+    assert conversation.language == "uk" and conversation.channel == "rest"
+    greeting = translations("uk").ugettext(service_response(settings, "utter_greet")).splitlines()[0]
+    assert greeting in out[0].text
+    assert any(message.quick_replies for message in out)
+    # The words written decide after that.
+    conversation, out = converse(
+        db=db, settings=settings,
+        inbound=Inbound(channel="rest", sender="layer-1", text="I would like to register as unemployed", language_hint="uk"),
+        link=link,
+    )
+    assert conversation.language == "en"
+    assert any(b.url == link("en", "gup-rejestracja") for message in out for b in message.links)
+
+
+def test_the_teams_messages_come_first_and_once(db, settings, world):
+    inbound = Inbound(channel="rest", sender="layer-2", text="I want to talk to a person", language_hint="en")
+    conversation, _out = converse(db=db, settings=settings, inbound=inbound)
+    assert conversation.case_id is not None
+    service.staff_reply(db=db, settings=settings, conversation=conversation, user_id=world.caseworker.id, text="Kasia here.", language="en")
+    db.commit()
+    _conversation, out = converse(db=db, settings=settings, inbound=Inbound(channel="rest", sender="layer-2", text="hello?"))
+    from_team = [message for message in out if message.author in ("staff", "system")]
+    assert [message.text for message in from_team if message.author == "staff"] == ["Kasia here."]
+    assert out[: len(from_team)] == from_team  # before anything else
+    _conversation, out = converse(db=db, settings=settings, inbound=Inbound(channel="rest", sender="layer-2", text="thanks"))
+    assert not any(message.text == "Kasia here." for message in out)  # delivered once
+
+
+def service_response(settings, name: str) -> str:
+    from app.assistant import flows
+
+    return flows.dialogue_engine(settings).data.domain.responses[name][0].text
