@@ -33,6 +33,9 @@ class Inbound:
     #: The language the channel suggests for a new conversation (a page's language, a messenger's
     #: interface language, a poster's deep link); the words written decide after that.
     language_hint: str | None = None
+    #: The channel's id of the message (Telegram's update_id, WhatsApp's message id): a delivery the
+    #: provider repeats runs no second turn.
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,8 @@ def converse(
     *, db: Session, settings: Settings, inbound: Inbound, link: Callable[[str, str], str] | None = None
 ) -> tuple[Conversation, list[Outbound]]:
     """Run one newcomer's message and return the conversation and what to send back: the team's
-    messages not yet delivered on this channel, then the bot's answer (none while a person answers).
+    messages not yet delivered on this channel, then the bot's answer (none while a person answers;
+    nothing for a message the channel delivered before).
 
     link(language, form_id) gives a city form's address in a language (None: no link buttons).
     """
@@ -112,8 +116,10 @@ def converse(
 
     conversation, turn, waiting = flows.take_turn(
         db=db, settings=settings, channel=inbound.channel, sender_id=inbound.sender, language=default, text=text,
-        understood=understood, then=pending,
+        understood=understood, then=pending, external_id=inbound.message_id,
     )
+    if turn.repeated:
+        return conversation, []
     chat_service.language_hints.put(inbound.channel, inbound.sender, conversation.language)
     language = conversation.language
     out = [

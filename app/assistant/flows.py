@@ -195,6 +195,8 @@ class Turn:
 
     answer: list[BotMessage] = field(default_factory=list)
     stored: list[ConversationMessage] = field(default_factory=list)
+    #: The message was had before (a webhook delivery the provider repeated): nothing was done.
+    repeated: bool = False
 
 
 def understand(*, settings: Settings, text: str, language: str) -> Understood:
@@ -213,6 +215,7 @@ def take_turn(
     text: str,
     understood: Understood | None = None,
     then: Callable[[Conversation, Turn], Any] | None = None,
+    external_id: str | None = None,
 ) -> tuple[Conversation, Turn, Any]:
     """Run one newcomer's message through their conversation (started if new) and commit.
 
@@ -221,16 +224,23 @@ def take_turn(
     while it writes. The conversation row carries a version: if another request changed it in between
     (the same newcomer twice at once, a caseworker joining), the update finds no row, and the turn is
     run again on the fresh state. `then(conversation, turn)` adds the caller's own work to the same
-    transaction; what it returns is returned third. Anything raised rolls the whole turn back."""
+    transaction; what it returns is returned third. Anything raised rolls the whole turn back.
+
+    external_id: the channel's id of the message; a message had before is a repeated delivery (the
+    provider did not get the first answer in time): it returns an empty, `repeated` turn and writes
+    nothing (two deliveries at once: the unique index refuses the second, which then finds the first)."""
     for attempt in range(1, TURN_ATTEMPTS + 1):
         conversation = _read_conversation(db=db, channel=channel, sender_id=sender_id)
+        if conversation is not None and external_id is not None and _had(db, conversation, external_id):
+            return conversation, Turn(repeated=True), None
         try:
             if conversation is None:
                 conversation = chat_service.get_or_start(
                     db=db, channel=channel, sender_id=sender_id, language=language
                 )
             turn = receive(
-                db=db, settings=settings, conversation=conversation, text=text, understood=understood
+                db=db, settings=settings, conversation=conversation, text=text, understood=understood,
+                external_id=external_id,
             )
             extra = then(conversation, turn) if then is not None else None
             db.commit()
@@ -244,6 +254,14 @@ def take_turn(
             db.rollback()
             raise
     raise AssertionError("unreachable")
+
+
+def _had(db: Session, conversation: Conversation, external_id: str) -> bool:
+    if not db.in_transaction():
+        db.connection(execution_options=READ_FIRST)
+    had = chat_service.has_message(db=db, conversation=conversation, external_id=external_id)
+    db.commit()
+    return had
 
 
 def _read_conversation(*, db: Session, channel: str, sender_id: str) -> Conversation | None:
@@ -263,6 +281,7 @@ def receive(
     text: str,
     now: datetime | None = None,
     understood: Understood | None = None,
+    external_id: str | None = None,
 ) -> Turn:
     """Store the newcomer's message and return the bot's answer (none while a person handles the chat).
 
@@ -276,7 +295,7 @@ def receive(
     if conversation.mode in (QUEUED, HUMAN):
         # Written in a language the city does not speak, it is marked so: the translation tries it.
         written = foreign_language(text, enabled=list(settings.locales)) or conversation.language
-        message = _store_newcomers(db, settings, conversation, text, language=written, now=now)
+        message = _store_newcomers(db, settings, conversation, text, language=written, now=now, external_id=external_id)
         # Translated before anything is written: the wait for the machine translation (up to
         # WITAJ_TRANSLATION_WAIT_SECONDS) must not hold the database's write lock.
         chat_service.translate_into(settings=settings, message=message, target=settings.default_locale)
@@ -307,6 +326,7 @@ def receive(
             language=parsed.foreign or parsed.language,
             data={"intent": parsed.intent, "confidence": round(parsed.confidence, 3)},
             now=now,
+            external_id=external_id,
         )
     )
     if parsed.language != tracker.language and parsed.language in settings.locales:
@@ -344,6 +364,7 @@ def _store_newcomers(
     language: str,
     now: datetime,
     data: dict[str, Any] | None = None,
+    external_id: str | None = None,
 ) -> ConversationMessage:
     """Store a newcomer's message with its e-mail addresses and phone numbers masked; what they were
     is kept encrypted on the message and goes to the case's contact details (read only through the
@@ -352,7 +373,9 @@ def _store_newcomers(
     fields = dict(data or {})
     if found:
         fields["contact_encrypted"] = encrypt_json(found, settings)
-    message = chat_service.store(db, conversation, "user", masked, language=language, data=fields, created_at=now)
+    message = chat_service.store(
+        db, conversation, "user", masked, language=language, data=fields, created_at=now, external_id=external_id
+    )
     if found and conversation.case_id is not None:
         case = db.get(CaseFile, conversation.case_id)
         if case is not None:

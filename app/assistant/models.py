@@ -44,7 +44,11 @@ class ConversationMessage(Base):
     """One message: from the newcomer, the bot, a staff member or the system. Never edited."""
 
     __tablename__ = "conversation_message"
-    __table_args__ = (Index("ix_conversation_message_conversation", "conversation_id", "id"),)
+    __table_args__ = (
+        Index("ix_conversation_message_conversation", "conversation_id", "id"),
+        # A provider's id of the newcomer's message: a delivery the provider repeats is one turn.
+        Index("ix_conversation_message_external", "conversation_id", "external_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"))
@@ -57,6 +61,8 @@ class ConversationMessage(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Bot messages that carry a secret are shown once and stored without it.
     private: Mapped[bool] = mapped_column(default=False)
+    #: The channel's id of a newcomer's message (Telegram's update, WhatsApp's wamid), else None.
+    external_id: Mapped[str | None] = mapped_column(String(120), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     author_user: Mapped[User | None] = relationship(lazy="selectin")  # shown with the message

@@ -108,6 +108,16 @@ def find(*, db: Session, channel: str, sender_id: str) -> Conversation | None:
     return db.scalar(_BY_SENDER, {"channel": channel, "sender_id": sender_id})
 
 
+def has_message(*, db: Session, conversation: Conversation, external_id: str) -> bool:
+    """Return whether the conversation has the newcomer's message with the channel's id external_id."""
+    found = db.scalar(
+        select(ConversationMessage.id).where(
+            ConversationMessage.conversation_id == conversation.id, ConversationMessage.external_id == external_id
+        )
+    )
+    return found is not None
+
+
 def get_or_start(*, db: Session, channel: str, sender_id: str, language: str) -> Conversation:
     """Return the conversation of (channel, sender_id), starting it if new. Flushes."""
     conversation = db.scalar(_BY_SENDER, {"channel": channel, "sender_id": sender_id})

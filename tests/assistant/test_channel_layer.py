@@ -77,3 +77,22 @@ def service_response(settings, name: str) -> str:
     from app.assistant import flows
 
     return flows.dialogue_engine(settings).data.domain.responses[name][0].text
+
+
+def test_a_delivery_the_provider_repeats_runs_no_second_turn(db, settings, world):
+    from sqlalchemy import func, select
+
+    from app.assistant.models import ConversationMessage
+
+    inbound = Inbound(channel="rest", sender="layer-3", text="I lost my job", language_hint="en", message_id="update-41")
+    conversation, first = converse(db=db, settings=settings, inbound=inbound)
+    assert first
+    again, second = converse(db=db, settings=settings, inbound=inbound)
+    assert again.id == conversation.id and second == []
+    count = func.count(ConversationMessage.id)
+    mine = ConversationMessage.conversation_id == conversation.id
+    assert db.scalar(select(count).where(mine, ConversationMessage.author == "user")) == 1
+    # Another message (another id, or the same words sent again by the newcomer) is a new turn.
+    _conversation, third = converse(db=db, settings=settings, inbound=Inbound(**{**inbound.__dict__, "message_id": "update-42"}))
+    assert third
+    assert db.scalar(select(count).where(mine, ConversationMessage.author == "user")) == 2
