@@ -36,6 +36,9 @@ class Inbound:
     #: The channel's id of the message (Telegram's update_id, WhatsApp's message id): a delivery the
     #: provider repeats runs no second turn.
     message_id: str | None = None
+    #: Photos, voice messages, files the message carried: the assistant reads words only, says so,
+    #: and keeps none of them.
+    attachments: int = 0
 
 
 @dataclass(frozen=True)
@@ -90,17 +93,35 @@ def from_person(view: dict[str, Any], *, author: str, language: str) -> Outbound
 
 def converse(
     *, db: Session, settings: Settings, inbound: Inbound, link: Callable[[str, str], str] | None = None
-) -> tuple[Conversation, list[Outbound]]:
+) -> tuple[Conversation | None, list[Outbound]]:
     """Run one newcomer's message and return the conversation and what to send back: the team's
     messages not yet delivered on this channel, then the bot's answer (none while a person answers;
     nothing for a message the channel delivered before).
 
-    link(language, form_id) gives a city form's address in a language (None: no link buttons).
+    link(language, form_id) gives a city form's address in a language (None: no link buttons). A
+    message of attachments only gets the notice that only words are read, and no turn (the
+    conversation is None if there is none yet).
     """
-    text = chat_service.check_message(inbound.text)
     default = inbound.language_hint or settings.default_locale
-    # Understood before the conversation is read: the parse stays out of the write transaction.
     hint = chat_service.language_hints.get(inbound.channel, inbound.sender)
+    notice: list[Outbound] = []
+    if inbound.attachments:
+        with use_locale(hint or default):
+            notice = [
+                Outbound(
+                    text=_(
+                        "I can read only written messages for now: photos, voice messages and files do "
+                        "not reach me. Please write your question in words."
+                    ),
+                    author="system",
+                )
+            ]
+        if not inbound.text.strip():
+            conversation = chat_service.find(db=db, channel=inbound.channel, sender_id=inbound.sender)
+            db.commit()  # a read only: nothing of the attachment is kept
+            return conversation, notice
+    text = chat_service.check_message(inbound.text)
+    # Understood before the conversation is read: the parse stays out of the write transaction.
     understood = flows.understand(settings=settings, text=text, language=hint or default)
     delivered_key = f"{inbound.channel}_delivered"
 
@@ -122,7 +143,7 @@ def converse(
         return conversation, []
     chat_service.language_hints.put(inbound.channel, inbound.sender, conversation.language)
     language = conversation.language
-    out = [
+    out = notice + [
         from_person(chat_service.shown(settings=settings, message=m, language=language), author=m.author, language=language)
         for m in waiting
     ]

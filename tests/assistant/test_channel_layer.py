@@ -96,3 +96,29 @@ def test_a_delivery_the_provider_repeats_runs_no_second_turn(db, settings, world
     _conversation, third = converse(db=db, settings=settings, inbound=Inbound(**{**inbound.__dict__, "message_id": "update-42"}))
     assert third
     assert db.scalar(select(count).where(mine, ConversationMessage.author == "user")) == 2
+
+
+def test_a_photo_or_voice_message_is_answered_that_only_words_are_read_and_nothing_is_kept(db, settings, world):
+    from sqlalchemy import func, select
+
+    from app.assistant.models import ConversationMessage
+
+    english = (
+        "I can read only written messages for now: photos, voice messages and files do not reach me. "
+        "Please write your question in words."
+    )
+    conversation, out = converse(
+        db=db, settings=settings, inbound=Inbound(channel="rest", sender="layer-4", text="", language_hint="vi", attachments=1)
+    )
+    assert conversation is None  # nothing started, nothing kept
+    assert [message.text for message in out] == [translations("vi").ugettext(english)]
+    assert out[0].text != english
+    # With a caption, the caption is answered after the notice.
+    conversation, out = converse(
+        db=db, settings=settings,
+        inbound=Inbound(channel="rest", sender="layer-4", text="tôi muốn học tiếng Ba Lan", language_hint="vi", attachments=1),
+    )
+    assert out[0].text == translations("vi").ugettext(english) and len(out) > 1
+    stored = db.scalars(select(ConversationMessage.text).where(ConversationMessage.conversation_id == conversation.id, ConversationMessage.author == "user")).all()
+    assert stored == ["tôi muốn học tiếng Ba Lan"]
+    assert db.scalar(select(func.count(ConversationMessage.id)).where(ConversationMessage.text == "")) == 0
