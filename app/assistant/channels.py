@@ -117,9 +117,8 @@ def converse(
                 )
             ]
         if not inbound.text.strip():
-            conversation = chat_service.find(db=db, channel=inbound.channel, sender_id=inbound.sender)
-            db.commit()  # a read only: nothing of the attachment is kept
-            return conversation, notice
+            # A read only: nothing of the attachment is kept.
+            return flows.read_conversation(db=db, channel=inbound.channel, sender_id=inbound.sender), notice
     text = chat_service.check_message(inbound.text)
     # Understood before the conversation is read: the parse stays out of the write transaction.
     understood = flows.understand(settings=settings, text=text, language=hint or default)

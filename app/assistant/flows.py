@@ -230,7 +230,7 @@ def take_turn(
     provider did not get the first answer in time): it returns an empty, `repeated` turn and writes
     nothing (two deliveries at once: the unique index refuses the second, which then finds the first)."""
     for attempt in range(1, TURN_ATTEMPTS + 1):
-        conversation = _read_conversation(db=db, channel=channel, sender_id=sender_id)
+        conversation = read_conversation(db=db, channel=channel, sender_id=sender_id)
         if conversation is not None and external_id is not None and _had(db, conversation, external_id):
             return conversation, Turn(repeated=True), None
         try:
@@ -264,7 +264,7 @@ def _had(db: Session, conversation: Conversation, external_id: str) -> bool:
     return had
 
 
-def _read_conversation(*, db: Session, channel: str, sender_id: str) -> Conversation | None:
+def read_conversation(*, db: Session, channel: str, sender_id: str) -> Conversation | None:
     """Return the conversation of (channel, sender_id) as it is now, read without the write lock."""
     if not db.in_transaction():
         db.connection(execution_options=READ_FIRST)
