@@ -120,8 +120,14 @@ def converse(
             # A read only: nothing of the attachment is kept.
             return flows.read_conversation(db=db, channel=inbound.channel, sender_id=inbound.sender), notice
     text = chat_service.check_message(inbound.text)
-    # Understood before the conversation is read: the parse stays out of the write transaction.
-    understood = flows.understand(settings=settings, text=text, language=hint or default)
+    # Understood before the conversation is read: the parse stays out of the write transaction. A
+    # sender this process has not seen is (most likely) new: the words choose the language to start in
+    # (the turn parses again in the conversation's language if it has one already).
+    if hint is None:
+        understood = flows.understand_first(settings=settings, text=text, default=default)
+        default = understood.language
+    else:
+        understood = flows.understand(settings=settings, text=text, language=hint)
     delivered_key = f"{inbound.channel}_delivered"
 
     def pending(conversation: Conversation, _turn: flows.Turn) -> list[ConversationMessage]:

@@ -47,6 +47,11 @@ _PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
 TURN_ATTEMPTS = 4
 #: An answer of at most this many words, typed while a form asks, keeps the conversation's language.
 ANSWER_WORDS = 3
+#: A first message starts its conversation in the language detected with at least this confidence
+#: ("namaste", "gamarjoba", "pryvit": 0.5; keys struck at random: 0.2-0.35), when at least this share
+#: of its words are words of the examples.
+FIRST_LANGUAGE_CONFIDENCE = 0.45
+FIRST_KNOWN_SHARE = 0.5
 
 
 # --- actions that open or update a case -------------------------------------------------------------
@@ -203,6 +208,17 @@ def understand(*, settings: Settings, text: str, language: str) -> Understood:
     """Parse a (checked) message as written in a conversation held in `language`; no database."""
     parsed = dialogue_engine(settings).parse(text, Tracker(language=language))
     return Understood(text=text, language=language, parsed=parsed)
+
+
+def understand_first(*, settings: Settings, text: str, default: str) -> Understood:
+    """Parse the first message of a conversation that has no language yet (a messenger, Rasa's REST
+    channel): its words choose the language ("merhaba" starts a Turkish conversation); default (the
+    channel's hint, else the city's first language) only when they carry none (a reference, "ok")."""
+    parsed = dialogue_engine(settings).parse(text, Tracker(language=None))  # type: ignore[arg-type]
+    # Its words must be words the examples know (keys struck at random look like some language).
+    chosen = parsed.language_confidence >= FIRST_LANGUAGE_CONFIDENCE and parsed.known_share >= FIRST_KNOWN_SHARE
+    language = parsed.language if chosen and parsed.language in settings.locales else default
+    return Understood(text=text, language=language, parsed=replace(parsed, language=language))
 
 
 def take_turn(

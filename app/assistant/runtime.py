@@ -195,6 +195,7 @@ class Parsed:
     foreign: str | None = None  # the language it is written in, when the city does not speak it
     language_hint: dict[str, float] | None = None  # the example model's probability of each language
     known_share: float = 1.0  # the share of its words found in the examples of an enabled language
+    language_confidence: float = 0.0  # how sure the detection is (0.0: the text carries no language)
 
 
 class _SafeFormat(string.Formatter):
@@ -277,6 +278,7 @@ class DialogueEngine:
             ranking=list(result.ranking),
             language_hint=getattr(result, "language_hint", None),
             known_share=getattr(result, "known_share", 0.0),
+            language_confidence=getattr(result, "language_confidence", 0.0),
         )
         if parsed.intent in _FOLLOW_UP_CUES and not _asks_with(parsed.intent, text, self.data.lexicon):
             # "Is it safe?" has the shape of "where is it?" but none of its words: the next reading.

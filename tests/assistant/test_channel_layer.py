@@ -4,6 +4,8 @@ channel, with the real dialogues, NLU model and database. The REST channel is it
 
 from __future__ import annotations
 
+import pytest
+
 from app.assistant import service
 from app.assistant.channels import Button, Inbound, Outbound, converse, from_bot, from_person
 from app.assistant.runtime import BotMessage
@@ -122,3 +124,29 @@ def test_a_photo_or_voice_message_is_answered_that_only_words_are_read_and_nothi
     stored = db.scalars(select(ConversationMessage.text).where(ConversationMessage.conversation_id == conversation.id, ConversationMessage.author == "user")).all()
     assert stored == ["tôi muốn học tiếng Ba Lan"]
     assert db.scalar(select(func.count(ConversationMessage.id)).where(ConversationMessage.text == "")) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "language"),
+    [
+        ("merhaba", "tr"),  # a first "hello" in a messenger starts the conversation in its language
+        ("gamarjoba", "ka"),
+        ("xin chào", "vi"),
+        ("marhaba", "ar"),
+        ("pryvit", "uk"),
+        ("hola, busco trabajo", "es"),
+        ("qwpoeiru zxmcvnb", "pl"),  # keys struck at random: the city's first language
+        ("KRK-2026-000123", "pl"),  # no language in it
+    ],
+)
+def test_a_first_message_chooses_the_conversations_language(db, settings, world, text, language):
+    sender = f"first-{abs(hash(text))}"
+    conversation, out = converse(db=db, settings=settings, inbound=Inbound(channel="rest", sender=sender, text=text))
+    assert conversation.language == language
+    assert out
+
+
+def test_a_first_message_through_rests_http_is_answered_in_its_language(client, settings, world):
+    greeting = service_response(settings, "utter_greet").splitlines()[0]
+    answer = client.post("/webhooks/rest/webhook", json={"sender": "first-http", "message": "merhaba"}).json()
+    assert translations("tr").ugettext(greeting) in answer[0]["text"]
