@@ -121,13 +121,16 @@ def converse(
             return flows.read_conversation(db=db, channel=inbound.channel, sender_id=inbound.sender), notice
     text = chat_service.check_message(inbound.text)
     # Understood before the conversation is read: the parse stays out of the write transaction. A
-    # sender this process has not seen is (most likely) new: the words choose the language to start in
-    # (the turn parses again in the conversation's language if it has one already).
+    # sender this process has not seen is most likely new: read as a first message, whose words choose
+    # the language to start in (the turn parses again in the conversation's language if it has one).
+    # The turn decides: a conversation that does not exist starts in the language of its first words.
     if hint is None:
         understood = flows.understand_first(settings=settings, text=text, default=default)
-        default = understood.language
     else:
         understood = flows.understand(settings=settings, text=text, language=hint)
+
+    def first() -> flows.Understood:
+        return understood if hint is None else flows.understand_first(settings=settings, text=text, default=default)
     delivered_key = f"{inbound.channel}_delivered"
 
     def pending(conversation: Conversation, _turn: flows.Turn) -> list[ConversationMessage]:
@@ -142,7 +145,7 @@ def converse(
 
     conversation, turn, waiting = flows.take_turn(
         db=db, settings=settings, channel=inbound.channel, sender_id=inbound.sender, language=default, text=text,
-        understood=understood, then=pending, external_id=inbound.message_id,
+        understood=understood, then=pending, external_id=inbound.message_id, first=first,
     )
     if turn.repeated:
         return conversation, []

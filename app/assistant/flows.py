@@ -232,6 +232,7 @@ def take_turn(
     understood: Understood | None = None,
     then: Callable[[Conversation, Turn], Any] | None = None,
     external_id: str | None = None,
+    first: Callable[[], Understood] | None = None,
 ) -> tuple[Conversation, Turn, Any]:
     """Run one newcomer's message through their conversation (started if new) and commit.
 
@@ -244,13 +245,19 @@ def take_turn(
 
     external_id: the channel's id of the message; a message had before is a repeated delivery (the
     provider did not get the first answer in time): it returns an empty, `repeated` turn and writes
-    nothing (two deliveries at once: the unique index refuses the second, which then finds the first)."""
+    nothing (two deliveries at once: the unique index refuses the second, which then finds the first).
+
+    first: for a conversation that does not exist yet, the message read as a first one (see
+    understand_first): its language is the one the conversation starts in, instead of `language`."""
     for attempt in range(1, TURN_ATTEMPTS + 1):
         conversation = read_conversation(db=db, channel=channel, sender_id=sender_id)
         if conversation is not None and external_id is not None and _had(db, conversation, external_id):
             return conversation, Turn(repeated=True), None
         try:
             if conversation is None:
+                if first is not None:
+                    understood = first()
+                    language = understood.language
                 conversation = chat_service.get_or_start(
                     db=db, channel=channel, sender_id=sender_id, language=language
                 )

@@ -150,3 +150,16 @@ def test_a_first_message_through_rests_http_is_answered_in_its_language(client, 
     greeting = service_response(settings, "utter_greet").splitlines()[0]
     answer = client.post("/webhooks/rest/webhook", json={"sender": "first-http", "message": "merhaba"}).json()
     assert translations("tr").ugettext(greeting) in answer[0]["text"]
+
+
+def test_a_conversation_started_again_chooses_its_language_again(db, settings, world):
+    """The process remembers the language of a sender; a conversation that is gone since (erased)
+    starts again in the language of the new first message, not in the one remembered."""
+    from app.assistant.models import Conversation
+
+    conversation, _out = converse(db=db, settings=settings, inbound=Inbound(channel="rest", sender="again", text="dzień dobry"))
+    assert conversation.language == "pl"
+    db.delete(db.get(Conversation, conversation.id))
+    db.commit()
+    conversation, _out = converse(db=db, settings=settings, inbound=Inbound(channel="rest", sender="again", text="merhaba"))
+    assert conversation.language == "tr"
