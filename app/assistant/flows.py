@@ -217,8 +217,12 @@ def understand_first(*, settings: Settings, text: str, default: str) -> Understo
     parsed = dialogue_engine(settings).parse(text, Tracker(language=None))  # type: ignore[arg-type]
     # Its words must be words the examples know (keys struck at random look like some language).
     chosen = parsed.language_confidence >= FIRST_LANGUAGE_CONFIDENCE and parsed.known_share >= FIRST_KNOWN_SHARE
-    language = parsed.language if chosen and parsed.language in settings.locales else default
-    return Understood(text=text, language=language, parsed=replace(parsed, language=language))
+    if chosen and parsed.language in settings.locales:
+        return Understood(text=text, language=parsed.language, parsed=parsed)
+    # Not sure: read as in a conversation held in default, which still leaves it when the words
+    # cannot be in it ("хочу оставить заявку" is no Polish).
+    again = understand(settings=settings, text=text, language=default)
+    return Understood(text=text, language=again.parsed.language, parsed=again.parsed)
 
 
 def take_turn(
