@@ -255,12 +255,14 @@ def take_turn(
     understand_first): its language is the one the conversation starts in, instead of `language`."""
     for attempt in range(1, TURN_ATTEMPTS + 1):
         conversation = read_conversation(db=db, channel=channel, sender_id=sender_id)
-        if conversation is not None and external_id is not None and _had(db, conversation, external_id):
+        if conversation is not None and external_id is not None and _read(
+            db, lambda: chat_service.has_message(db=db, conversation=conversation, external_id=external_id)
+        ):
             return conversation, Turn(repeated=True), None
         try:
             if conversation is None:
                 if first is not None:
-                    understood = first()
+                    understood, first = first(), None  # read once, not again when the turn is retried
                     language = understood.language
                 conversation = chat_service.get_or_start(
                     db=db, channel=channel, sender_id=sender_id, language=language
@@ -283,21 +285,19 @@ def take_turn(
     raise AssertionError("unreachable")
 
 
-def _had(db: Session, conversation: Conversation, external_id: str) -> bool:
+def _read(db: Session, read: Callable[[], Any]) -> Any:
+    """Return what read() finds, read without the write lock; the read ends here, so the turn's
+    first write starts the write transaction."""
     if not db.in_transaction():
         db.connection(execution_options=READ_FIRST)
-    had = chat_service.has_message(db=db, conversation=conversation, external_id=external_id)
+    found = read()
     db.commit()
-    return had
+    return found
 
 
 def read_conversation(*, db: Session, channel: str, sender_id: str) -> Conversation | None:
     """Return the conversation of (channel, sender_id) as it is now, read without the write lock."""
-    if not db.in_transaction():
-        db.connection(execution_options=READ_FIRST)
-    conversation = chat_service.find(db=db, channel=channel, sender_id=sender_id)
-    db.commit()  # the read ends here: the turn's first write starts the write transaction
-    return conversation
+    return _read(db, lambda: chat_service.find(db=db, channel=channel, sender_id=sender_id))
 
 
 def receive(
