@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app import i18n_tools, integrity, migrations
+from app.assistant.cli import channels as channels_commands
 from app.assistant.cli import dialogues as dialogues_commands
 from app.assistant.data import load_dialogues
 from app.assistant.knowledge import load_knowledge
@@ -485,6 +486,7 @@ def webhooks_add(org_slug: str, url: str) -> None:
 main.add_command(cases_commands)
 main.add_command(partners_commands)
 main.add_command(dialogues_commands)
+main.add_command(channels_commands)
 main.add_command(mt_commands)
 main.add_command(forms_commands)
 

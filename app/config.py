@@ -92,6 +92,31 @@ class Settings(BaseSettings):
     )
     assistant_backend: Literal["builtin", "rasa"] = "builtin"
     rasa_url: str = "http://127.0.0.1:5005"
+    public_url: str | None = Field(
+        default=None,
+        description="the address people open Witaj at (https://witaj.krakow.pl): city forms' links in messenger answers",
+    )
+    # Messenger channels: each is off unless all its settings without a default are given
+    # (`witaj channels status` says which are on and what is missing).
+    telegram_bot_token: str | None = Field(default=None, description="the token @BotFather gave")
+    telegram_webhook_secret: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_-]{1,256}$",
+        description="the secret_token set with setWebhook; Telegram sends it in X-Telegram-Bot-Api-Secret-Token",
+    )
+    telegram_api_url: str = "https://api.telegram.org"
+    whatsapp_access_token: str | None = Field(default=None, description="a system user's token for the Cloud API")
+    whatsapp_app_secret: str | None = Field(default=None, description="the Meta app's secret: signs X-Hub-Signature-256")
+    whatsapp_verify_token: str | None = Field(default=None, description="the verify token typed into the webhook's setup")
+    whatsapp_phone_number_id: str | None = Field(default=None, description="the business phone number's id")
+    whatsapp_api_url: str = "https://graph.facebook.com/v21.0"
+    whatsapp_template: str | None = Field(
+        default=None,
+        description="an approved template with one body parameter: a caseworker's reply after the 24-hour window",
+    )
+    viber_auth_token: str | None = Field(default=None, description="the bot's token from the Viber Admin Panel")
+    viber_api_url: str = "https://chatapi.viber.com/pa"
+    viber_bot_name: str = Field(default="Witaj", max_length=28)
+    channel_timeout_seconds: float = Field(default=10.0, gt=0, description="how long a messenger's API may take")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

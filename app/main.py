@@ -33,7 +33,7 @@ log = logging.getLogger("witaj")
 
 #: Paths that take state-changing requests from other sites by design (a channel with its own
 #: authentication); everything else needs the CSRF token.
-CSRF_EXEMPT: tuple[str, ...] = ("/webhooks/rest/",)
+CSRF_EXEMPT: tuple[str, ...] = ("/webhooks/rest/", "/webhooks/telegram", "/webhooks/whatsapp", "/webhooks/viber")
 
 
 def create_app(settings: Settings | None = None, engine: Engine | None = None, *, check_db: bool = True) -> FastAPI:

@@ -9,14 +9,16 @@ import time
 from pathlib import Path
 
 import click
+import httpx
 
 from app import i18n
+from app.assistant.channels import adapters, telegram
 from app.assistant.conversation_tests import run_tests
 from app.assistant.data import DialogueData, load_dialogues
 from app.assistant.export import export_rasa
 from app.assistant.knowledge import load_knowledge
 from app.assistant.nlu import evaluate, model_path, train_or_load
-from app.cli_helpers import exit_with, settings_or_exit
+from app.cli_helpers import exit_with, fail, settings_or_exit
 from app.config import PROJECT_ROOT, Settings
 from app.content import ContentError, ContentErrors
 
@@ -173,3 +175,47 @@ def export_rasa_command(out_dir: Path) -> None:
     click.echo(
         f"wrote {len(written)} files to {out_dir}; train with: rasa train --data data --domain domain.yml"
     )
+
+
+# --- the messengers ---------------------------------------------------------------------------------
+
+
+@click.group()
+def channels() -> None:
+    """The messenger channels: which are on, and registering Witaj's webhook with a provider."""
+
+
+@channels.command("status")
+def channels_status() -> None:
+    """Show which messengers are on, and what each one still needs."""
+    settings = settings_or_exit()
+    for name, adapter in adapters.MESSENGERS.items():
+        if adapter.enabled(settings):
+            click.echo(f"{name}: on (webhook: /webhooks/{name})")
+        else:
+            click.echo(f"{name}: off (missing {', '.join(adapter.missing(settings))})")
+
+
+@channels.group("telegram")
+def telegram_commands() -> None:
+    """Telegram's Bot API."""
+
+
+@telegram_commands.command("set-webhook")
+@click.option("--url", required=True, help="Witaj's public webhook address, https://<host>/webhooks/telegram")
+def telegram_set_webhook(url: str) -> None:
+    """Point Telegram at Witaj's webhook, with the secret token it must send back."""
+    settings = settings_or_exit()
+    if not telegram.enabled(settings):
+        fail(f"telegram is off: set {', '.join(telegram.missing(settings))}")
+    if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
+        fail("Telegram sends updates only to an https:// address")
+    call = telegram.set_webhook(settings, url)
+    try:
+        response = httpx.post(call.url, json=call.json, timeout=settings.channel_timeout_seconds)
+    except httpx.HTTPError as exc:
+        fail(f"Telegram did not answer: {type(exc).__name__}")
+    problem = telegram.refusal(response.status_code, response.content)
+    if problem is not None:
+        fail(f"Telegram refused the webhook: {problem}")
+    click.echo(f"telegram: updates now go to {url}")

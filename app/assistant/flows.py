@@ -202,6 +202,11 @@ class Turn:
     stored: list[ConversationMessage] = field(default_factory=list)
     #: The message was had before (a webhook delivery the provider repeated): nothing was done.
     repeated: bool = False
+    #: The conversation's language after the turn.
+    language: str | None = None
+    #: The newcomer confirmed they want the conversation erased: take_turn deletes it (the answer,
+    #: the goodbye, is still given).
+    erased: bool = False
 
 
 def understand(*, settings: Settings, text: str, language: str) -> Understood:
@@ -237,6 +242,7 @@ def take_turn(
     then: Callable[[Conversation, Turn], Any] | None = None,
     external_id: str | None = None,
     first: Callable[[], Understood] | None = None,
+    chosen: str | None = None,
 ) -> tuple[Conversation, Turn, Any]:
     """Run one newcomer's message through their conversation (started if new) and commit.
 
@@ -252,7 +258,10 @@ def take_turn(
     nothing (two deliveries at once: the unique index refuses the second, which then finds the first).
 
     first: for a conversation that does not exist yet, the message read as a first one (see
-    understand_first): its language is the one the conversation starts in, instead of `language`."""
+    understand_first): its language is the one the conversation starts in, instead of `language`.
+
+    chosen: a language the newcomer chose outside the words (a poster's deep link): the conversation
+    continues in it."""
     for attempt in range(1, TURN_ATTEMPTS + 1):
         conversation = read_conversation(db=db, channel=channel, sender_id=sender_id)
         if conversation is not None and external_id is not None and _read(
@@ -269,9 +278,11 @@ def take_turn(
                 )
             turn = receive(
                 db=db, settings=settings, conversation=conversation, text=text, understood=understood,
-                external_id=external_id,
+                external_id=external_id, chosen=chosen,
             )
             extra = then(conversation, turn) if then is not None else None
+            if turn.erased:
+                chat_service.erase(db=db, conversation=conversation)
             db.commit()
             return conversation, turn, extra
         except (StaleDataError, IntegrityError):
@@ -309,6 +320,7 @@ def receive(
     now: datetime | None = None,
     understood: Understood | None = None,
     external_id: str | None = None,
+    chosen: str | None = None,
 ) -> Turn:
     """Store the newcomer's message and return the bot's answer (none while a person handles the chat).
 
@@ -318,6 +330,8 @@ def receive(
     now = now or utcnow()
     text = chat_service.check_message(text)
     tracker = Tracker.from_state(conversation.state, conversation.language)
+    if chosen in settings.locales and chosen != tracker.language:
+        tracker.language = conversation.language = chosen  # type: ignore[assignment]
     conversation.updated_at = now
     if conversation.mode in (QUEUED, HUMAN):
         # Written in a language the city does not speak, it is marked so: the translation tries it.
@@ -328,7 +342,7 @@ def receive(
         chat_service.translate_into(settings=settings, message=message, target=settings.default_locale)
         _client_wrote(db=db, settings=settings, conversation=conversation, now=now)
         db.flush()
-        return Turn(stored=[message])
+        return Turn(stored=[message], language=conversation.language)
     engine = dialogue_engine(settings)
     if understood is not None and understood.text == text and understood.language == tracker.language:
         parsed = understood.parsed
@@ -365,6 +379,8 @@ def receive(
         )
     conversation.language = tracker.language
     conversation.state = tracker.to_state()
+    turn.language = tracker.language
+    turn.erased = bool(getattr(tracker, "erase_requested", False))  # set by action_erase_conversation
     for message in turn.answer:
         turn.stored.append(
             chat_service.store(

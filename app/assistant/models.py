@@ -23,12 +23,16 @@ class Conversation(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    channel: Mapped[str] = mapped_column(String(20))  # web, rest
-    sender_id: Mapped[str] = mapped_column(String(120))  # the web cookie token or the REST sender
+    channel: Mapped[str] = mapped_column(String(20))  # web, rest, telegram, whatsapp, viber
+    #: the web cookie token, the REST sender, or a messenger user's keyed hash (service.pseudonym)
+    sender_id: Mapped[str] = mapped_column(String(120))
     language: Mapped[str] = mapped_column(String(10))
     mode: Mapped[str] = mapped_column(String(10), default="bot")  # bot, queued, human, closed
     state: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="SET NULL"), default=None, index=True)
+    #: Where a messenger delivers answers (Telegram's chat id, a WhatsApp number, a Viber user id),
+    #: encrypted like contact details; sender_id is then a keyed hash of it. None for web and REST.
+    address_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
     staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -66,3 +70,39 @@ class ConversationMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     author_user: Mapped[User | None] = relationship(lazy="selectin")  # shown with the message
+
+
+class ChannelDelivery(Base):
+    """One message to send to a newcomer through a messenger's API: written in the transaction that
+    produced it (a turn, a caseworker's reply), sent after it, retried with back-off until the
+    provider takes it or MAX_ATTEMPTS fail. What it carries (the address, the text) is cleared once it
+    is delivered or given up; the row stays as the message's delivery status."""
+
+    __tablename__ = "channel_delivery"
+    __table_args__ = (Index("ix_channel_delivery_due", "delivered_at", "failed_at", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # SET NULL: the goodbye after an erased conversation still goes out.
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversation.id", ondelete="SET NULL"), default=None, index=True
+    )
+    #: The stored message it delivers (a caseworker's reply: its status is shown on the case page).
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversation_message.id", ondelete="SET NULL"), default=None, index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    address_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    #: shapes.outbound_json of the message; {} once done.
+    body: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    language: Mapped[str] = mapped_column(String(10))
+    #: session: an ordinary message; template: WhatsApp's approved template (after its 24-hour window).
+    kind: Mapped[str] = mapped_column(String(10), default="session")
+    #: Requests of this message the provider already took (a long text goes in parts): a retry
+    #: sends only the rest.
+    parts_sent: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(default=None)
+    failed_at: Mapped[datetime | None] = mapped_column(default=None)
+    last_error: Mapped[str | None] = mapped_column(String(300), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

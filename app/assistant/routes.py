@@ -1,21 +1,28 @@
-"""Channels of the assistant: the web chat (htmx, or plain form posts) and Rasa's REST channel."""
+"""Channels of the assistant: the web chat (htmx, or plain form posts), Rasa's REST channel, and the
+messengers' webhooks (Telegram, WhatsApp, Viber: adapters in app/assistant/channels/)."""
 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections.abc import Sequence
 from functools import partial
+from types import ModuleType
 from typing import Annotated, Any
 
 import anyio
 import anyio.to_thread
 import httpx
-from fastapi import APIRouter, Body, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Body, Form, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.assistant import channels, flows, service
+from app.assistant import flows, service
+from app.assistant.channels import adapters, outbox, rest
+from app.assistant.channels import flows as channel_flows
+from app.assistant.channels.shapes import Call, Inbound, Received
 from app.assistant.models import Conversation
 from app.auth.deps import StaffPrincipal
 from app.auth.permissions import Action, can
@@ -186,19 +193,6 @@ class RestMessage(BaseModel):
     message: str = Field(min_length=1, max_length=service.MAX_MESSAGE)
 
 
-def _rest_out(sender: str, message: channels.Outbound) -> dict[str, Any]:
-    """Return one message as Rasa's REST channel sends it: quick replies as {title, payload} buttons,
-    a link to a city form as a `web_url` button (the shape Rasa's chat widgets open as a link)."""
-    out: dict[str, Any] = {"recipient_id": sender, "text": message.text}
-    buttons = [
-        {"title": b.title, "type": "web_url", "url": b.url} if b.url is not None else {"title": b.title, "payload": b.payload}
-        for b in message.buttons
-    ]
-    if buttons:
-        out["buttons"] = buttons
-    return out
-
-
 @router.post("/webhooks/rest/webhook", name="rest_webhook", tags=["assistant"])
 async def rest_webhook(request: Request, body: Annotated[RestMessage, Body()], db: DbSession, settings: AppSettings) -> Response:
     """Answer like Rasa's REST channel: a list of {recipient_id, text, buttons}; staff replies ride along."""
@@ -214,9 +208,9 @@ def _rest_turn(request: Request, body: RestMessage, db: Session, settings: Setti
     def link(language: str, form_id: str) -> str:
         return f"{origin}/{language}" + request.app.url_path_for("form_page", form_id=form_id)
 
-    inbound = channels.Inbound(channel="rest", sender=body.sender, text=body.message, language_hint=get_locale())
-    _conversation, out = channels.converse(db=db, settings=settings, inbound=inbound, link=link)
-    return JSONResponse([_rest_out(body.sender, message) for message in out])
+    inbound = Inbound(channel="rest", sender=body.sender, text=body.message, language_hint=get_locale())
+    conversed = channel_flows.converse(db=db, settings=settings, inbound=inbound, link=link)
+    return JSONResponse([rest.message(body.sender, message) for message in conversed.out])
 
 
 def _forward_to_rasa(body: RestMessage, settings: Settings) -> Response:
@@ -230,6 +224,78 @@ def _forward_to_rasa(body: RestMessage, settings: Settings) -> Response:
         return JSONResponse({"detail": "the assistant is not available right now"}, status_code=503)
 
 
+# --- the messengers' webhooks -------------------------------------------------------------------
+
+
+def _public_origin(request: Request, settings: Settings) -> str:
+    return (settings.public_url or f"{request.url.scheme}://{request.url.netloc}{base_path(request)}").rstrip("/")
+
+
+def _channel_http(request: Request, settings: Settings) -> httpx.Client:
+    """Return this app's HTTP client for the messengers' APIs (kept: connections are reused)."""
+    client = getattr(request.app.state, "channel_http", None)
+    if client is None:
+        client = request.app.state.channel_http = httpx.Client(
+            timeout=settings.channel_timeout_seconds, follow_redirects=False
+        )
+    return client
+
+
+def _send_now(request: Request, db: Session, settings: Settings, calls: Sequence[Call], ids: Sequence[int]) -> None:
+    """Send a turn's answers right after it is committed, after the response (what fails here, the
+    jobs runner retries). The request's session, closed by then, opens a new transaction."""
+    client = _channel_http(request, settings)
+    if calls:
+        outbox.post_calls(settings, calls, client=client)
+    if ids:
+        channel_flows.deliver(db=db, settings=settings, ids=ids, client=client)
+
+
+def _messenger_turns(request: Request, db: Session, settings: Settings, received: list[Received]) -> list[int]:
+    origin = _public_origin(request, settings)
+
+    def link(language: str, form_id: str) -> str:
+        return f"{origin}/{language}" + request.app.url_path_for("form_page", form_id=form_id)
+
+    ids: list[int] = []
+    for item in received:
+        try:
+            conversed = channel_flows.converse(db=db, settings=settings, inbound=item.inbound, link=link, address=item.address)
+        except InvalidInput:
+            continue  # nothing a turn can take (text a database cannot store was refused before)
+        ids += conversed.deliveries
+    return ids
+
+
+async def _messenger(request: Request, adapter: ModuleType, db: Session, settings: Settings, background: BackgroundTasks) -> Response:
+    """A messenger's webhook: checked with the provider's signature, read into the newcomers'
+    messages, each run as a turn whose answers are queued; 200 at once, the answers sent after."""
+    if not adapter.enabled(settings):
+        return JSONResponse({"detail": "this channel is not configured"}, status_code=404)
+    body = await request.body()
+    if not adapter.verify(settings, request.headers, body):
+        return JSONResponse({"detail": "the signature does not match"}, status_code=401)
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        return JSONResponse({"detail": "the body is not JSON"}, status_code=400)
+    received = adapter.read(settings, payload) if isinstance(payload, dict) else []
+    if not received:
+        return JSONResponse({"ok": True})
+    ids = await anyio.to_thread.run_sync(
+        partial(_messenger_turns, request, db, settings, received), limiter=_chat_limiter(request, settings)
+    )
+    calls = [call for item in received for call in item.calls]
+    background.add_task(_send_now, request, db, settings, calls, ids)
+    return JSONResponse({"ok": True})
+
+
+@router.post("/webhooks/telegram", name="telegram_webhook", tags=["assistant"])
+async def telegram_webhook(request: Request, db: DbSession, settings: AppSettings, background: BackgroundTasks) -> Response:
+    """Telegram's webhook (an Update per request), checked with X-Telegram-Bot-Api-Secret-Token."""
+    return await _messenger(request, adapters.MESSENGERS["telegram"], db, settings, background)
+
+
 # --- the caseworker's side of a handed-over chat ---------------------------------------------------
 
 
@@ -240,6 +306,7 @@ def case_chat_reply(
     db: DbSession,
     settings: AppSettings,
     principal: StaffPrincipal,
+    background: BackgroundTasks,
     reply: Annotated[str, Form()] = "",
 ) -> Response:
     """Answer the newcomer in the chat linked to a case (office staff of the case only)."""
@@ -248,10 +315,12 @@ def case_chat_reply(
     if conversation is None or not principal.is_office or not can(principal, Action.message_clients, case.owner_org_id):
         raise PermissionDenied("chat")
     try:
-        service.staff_reply(
+        ids = channel_flows.reply_as_staff(
             db=db, settings=settings, conversation=conversation, user_id=principal.user_id or 0, text=reply, language=get_locale()
         )
-        db.commit()
     except InvalidInput as exc:
+        db.rollback()
         return redirect(request, url_for(request, "case_page", reference=reference, query={"chat_error": next(iter(exc.field_errors.values()))}))
+    if ids:
+        background.add_task(_send_now, request, db, settings, (), ids)
     return redirect(request, url_for(request, "case_page", reference=reference) + "#chat")

@@ -4,6 +4,8 @@ the dialogue engine, and what it opens in other domains, is in app/assistant/flo
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import re
 import secrets
@@ -14,10 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from app.assistant.models import Conversation, ConversationMessage
+from app.assistant.models import ChannelDelivery, Conversation, ConversationMessage
 from app.config import HOST_NAME, Settings
 from app.db import utcnow
 from app.errors import InvalidInput
@@ -51,6 +53,10 @@ class _LanguageHints:
             self.languages[(channel, sender_id)] = language  # newest last
             if len(self.languages) > self.size:
                 del self.languages[next(iter(self.languages))]
+
+    def forget(self, channel: str, sender_id: str) -> None:
+        with self.lock:
+            self.languages.pop((channel, sender_id), None)
 
 
 language_hints = _LanguageHints()
@@ -101,6 +107,32 @@ _BY_SENDER = select(Conversation).where(
 def new_sender_id() -> str:
     """Return a random, unguessable id for a web chat (kept in a cookie)."""
     return secrets.token_urlsafe(24)
+
+
+def pseudonym(settings: Settings, channel: str, user_id: str) -> str:
+    """Return the sender id a messenger's user is known by: a keyed hash of the provider's id, so the
+    id itself is stored only encrypted (Conversation.address_encrypted) and a copy of the table names
+    nobody. Keyed with the secret key: a new one starts new conversations."""
+    key = hashlib.sha256(b"witaj-sender\x00" + settings.secret_key.encode()).digest()
+    return channel[:2] + "-" + hmac.new(key, f"{channel}\x00{user_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def erase(*, db: Session, conversation: Conversation) -> None:
+    """Delete the conversation, its messages and what waits to be sent for it (a case opened from it
+    stays with the office, with the transcript it was given). Flushes."""
+    db.execute(delete(ChannelDelivery).where(ChannelDelivery.conversation_id == conversation.id))
+    db.execute(delete(ConversationMessage).where(ConversationMessage.conversation_id == conversation.id))
+    db.delete(conversation)
+    db.flush()
+
+
+def last_newcomer_at(*, db: Session, conversation: Conversation) -> datetime | None:
+    """Return when the newcomer last wrote in the conversation (None: never)."""
+    return db.scalar(
+        select(func.max(ConversationMessage.created_at)).where(
+            ConversationMessage.conversation_id == conversation.id, ConversationMessage.author == "user"
+        )
+    )
 
 
 def find(*, db: Session, channel: str, sender_id: str) -> Conversation | None:
@@ -217,6 +249,18 @@ def shown(*, settings: Settings, message: ConversationMessage, language: str) ->
     if stored is None:
         return {**plain, "untranslated": True}
     return {"text": stored["text"], "original": message.text, "machine": True, "untranslated": False}
+
+
+def channel_title(channel: str) -> str:
+    """Return a channel's name as staff read it (the messengers' own names are not translated)."""
+    names = {
+        "web": _("Web chat"),
+        "rest": _("Chat widget (REST API)"),
+        "telegram": "Telegram",
+        "whatsapp": "WhatsApp",
+        "viber": "Viber",
+    }
+    return names.get(channel, channel)
 
 
 def for_case(*, db: Session, case_id: int) -> Conversation | None:

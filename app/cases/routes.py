@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.assistant import service as chat_service
+from app.assistant.channels import outbox
 from app.auth import service as auth_service
 from app.auth.deps import StaffPrincipal
 from app.auth.enums import OrgKind
@@ -429,10 +430,14 @@ def _case_context(
         conversation = chat_service.for_case(db=db, case_id=case.id)
         if conversation is not None:
             viewer = get_locale()
+            said = chat_service.messages(db=db, conversation=conversation)
             chat = {
                 "conversation": conversation,
-                "messages": chat_service.messages(db=db, conversation=conversation),
+                "channel": chat_service.channel_title(conversation.channel),
+                "messages": said,
                 "view": lambda m: chat_service.shown(settings=settings, message=m, language=viewer),
+                # A messenger's delivery of each message from the team: sent, retried or given up.
+                "deliveries": outbox.for_messages(db=db, message_ids=[m.id for m in said if m.author in ("staff", "system")]),
             }
     return {
         "chat": chat,

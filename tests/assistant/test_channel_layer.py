@@ -1,4 +1,4 @@
-"""The channel layer (app/assistant/channels.py): one inbound and one outbound shape for every
+"""The channel layer (app/assistant/channels/): one inbound and one outbound shape for every
 channel, with the real dialogues, NLU model and database. The REST channel is its first adapter
 (tests/assistant/test_channels.py drives it through HTTP)."""
 
@@ -7,9 +7,16 @@ from __future__ import annotations
 import pytest
 
 from app.assistant import service
-from app.assistant.channels import Button, Inbound, Outbound, converse, from_bot, from_person
+from app.assistant.channels import flows as channel_flows
+from app.assistant.channels.shapes import Button, Inbound, Outbound, from_bot, from_person
 from app.assistant.runtime import BotMessage
 from app.i18n import translations
+
+
+def converse(**arguments):
+    """Return the conversation and the answers of one message through the layer."""
+    conversed = channel_flows.converse(**arguments)
+    return conversed.conversation, conversed.out
 
 
 def link(language: str, form_id: str) -> str:

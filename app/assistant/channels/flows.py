@@ -1,0 +1,236 @@
+"""The channel layer's work: one newcomer's message through the turn (`converse`), a messenger's
+answers through the outbox (`deliver`), and a caseworker's reply to a chat (`reply_as_staff`),
+which reaches a messenger's user through the outbox too.
+
+`converse` runs the turn (app/assistant/flows.py). For the web and REST channels it returns what to
+answer; for a messenger it also queues it in the turn's transaction (nothing is lost if the process
+stops before sending) and returns the deliveries to send once the turn is committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.orm import Session
+
+from app.assistant import flows
+from app.assistant import service as chat_service
+from app.assistant.channels import adapters, outbox
+from app.assistant.channels.shapes import Inbound, Outbound, from_bot, from_person
+from app.assistant.models import Conversation, ConversationMessage
+from app.config import Settings
+from app.db import committed, utcnow
+from app.errors import InvalidInput
+from app.i18n import _, use_locale
+
+#: WhatsApp's customer service window: a business may write freely this long after the user's
+#: last message; after it, only an approved template.
+WHATSAPP_WINDOW = timedelta(hours=24)
+
+
+@dataclass
+class Conversed:
+    """What one newcomer's message gave: the conversation (None if none was started), the answers,
+    and (a messenger) the outbox rows that carry them, to send now."""
+
+    conversation: Conversation | None
+    out: list[Outbound] = field(default_factory=list)
+    deliveries: list[int] = field(default_factory=list)
+
+
+def _attachments_notice(language: str) -> Outbound:
+    with use_locale(language):
+        return Outbound(
+            text=_(
+                "I can read only written messages for now: photos, voice messages and files do "
+                "not reach me. Please write your question in words."
+            ),
+            author="system",
+        )
+
+
+def converse(
+    *,
+    db: Session,
+    settings: Settings,
+    inbound: Inbound,
+    link: Callable[[str, str], str] | None = None,
+    address: str | None = None,
+) -> Conversed:
+    """Run one newcomer's message and return what it gave: the team's messages not yet delivered on
+    this channel (web and REST: a messenger gets them when they are written), then the bot's answer
+    (none while a person answers; nothing for a message the channel delivered before).
+
+    link(language, form_id) gives a city form's address in a language (None: no link buttons).
+    address: where a messenger delivers (its chat id): given, the sender is known by a keyed hash
+    (service.pseudonym), the address is kept encrypted, and the answers are queued in the turn's
+    transaction. A message of attachments only gets the notice that only words are read, and no turn.
+    """
+    messenger = address is not None
+    sender = chat_service.pseudonym(settings, inbound.channel, inbound.sender) if messenger else inbound.sender
+    default = inbound.language_hint or settings.default_locale
+    hint = chat_service.language_hints.get(inbound.channel, sender)
+    notice = [_attachments_notice(hint or default)] if inbound.attachments else []
+    sealed = outbox.encrypt_address(settings, address) if messenger else None
+    if notice and not inbound.text.strip():
+        # Nothing of the attachment is kept; a messenger's notice waits in the outbox like an answer.
+        conversation = flows.read_conversation(db=db, channel=inbound.channel, sender_id=sender)
+        if not messenger:
+            return Conversed(conversation, notice)
+        with committed(db):
+            rows = outbox.enqueue(
+                db=db, conversation=conversation, channel=inbound.channel, address_encrypted=sealed,  # type: ignore[arg-type]
+                messages=notice, language=hint or default, now=utcnow(),
+            )
+        return Conversed(conversation, notice, [row.id for row in rows])
+    text = chat_service.check_message(inbound.text)
+    # Understood before the conversation is read: the parse stays out of the write transaction. A
+    # sender this process has not seen is most likely new: read as a first message, whose words choose
+    # the language to start in (the turn parses again in the conversation's language if it has one).
+    # The turn decides: a conversation that does not exist starts in the language of its first words.
+    if inbound.language is not None:
+        understood = flows.understand(settings=settings, text=text, language=inbound.language)
+    elif hint is None:
+        understood = flows.understand_first(settings=settings, text=text, default=default)
+    else:
+        understood = flows.understand(settings=settings, text=text, language=hint)
+
+    def first() -> flows.Understood:
+        if hint is None or inbound.language is not None:
+            return understood
+        return flows.understand_first(settings=settings, text=text, default=default)
+
+    delivered_key = f"{inbound.channel}_delivered"
+
+    def then(conversation: Conversation, turn: flows.Turn) -> tuple[list[ConversationMessage], list[int]]:
+        if messenger:
+            # Written in the turn's transaction: the answer is sent after the commit, or by the jobs
+            # runner if this process stops first. An erased conversation's goodbye still goes out.
+            if conversation.address_encrypted is None or outbox.decrypt_address(settings, conversation.address_encrypted) != address:
+                conversation.address_encrypted = sealed
+            language = conversation.language
+            answers = notice + [from_bot(m, _form_link(link, language)) for m in turn.answer]
+            rows = outbox.enqueue(
+                db=db, conversation=None if turn.erased else conversation, channel=inbound.channel,
+                address_encrypted=sealed, messages=answers, language=language, now=utcnow(),  # type: ignore[arg-type]
+            )
+            return [], [row.id for row in rows]
+        # Only a chat handed over to a case has messages from a person (and the "joined" notice).
+        if conversation.case_id is None or turn.erased:
+            return [], []
+        delivered = int((conversation.state or {}).get(delivered_key, 0))
+        found = chat_service.messages(db=db, conversation=conversation, after_id=delivered, authors=("staff", "system"))
+        if found:
+            conversation.state = {**(conversation.state or {}), delivered_key: found[-1].id}
+        return found, []
+
+    conversation, turn, extra = flows.take_turn(
+        db=db, settings=settings, channel=inbound.channel, sender_id=sender, language=default, text=text,
+        understood=understood, then=then, external_id=inbound.message_id, first=first, chosen=inbound.language,
+    )
+    if turn.repeated:
+        return Conversed(conversation, [])
+    waiting, deliveries = extra
+    language = turn.language or default
+    if turn.erased:
+        chat_service.language_hints.forget(inbound.channel, sender)
+    else:
+        chat_service.language_hints.put(inbound.channel, sender, language)
+    out = list(notice)
+    out += [
+        from_person(chat_service.shown(settings=settings, message=m, language=language), author=m.author, language=language)
+        for m in waiting
+    ]
+    out += [from_bot(m, _form_link(link, language)) for m in turn.answer]
+    return Conversed(None if turn.erased else conversation, out, deliveries)
+
+
+def _form_link(link: Callable[[str, str], str] | None, language: str) -> Callable[[str], str] | None:
+    return (lambda form_id: link(language, form_id)) if link is not None else None
+
+
+def deliver(
+    *,
+    db: Session,
+    settings: Settings,
+    ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+    client: httpx.Client | None = None,
+) -> dict[str, int]:
+    """Send the due messenger deliveries (only ids, if given) once each; reschedule the refused with
+    back-off; return the counts. Commits twice: the claim, then the outcomes; no transaction is open
+    while the provider answers."""
+    now = now or utcnow()
+    with committed(db):
+        sendings = outbox.claim(db=db, settings=settings, now=now, ids=ids)
+    if not sendings:
+        return {"sent": 0, "retry": 0, "failed": 0}
+    results = outbox.send(settings, sendings, client=client)
+    with committed(db):
+        return outbox.record(db=db, results=results, now=now)
+
+
+def reply_as_staff(
+    *,
+    db: Session,
+    settings: Settings,
+    conversation: Conversation,
+    user_id: int,
+    text: str,
+    language: str,
+    now: datetime | None = None,
+) -> list[int]:
+    """Store a caseworker's reply (machine-translated for the newcomer) and commit; a messenger's
+    user gets it through the outbox: return those deliveries, to send now. Raise InvalidInput when
+    it cannot reach them: the channel is off, or WhatsApp's 24-hour window closed and no template is
+    configured (nothing is stored then)."""
+    now = now or utcnow()
+    adapter = adapters.MESSENGERS.get(conversation.channel)
+    kind = "session"
+    if adapter is not None:
+        if not adapter.enabled(settings):
+            raise InvalidInput(
+                {"reply": _("The %(channel)s channel is switched off, so the client would not get this reply.", channel=adapter.TITLE)}
+            )
+        if conversation.address_encrypted is None:
+            raise InvalidInput({"reply": _("This chat has no address to answer to any more.")})
+        window = getattr(adapter, "WINDOW", None)
+        last = chat_service.last_newcomer_at(db=db, conversation=conversation)
+        if window is not None and (last is None or now - last > window):
+            if not adapter.template_name(settings):
+                raise InvalidInput(
+                    {
+                        "reply": _(
+                            "WhatsApp lets us write to a client only within 24 hours of their last message, "
+                            "unless with an approved template, and none is configured (WITAJ_WHATSAPP_TEMPLATE). "
+                            "The reply was not sent: contact the client another way, or wait until they write again."
+                        )
+                    }
+                )
+            kind = "template"
+    before = chat_service.last_message_id(db=db, conversation=conversation)
+    message = chat_service.staff_reply(
+        db=db, settings=settings, conversation=conversation, user_id=user_id, text=text, language=language, now=now
+    )
+    ids: list[int] = []
+    if adapter is not None:
+        target = conversation.language
+        # The "a person has joined" notice of a first reply goes before it (not with a template:
+        # after the window, one message is all WhatsApp allows).
+        new = chat_service.messages(db=db, conversation=conversation, after_id=before, authors=("system", "staff"))
+        stored = new if kind == "session" else [message]
+        rows = outbox.enqueue(
+            db=db, conversation=conversation, channel=conversation.channel,
+            address_encrypted=conversation.address_encrypted,
+            messages=[
+                from_person(chat_service.shown(settings=settings, message=m, language=target), author=m.author, language=target)
+                for m in stored
+            ],
+            message_ids=[m.id for m in stored], language=target, now=now, kind=kind,
+        )
+        ids = [row.id for row in rows]
+    db.commit()
+    return ids

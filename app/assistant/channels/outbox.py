@@ -1,0 +1,233 @@
+"""The outbox of messenger answers: written in the transaction that produced them, claimed by one
+sender at a time, posted to the provider with no transaction open, recorded. Delivered at least
+once by design and, because a claim is a conditional UPDATE and what the provider took is recorded
+part by part, sent once in practice: a repeated claim finds the row no longer due, a retry sends only
+the parts the provider did not take.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from app.assistant.channels import adapters
+from app.assistant.channels.shapes import Outbound, outbound_from_json, outbound_json
+from app.assistant.models import ChannelDelivery, Conversation
+from app.config import Settings
+from app.crypto import decrypt_json, encrypt_json
+
+MAX_ATTEMPTS = 8
+#: Back-off after each failed attempt: 1, 2, 4, ... minutes, at most 6 hours (all 8: about 4 hours).
+BASE_DELAY = timedelta(minutes=1)
+MAX_DELAY = timedelta(hours=6)
+#: How long a claimed delivery is left to the sender that claimed it (one that crashed meanwhile
+#: leaves it to the next run).
+CLAIM_LEASE = timedelta(minutes=5)
+
+
+def encrypt_address(settings: Settings, address: str) -> str:
+    """Return a provider's address of a chat encrypted for storage."""
+    return encrypt_json({"address": address}, settings)
+
+
+def decrypt_address(settings: Settings, token: str | None) -> str | None:
+    """Return the address encrypt_address stored (None if none)."""
+    return decrypt_json(token, settings).get("address") if token else None
+
+
+def enqueue(
+    *,
+    db: Session,
+    conversation: Conversation | None,
+    channel: str,
+    address_encrypted: str,
+    messages: Sequence[Outbound],
+    language: str,
+    now: datetime,
+    message_ids: Sequence[int | None] = (),
+    kind: str = "session",
+) -> list[ChannelDelivery]:
+    """Queue messages for a chat, due now, in order; return the rows. Flushes."""
+    rows = []
+    ids = list(message_ids) + [None] * (len(messages) - len(message_ids))
+    for message, message_id in zip(messages, ids, strict=True):
+        row = ChannelDelivery(
+            conversation_id=conversation.id if conversation is not None else None,
+            message_id=message_id,
+            channel=channel,
+            address_encrypted=address_encrypted,
+            body=outbound_json(message),
+            language=language,
+            kind=kind,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        db.add(row)
+        rows.append(row)
+    db.flush()
+    return rows
+
+
+@dataclass(frozen=True)
+class Sending:
+    """A claimed delivery, ready to post without the database."""
+
+    delivery_id: int
+    channel: str
+    address: str
+    message: Outbound
+    language: str
+    kind: str
+    parts_sent: int
+
+
+@dataclass(frozen=True)
+class Result:
+    """What posting one delivery gave: the parts the provider took in all, and why it stopped."""
+
+    delivery_id: int
+    parts_sent: int
+    error: str | None
+
+    @property
+    def delivered(self) -> bool:
+        return self.error is None
+
+
+def claim(
+    *, db: Session, settings: Settings, now: datetime, ids: Sequence[int] | None = None, limit: int = 100
+) -> list[Sending]:
+    """Claim up to limit due deliveries (only ids, if given) for CLAIM_LEASE; return them, oldest
+    first. Flushes. A claim is one conditional UPDATE: two senders at once never both win a row."""
+    due = [
+        ChannelDelivery.delivered_at.is_(None),
+        ChannelDelivery.failed_at.is_(None),
+        ChannelDelivery.next_attempt_at <= now,
+    ]
+    query = select(ChannelDelivery.id).where(*due)
+    if ids is not None:
+        if not ids:
+            return []
+        query = query.where(ChannelDelivery.id.in_(list(ids)))
+    candidates = db.scalars(query.order_by(ChannelDelivery.id).limit(limit)).all()
+    if not candidates:
+        return []
+    claimed = db.scalars(
+        update(ChannelDelivery)
+        .where(ChannelDelivery.id.in_(candidates), *due)
+        .values(next_attempt_at=now + CLAIM_LEASE)
+        .returning(ChannelDelivery.id)
+        .execution_options(synchronize_session=False)
+    ).all()
+    out = []
+    rows = db.scalars(select(ChannelDelivery).where(ChannelDelivery.id.in_(claimed)).order_by(ChannelDelivery.id))
+    for row in rows:
+        address = decrypt_address(settings, row.address_encrypted)
+        if address is None or not row.body:
+            continue
+        out.append(
+            Sending(
+                delivery_id=row.id, channel=row.channel, address=address, message=outbound_from_json(row.body),
+                language=row.language, kind=row.kind, parts_sent=row.parts_sent,
+            )
+        )
+    return out
+
+
+def send(settings: Settings, sendings: Sequence[Sending], *, client: httpx.Client | None = None) -> list[Result]:
+    """Post each claimed delivery's requests that the provider has not taken yet, in order, stopping
+    at the first refusal (no database). A refusal's reason is the provider's status and error, never
+    the message text."""
+    own = client is None
+    http = client or httpx.Client(timeout=settings.channel_timeout_seconds, follow_redirects=False)
+    results = []
+    try:
+        for item in sendings:
+            adapter = adapters.MESSENGERS.get(item.channel)
+            if adapter is None or not adapter.enabled(settings):
+                results.append(Result(item.delivery_id, item.parts_sent, f"the {item.channel} channel is off"))
+                continue
+            calls = adapter.calls(
+                settings, item.address, item.message, language=item.language, template=item.kind == "template"
+            )
+            taken, error = item.parts_sent, None
+            for call in calls[item.parts_sent:]:
+                try:
+                    response = http.post(call.url, json=call.json, headers=call.headers)
+                except httpx.HTTPError as exc:
+                    error = type(exc).__name__
+                    break
+                error = adapter.refusal(response.status_code, response.content)
+                if error is not None:
+                    break
+                taken += 1
+            results.append(Result(item.delivery_id, taken, error))
+    finally:
+        if own:
+            http.close()
+    return results
+
+
+def post_calls(settings: Settings, calls: Sequence[Any], *, client: httpx.Client | None = None) -> int:
+    """Make requests whose outcome matters to nobody (Telegram's answerCallbackQuery: the button stops
+    spinning); return how many the provider took."""
+    own = client is None
+    http = client or httpx.Client(timeout=settings.channel_timeout_seconds, follow_redirects=False)
+    taken = 0
+    try:
+        for call in calls:
+            try:
+                response = http.post(call.url, json=call.json, headers=call.headers)
+                taken += 200 <= response.status_code < 300
+            except httpx.HTTPError:
+                continue
+    finally:
+        if own:
+            http.close()
+    return taken
+
+
+def _backoff(attempts: int) -> timedelta:
+    return min(BASE_DELAY * (2 ** max(0, attempts - 1)), MAX_DELAY)
+
+
+def record(*, db: Session, results: Sequence[Result], now: datetime) -> dict[str, int]:
+    """Record what sending gave: delivered (the address and text cleared), due again after back-off,
+    or given up after MAX_ATTEMPTS (cleared too); return the counts. Flushes."""
+    counts = {"sent": 0, "retry": 0, "failed": 0}
+    for result in results:
+        row = db.get(ChannelDelivery, result.delivery_id)
+        if row is None:
+            continue
+        row.attempts += 1
+        row.parts_sent = result.parts_sent
+        if result.delivered:
+            row.delivered_at = now
+            row.last_error = None
+            row.body, row.address_encrypted = {}, None
+            counts["sent"] += 1
+            continue
+        row.last_error = (result.error or "refused")[:300]
+        if row.attempts >= MAX_ATTEMPTS:
+            row.failed_at = now
+            row.body, row.address_encrypted = {}, None
+            counts["failed"] += 1
+        else:
+            row.next_attempt_at = now + _backoff(row.attempts)
+            counts["retry"] += 1
+    db.flush()
+    return counts
+
+
+def for_messages(*, db: Session, message_ids: Sequence[int]) -> dict[int, ChannelDelivery]:
+    """Return the delivery of each of these messages that has one (the case page shows its status)."""
+    if not message_ids:
+        return {}
+    rows = db.scalars(select(ChannelDelivery).where(ChannelDelivery.message_id.in_(list(message_ids))))
+    return {row.message_id: row for row in rows if row.message_id is not None}
