@@ -14,7 +14,7 @@ import anyio
 import anyio.to_thread
 import httpx
 from fastapi import APIRouter, BackgroundTasks, Body, Form, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -267,10 +267,11 @@ def _messenger_turns(request: Request, db: Session, settings: Settings, received
     return ids
 
 
-async def _messenger(request: Request, adapter: ModuleType, db: Session, settings: Settings, background: BackgroundTasks) -> Response:
+async def _messenger(request: Request, name: str, db: Session, settings: Settings, background: BackgroundTasks) -> Response:
     """A messenger's webhook: checked with the provider's signature, read into the newcomers'
     messages, each run as a turn whose answers are queued; 200 at once, the answers sent after."""
-    if not adapter.enabled(settings):
+    adapter: ModuleType | None = adapters.MESSENGERS.get(name)
+    if adapter is None or not adapter.enabled(settings):
         return JSONResponse({"detail": "this channel is not configured"}, status_code=404)
     body = await request.body()
     if not adapter.verify(settings, request.headers, body):
@@ -293,7 +294,36 @@ async def _messenger(request: Request, adapter: ModuleType, db: Session, setting
 @router.post("/webhooks/telegram", name="telegram_webhook", tags=["assistant"])
 async def telegram_webhook(request: Request, db: DbSession, settings: AppSettings, background: BackgroundTasks) -> Response:
     """Telegram's webhook (an Update per request), checked with X-Telegram-Bot-Api-Secret-Token."""
-    return await _messenger(request, adapters.MESSENGERS["telegram"], db, settings, background)
+    return await _messenger(request, "telegram", db, settings, background)
+
+
+@router.get("/webhooks/whatsapp", name="whatsapp_verify", tags=["assistant"])
+def whatsapp_verify(
+    settings: AppSettings,
+    mode: Annotated[str, Query(alias="hub.mode", max_length=40)] = "",
+    token: Annotated[str, Query(alias="hub.verify_token", max_length=300)] = "",
+    challenge: Annotated[str, Query(alias="hub.challenge", max_length=300)] = "",
+) -> Response:
+    """WhatsApp's webhook verification: hub.challenge echoed when hub.verify_token is ours."""
+    adapter = adapters.MESSENGERS.get("whatsapp")
+    if adapter is None or not adapter.enabled(settings):
+        return JSONResponse({"detail": "this channel is not configured"}, status_code=404)
+    answer = adapter.challenge(settings, mode=mode, token=token, challenge=challenge)
+    if answer is None:
+        return JSONResponse({"detail": "the verify token does not match"}, status_code=403)
+    return PlainTextResponse(answer)
+
+
+@router.post("/webhooks/whatsapp", name="whatsapp_webhook", tags=["assistant"])
+async def whatsapp_webhook(request: Request, db: DbSession, settings: AppSettings, background: BackgroundTasks) -> Response:
+    """WhatsApp Cloud API's webhook, checked with X-Hub-Signature-256."""
+    return await _messenger(request, "whatsapp", db, settings, background)
+
+
+@router.post("/webhooks/viber", name="viber_webhook", tags=["assistant"])
+async def viber_webhook(request: Request, db: DbSession, settings: AppSettings, background: BackgroundTasks) -> Response:
+    """Viber's REST bot API callbacks, checked with X-Viber-Content-Signature."""
+    return await _messenger(request, "viber", db, settings, background)
 
 
 # --- the caseworker's side of a handed-over chat ---------------------------------------------------
