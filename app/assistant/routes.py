@@ -145,9 +145,6 @@ def _web_turn(request: Request, db: Session, settings: Settings, message: str, a
     new_sender = None if sender else service.new_sender_id()
     sender = sender or new_sender
     assert sender is not None
-    # Understood before the conversation is read: the parse stays out of the write transaction.
-    hint = service.language_hints.get("web", sender)
-    understood = flows.understand(settings=settings, text=text, language=hint or get_locale())
     htmx = request.headers.get("HX-Request") == "true"
 
     def shown_items(conversation: Conversation, turn: flows.Turn) -> list[Any]:
@@ -157,13 +154,15 @@ def _web_turn(request: Request, db: Session, settings: Settings, message: str, a
             return service.messages(db=db, conversation=conversation, after_id=seen)
         return turn.stored
 
-    conversation, turn, items = flows.take_turn(
-        db=db, settings=settings, channel="web", sender_id=sender, language=get_locale(), text=text,
-        understood=understood, then=shown_items,
-    )
-    service.language_hints.put("web", sender, conversation.language)
+    inbound = Inbound(channel="web", sender=sender, text=text, page_language=get_locale())
+    conversed = channel_flows.converse(db=db, settings=settings, inbound=inbound, view=shown_items)
+    if conversed.erased:
+        # Gone with its messages: the page starts afresh, and says so.
+        response = redirect(request, url_for(request, "chat", query={"erased": "1"}))
+        response.delete_cookie(CHAT_COOKIE)
+        return response
     if htmx:
-        context = _chat_context(db, conversation, settings=settings, items=items)
+        context = _chat_context(db, conversed.conversation, settings=settings, items=conversed.items)
         context["refresh_form"] = True
         return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), new_sender, settings)
     return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), new_sender, settings)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 from sqlalchemy.orm import Session
@@ -39,6 +40,10 @@ class Conversed:
     conversation: Conversation | None
     out: list[Outbound] = field(default_factory=list)
     deliveries: list[int] = field(default_factory=list)
+    #: What the caller's view gave (see converse), read in the turn's transaction.
+    items: Any = None
+    #: The newcomer had the conversation erased: it is gone (out holds the goodbye).
+    erased: bool = False
 
 
 def _attachments_notice(language: str) -> Outbound:
@@ -59,6 +64,7 @@ def converse(
     inbound: Inbound,
     link: Callable[[str, str], str] | None = None,
     address: str | None = None,
+    view: Callable[[Conversation, flows.Turn], Any] | None = None,
 ) -> Conversed:
     """Run one newcomer's message and return what it gave: the team's messages not yet delivered on
     this channel (web and REST: a messenger gets them when they are written), then the bot's answer
@@ -68,11 +74,13 @@ def converse(
     address: where a messenger delivers (its chat id): given, the sender is known by a keyed hash
     (service.pseudonym), the address is kept encrypted, and the answers are queued in the turn's
     transaction. A message of attachments only gets the notice that only words are read, and no turn.
+    view(conversation, turn): what a page shows after the turn (the web chat's new messages), read
+    in the turn's transaction and returned as `items`; the team's messages are the page's to show.
     """
     messenger = address is not None
     sender = chat_service.pseudonym(settings, inbound.channel, inbound.sender) if messenger else inbound.sender
-    default = inbound.language_hint or settings.default_locale
-    hint = chat_service.language_hints.get(inbound.channel, sender)
+    default = inbound.page_language or inbound.language_hint or settings.default_locale
+    hint = chat_service.language_hints.get(inbound.channel, sender) or inbound.page_language
     notice = [_attachments_notice(hint or default)] if inbound.attachments else []
     sealed = outbox.encrypt_address(settings, address) if messenger else None
     if notice and not inbound.text.strip():
@@ -105,7 +113,9 @@ def converse(
 
     delivered_key = f"{inbound.channel}_delivered"
 
-    def then(conversation: Conversation, turn: flows.Turn) -> tuple[list[ConversationMessage], list[int]]:
+    def then(conversation: Conversation, turn: flows.Turn) -> tuple[list[ConversationMessage], list[int], Any]:
+        if view is not None:
+            return [], [], None if turn.erased else view(conversation, turn)
         if messenger:
             # Written in the turn's transaction: the answer is sent after the commit, or by the jobs
             # runner if this process stops first. An erased conversation's goodbye still goes out.
@@ -117,15 +127,15 @@ def converse(
                 db=db, conversation=None if turn.erased else conversation, channel=inbound.channel,
                 address_encrypted=sealed, messages=answers, language=language, now=utcnow(),  # type: ignore[arg-type]
             )
-            return [], [row.id for row in rows]
+            return [], [row.id for row in rows], None
         # Only a chat handed over to a case has messages from a person (and the "joined" notice).
         if conversation.case_id is None or turn.erased:
-            return [], []
+            return [], [], None
         delivered = int((conversation.state or {}).get(delivered_key, 0))
         found = chat_service.messages(db=db, conversation=conversation, after_id=delivered, authors=("staff", "system"))
         if found:
             conversation.state = {**(conversation.state or {}), delivered_key: found[-1].id}
-        return found, []
+        return found, [], None
 
     conversation, turn, extra = flows.take_turn(
         db=db, settings=settings, channel=inbound.channel, sender_id=sender, language=default, text=text,
@@ -133,7 +143,7 @@ def converse(
     )
     if turn.repeated:
         return Conversed(conversation, [])
-    waiting, deliveries = extra
+    waiting, deliveries, items = extra
     language = turn.language or default
     if turn.erased:
         chat_service.language_hints.forget(inbound.channel, sender)
@@ -145,7 +155,7 @@ def converse(
         for m in waiting
     ]
     out += [from_bot(m, _form_link(link, language)) for m in turn.answer]
-    return Conversed(None if turn.erased else conversation, out, deliveries)
+    return Conversed(None if turn.erased else conversation, out, deliveries, items, turn.erased)
 
 
 def _form_link(link: Callable[[str, str], str] | None, language: str) -> Callable[[str], str] | None:

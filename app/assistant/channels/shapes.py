@@ -25,6 +25,9 @@ class Inbound:
     #: A language the newcomer chose outside their words (a poster's deep link, /start uk): the
     #: conversation goes on in it, new or not.
     language: str | None = None
+    #: The language of the page the newcomer writes from (the web chat): read as the conversation's
+    #: language until it has one (a messenger's first message chooses its language by its words).
+    page_language: str | None = None
     #: The channel's id of the message (Telegram's update_id, WhatsApp's message id): a delivery the
     #: provider repeats runs no second turn.
     message_id: str | None = None
