@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from app import __version__, errors, jobs
+from app.assistant.channels.sender import Sender
 from app.assistant.flows import dialogue_engine
 from app.assistant.routes import router as assistant_router
 from app.auth.routes import router as auth_router
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
         yield
         if task is not None:
             task.cancel()
+        app.state.channel_sender.wait()  # the answers being sent go out before the process ends
 
     app = FastAPI(
         title="Witaj",
@@ -78,6 +80,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.engine = engine
     app.state.session_factory = session_factory(engine)
     app.state.write_session_factory = session_factory(engine, write=True)
+    # The messengers' answers are sent on threads of their own, each with a session of this factory.
+    app.state.channel_sender = Sender()
+    app.state.channel_sessions = app.state.write_session_factory
 
     # Routes are matched in order: the chat, the busiest, first (no path of the others overlaps).
     app.include_router(assistant_router)

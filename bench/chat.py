@@ -4,6 +4,7 @@
     .venv/bin/python bench/chat.py --skip-nlu --channels rest --rounds 3 --workers 1
     .venv/bin/python bench/chat.py --messages 5000 --turns 3000 --concurrency 16 --workers 2
     .venv/bin/python bench/chat.py --url http://127.0.0.1:8000   # a server that is already running
+    .venv/bin/python bench/chat.py --skip-nlu --channels rest,telegram --rounds 3
 
 NLU: the model `witaj dialogues train` caches (trained here when missing) parses real NLU examples
 of every language, once without and once with the conversation's language as the prior, the way
@@ -12,9 +13,11 @@ the engine calls it; the figures are per message (language detection, entities, 
 HTTP: `witaj serve` runs in a child process (`--workers N` processes, by default one per core, as a
 city would run it) on a fresh SQLite database in
 a temporary folder (migrated, demo content loaded, assistant warmed up), and simulated newcomers hold
-conversations through Rasa's REST channel (`POST /webhooks/rest/webhook`) and the web chat
-(`POST /{lang}/chat` as htmx sends it, with its cookies and CSRF token), several at once, each on a
-keep-alive connection of its own. Every turn
+conversations through Rasa's REST channel (`POST /webhooks/rest/webhook`), the web chat
+(`POST /{lang}/chat` as htmx sends it, with its cookies and CSRF token) and Telegram's webhook
+(`POST /webhooks/telegram`: an Update with the secret token; the server answers through the outbox,
+sending each answer with sendMessage to a minimal Bot API server this script runs), several at once,
+each on a keep-alive connection of its own. Every turn
 runs the whole engine and stores the conversation in the database. Turns per second are counted
 over all of them; latency is per turn; CPU per turn is the server's (all its processes, from
 /proc) and this client's. The client is a minimal keep-alive HTTP/1.1 client on the same machine.
@@ -141,7 +144,52 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(folder: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+TELEGRAM_TOKEN = "123456:bench-token"
+TELEGRAM_SECRET = "bench-secret"
+
+
+class FakeBotApi:
+    """A minimal Telegram Bot API on 127.0.0.1 (its own thread and event loop, keep-alive HTTP/1.1):
+    every method answers {"ok": true, ...}; it counts the sendMessage calls."""
+
+    def __init__(self) -> None:
+        import threading
+
+        self.port = free_port()
+        self.sent = 0
+        self.loop = asyncio.new_event_loop()
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        self.ready.wait(10)
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.server = self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", self.port))
+        self.ready.set()
+        self.loop.run_forever()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        answer = b'{"ok":true,"result":{"message_id":1,"date":0,"chat":{"id":1,"type":"private"}}}'
+        try:
+            while request := await reader.readline():
+                length = 0
+                while (line := await reader.readline()) not in (b"\r\n", b""):
+                    name, _, value = line.decode("latin-1").partition(":")
+                    if name.lower() == "content-length":
+                        length = int(value)
+                await reader.readexactly(length)
+                if b"/sendMessage" in request:
+                    self.sent += 1
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" % len(answer) + answer)
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+def start_server(folder: Path, port: int, workers: int, telegram_api: str | None = None) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "WITAJ_ENVIRONMENT": "development",
@@ -150,6 +198,12 @@ def start_server(folder: Path, port: int, workers: int) -> subprocess.Popen[byte
         "WITAJ_JOBS_INTERVAL_SECONDS": "0",
         "WITAJ_PORT": str(port),
     }
+    if telegram_api:
+        env |= {
+            "WITAJ_TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN,
+            "WITAJ_TELEGRAM_WEBHOOK_SECRET": TELEGRAM_SECRET,
+            "WITAJ_TELEGRAM_API_URL": telegram_api,
+        }
     witaj = str(Path(sys.executable).with_name("witaj"))
     subprocess.run([witaj, "db", "upgrade"], env=env, check=True, capture_output=True, cwd=ROOT)
     # The city office and its staff: a chat that falls back twice is handed over as a case.
@@ -238,6 +292,28 @@ async def rest_conversation(conn: Connection, sender: str, script: list[str], ou
             raise RuntimeError(f"REST channel answered {status}: {answer[:200]!r}")
 
 
+async def telegram_conversation(conn: Connection, chat_id: int, script: list[str], out: list[float]) -> None:
+    for number, message in enumerate(script):
+        update = {
+            "update_id": chat_id * 100 + number,
+            "message": {
+                "message_id": number + 1,
+                "from": {"id": chat_id, "is_bot": False, "first_name": "Bench"},
+                "chat": {"id": chat_id, "type": "private"},
+                "date": 1764777600,
+                "text": message,
+            },
+        }
+        body = json.dumps(update).encode()
+        t0 = time.perf_counter()
+        status, answer = await conn.request(
+            "POST", "/webhooks/telegram", body, "application/json", (f"X-Telegram-Bot-Api-Secret-Token: {TELEGRAM_SECRET}",)
+        )
+        out.append((time.perf_counter() - t0) * 1000)
+        if status != 200:
+            raise RuntimeError(f"Telegram webhook answered {status}: {answer[:200]!r}")
+
+
 async def web_conversation(conn: Connection, language: str, script: list[str], out: list[float]) -> None:
     conn.cookies.clear()  # a new visitor: new chat and CSRF cookies
     status, page = await conn.request("GET", f"/{language}/chat")
@@ -274,6 +350,8 @@ async def run_channel(
             try:
                 if channel == "rest":
                     await rest_conversation(conn, f"bench-{tag}-{i}", script, latencies)
+                elif channel == "telegram":
+                    await telegram_conversation(conn, (tag % 1_000_000) * 10_000 + i, script, latencies)
                 else:
                     await web_conversation(conn, language, script, latencies)
             finally:
@@ -291,28 +369,30 @@ def bench_http(
     seed: int,
     url: str | None = None,
     workers: int = 1,
-    channels: tuple[str, ...] = ("rest", "web"),
+    channels: tuple[str, ...] = ("rest", "web", "telegram"),
     rounds: int = 1,
 ) -> None:
     folder = Path(tempfile.mkdtemp(prefix="witaj-bench-chat-"))
     server = None
+    bot_api = FakeBotApi() if "telegram" in channels and not url else None
     if url:
         parsed = urlsplit(url)
         host, port = parsed.hostname or "127.0.0.1", parsed.port or 80
     else:
         host, port = "127.0.0.1", free_port()
-        server = start_server(folder, port, workers)
+        server = start_server(folder, port, workers, f"http://127.0.0.1:{bot_api.port}" if bot_api else None)
     try:
         # Warm-up: the first turns load the engine's caches in the server (in every worker).
         asyncio.run(run_channel("rest", host, port, conversations(60 * workers, 4, seed + 1), 4))
         for channel, round_ in [(c, r) for c in channels for r in range(rounds)]:
             scripts = conversations(turns, per_conversation, seed + round_)
             server_before = tree_cpu_seconds(server.pid) if server is not None else None
+            sent_before = bot_api.sent if bot_api is not None else 0
             client_before = time.process_time()
             latencies, elapsed = asyncio.run(run_channel(channel, host, port, scripts, concurrency))
             client_cpu = (time.process_time() - client_before) * 1000 / len(latencies)
             server_after = tree_cpu_seconds(server.pid) if server is not None else None
-            name = "Rasa REST channel" if channel == "rest" else "web chat (htmx post)"
+            name = {"rest": "Rasa REST channel", "web": "web chat (htmx post)", "telegram": "Telegram webhook"}[channel]
             name += f", {workers} worker{'s' if workers > 1 else ''}" if server is not None else ""
             name += f", round {round_ + 1} of {rounds}" if rounds > 1 else ""
             print(
@@ -320,6 +400,8 @@ def bench_http(
                 f"{len(latencies) / elapsed:.0f} turns/s"
             )
             print(line("  latency per turn", latencies))
+            if channel == "telegram" and bot_api is not None:
+                print(f"  answers the Bot API took (sendMessage): {bot_api.sent - sent_before} (some may come after the count)")
             if server_before is not None and server_after is not None:
                 server_cpu = (server_after - server_before) * 1000 / len(latencies)
                 print(f"  CPU per turn: server {server_cpu:.2f} ms, this client {client_cpu:.2f} ms")
@@ -342,7 +424,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--skip-http", action="store_true", help="only the NLU figures")
     parser.add_argument("--skip-nlu", action="store_true", help="only the HTTP figures")
-    parser.add_argument("--channels", default="rest,web", help="HTTP channels to measure: rest, web or both")
+    parser.add_argument("--channels", default="rest,web,telegram", help="HTTP channels to measure: rest, web, telegram")
     parser.add_argument("--rounds", type=int, default=1, help="measure each channel this many times (figures vary)")
     parser.add_argument("--url", help="measure a running server instead of starting one (its data is kept)")
     parser.add_argument(
@@ -351,8 +433,8 @@ def main() -> None:
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
     channels = tuple(c.strip() for c in args.channels.split(",") if c.strip())
-    if unknown := [c for c in channels if c not in ("rest", "web")]:
-        parser.error(f"unknown channel(s) {unknown}: choose rest, web")
+    if unknown := [c for c in channels if c not in ("rest", "web", "telegram")]:
+        parser.error(f"unknown channel(s) {unknown}: choose rest, web, telegram")
     if not args.skip_nlu:
         bench_nlu(args.messages, args.seed)
     if not args.skip_http:

@@ -7,8 +7,9 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import Any
 
 # Settings are read from the environment once: fix them before the app is imported.
 _TMP = Path(tempfile.mkdtemp(prefix="witaj-tests-"))
@@ -147,7 +148,7 @@ def settings():
 
 
 @pytest.fixture
-def app(engine: Engine, db: Session, settings):
+def app(engine: Engine, db: Session, settings) -> Iterator[Any]:
     """Return the app, its requests served by the test's session."""
     application = create_app(settings, engine, check_db=False)
 
@@ -156,13 +157,26 @@ def app(engine: Engine, db: Session, settings):
 
     application.dependency_overrides[get_db] = _db
     application.dependency_overrides[get_write_db] = _db
-    return application
+    # The messengers' answers are sent on the app's sending threads, with the test's session (the
+    # client below waits for them after each request, so the session is never used twice at once).
+    application.state.channel_sessions = lambda: nullcontext(db)
+    yield application
+    application.state.channel_sender.wait()
+
+
+class SettledClient(TestClient):
+    """A test client whose requests return once the messengers' answers they queued are sent."""
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        response = super().request(*args, **kwargs)
+        self.app.state.channel_sender.wait()  # type: ignore[attr-defined]
+        return response
 
 
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:
     """Return a client of the app (cookies kept between requests)."""
-    with TestClient(app, base_url="http://testserver") as c:
+    with SettledClient(app, base_url="http://testserver") as c:
         yield c
 
 

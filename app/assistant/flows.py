@@ -264,7 +264,9 @@ def take_turn(
     continues in it."""
     for attempt in range(1, TURN_ATTEMPTS + 1):
         conversation = read_conversation(db=db, channel=channel, sender_id=sender_id)
-        if conversation is not None and external_id is not None and _read(
+        # A repeated delivery is found by the unique index on (conversation, external_id): its flush
+        # fails, and the attempt after it sees the message had. A first attempt reads nothing more.
+        if attempt > 1 and conversation is not None and external_id is not None and _read(
             db, lambda: chat_service.has_message(db=db, conversation=conversation, external_id=external_id)
         ):
             return conversation, Turn(repeated=True), None

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import anyio
 import anyio.to_thread
 import httpx
-from fastapi import APIRouter, BackgroundTasks, Body, Form, Query, Request
+from fastapi import APIRouter, Body, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -230,43 +230,42 @@ def _public_origin(request: Request, settings: Settings) -> str:
     return (settings.public_url or f"{request.url.scheme}://{request.url.netloc}{base_path(request)}").rstrip("/")
 
 
-def _channel_http(request: Request, settings: Settings) -> httpx.Client:
+def _channel_http(app: Any, settings: Settings) -> httpx.Client:
     """Return this app's HTTP client for the messengers' APIs (kept: connections are reused)."""
-    client = getattr(request.app.state, "channel_http", None)
+    client = getattr(app.state, "channel_http", None)
     if client is None:
-        client = request.app.state.channel_http = httpx.Client(
-            timeout=settings.channel_timeout_seconds, follow_redirects=False
-        )
+        client = app.state.channel_http = httpx.Client(timeout=settings.channel_timeout_seconds, follow_redirects=False)
     return client
 
 
-def _send_now(request: Request, db: Session, settings: Settings, calls: Sequence[Call], ids: Sequence[int]) -> None:
-    """Send a turn's answers right after it is committed, after the response (what fails here, the
-    jobs runner retries). The request's session, closed by then, opens a new transaction."""
-    client = _channel_http(request, settings)
+def _send_now(app: Any, settings: Settings, calls: Sequence[Call], sendings: Sequence[outbox.Sending]) -> None:
+    """Send answers queued by a committed turn or reply, on a sending thread (what fails here, the
+    jobs runner retries)."""
+    client = _channel_http(app, settings)
     if calls:
         outbox.post_calls(settings, calls, client=client)
-    if ids:
-        channel_flows.deliver(db=db, settings=settings, ids=ids, client=client)
+    if sendings:
+        with app.state.channel_sessions() as db:
+            channel_flows.send_now(db=db, settings=settings, sendings=sendings, client=client)
 
 
-def _messenger_turns(request: Request, db: Session, settings: Settings, received: list[Received]) -> list[int]:
+def _messenger_turns(request: Request, db: Session, settings: Settings, received: list[Received]) -> list[outbox.Sending]:
     origin = _public_origin(request, settings)
 
     def link(language: str, form_id: str) -> str:
         return f"{origin}/{language}" + request.app.url_path_for("form_page", form_id=form_id)
 
-    ids: list[int] = []
+    sendings: list[outbox.Sending] = []
     for item in received:
         try:
             conversed = channel_flows.converse(db=db, settings=settings, inbound=item.inbound, link=link, address=item.address)
         except InvalidInput:
             continue  # nothing a turn can take (text a database cannot store was refused before)
-        ids += conversed.deliveries
-    return ids
+        sendings += conversed.sendings
+    return sendings
 
 
-async def _messenger(request: Request, name: str, db: Session, settings: Settings, background: BackgroundTasks) -> Response:
+async def _messenger(request: Request, name: str, db: Session, settings: Settings) -> Response:
     """A messenger's webhook: checked with the provider's signature, read into the newcomers'
     messages, each run as a turn whose answers are queued; 200 at once, the answers sent after."""
     adapter: ModuleType | None = adapters.MESSENGERS.get(name)
@@ -282,18 +281,18 @@ async def _messenger(request: Request, name: str, db: Session, settings: Setting
     received = adapter.read(settings, payload) if isinstance(payload, dict) else []
     if not received:
         return JSONResponse({"ok": True})
-    ids = await anyio.to_thread.run_sync(
+    sendings = await anyio.to_thread.run_sync(
         partial(_messenger_turns, request, db, settings, received), limiter=_chat_limiter(request, settings)
     )
     calls = [call for item in received for call in item.calls]
-    background.add_task(_send_now, request, db, settings, calls, ids)
+    request.app.state.channel_sender.submit(_send_now, request.app, settings, calls, sendings)
     return JSONResponse({"ok": True})
 
 
 @router.post("/webhooks/telegram", name="telegram_webhook", tags=["assistant"])
-async def telegram_webhook(request: Request, db: DbSession, settings: AppSettings, background: BackgroundTasks) -> Response:
+async def telegram_webhook(request: Request, db: DbSession, settings: AppSettings) -> Response:
     """Telegram's webhook (an Update per request), checked with X-Telegram-Bot-Api-Secret-Token."""
-    return await _messenger(request, "telegram", db, settings, background)
+    return await _messenger(request, "telegram", db, settings)
 
 
 @router.get("/webhooks/whatsapp", name="whatsapp_verify", tags=["assistant"])
@@ -314,15 +313,15 @@ def whatsapp_verify(
 
 
 @router.post("/webhooks/whatsapp", name="whatsapp_webhook", tags=["assistant"])
-async def whatsapp_webhook(request: Request, db: DbSession, settings: AppSettings, background: BackgroundTasks) -> Response:
+async def whatsapp_webhook(request: Request, db: DbSession, settings: AppSettings) -> Response:
     """WhatsApp Cloud API's webhook, checked with X-Hub-Signature-256."""
-    return await _messenger(request, "whatsapp", db, settings, background)
+    return await _messenger(request, "whatsapp", db, settings)
 
 
 @router.post("/webhooks/viber", name="viber_webhook", tags=["assistant"])
-async def viber_webhook(request: Request, db: DbSession, settings: AppSettings, background: BackgroundTasks) -> Response:
+async def viber_webhook(request: Request, db: DbSession, settings: AppSettings) -> Response:
     """Viber's REST bot API callbacks, checked with X-Viber-Content-Signature."""
-    return await _messenger(request, "viber", db, settings, background)
+    return await _messenger(request, "viber", db, settings)
 
 
 # --- the caseworker's side of a handed-over chat ---------------------------------------------------
@@ -335,7 +334,6 @@ def case_chat_reply(
     db: DbSession,
     settings: AppSettings,
     principal: StaffPrincipal,
-    background: BackgroundTasks,
     reply: Annotated[str, Form()] = "",
 ) -> Response:
     """Answer the newcomer in the chat linked to a case (office staff of the case only)."""
@@ -344,12 +342,12 @@ def case_chat_reply(
     if conversation is None or not principal.is_office or not can(principal, Action.message_clients, case.owner_org_id):
         raise PermissionDenied("chat")
     try:
-        ids = channel_flows.reply_as_staff(
+        sendings = channel_flows.reply_as_staff(
             db=db, settings=settings, conversation=conversation, user_id=principal.user_id or 0, text=reply, language=get_locale()
         )
     except InvalidInput as exc:
         db.rollback()
         return redirect(request, url_for(request, "case_page", reference=reference, query={"chat_error": next(iter(exc.field_errors.values()))}))
-    if ids:
-        background.add_task(_send_now, request, db, settings, (), ids)
+    if sendings:
+        request.app.state.channel_sender.submit(_send_now, request.app, settings, (), sendings)
     return redirect(request, url_for(request, "case_page", reference=reference) + "#chat")

@@ -28,7 +28,7 @@ class FakeProvider:
 
     def __init__(self) -> None:
         self.seen: list[Seen] = []
-        self.failures: list[tuple[int, Any]] = []
+        self.failures: list[tuple[int, Any] | None] = []
         self.lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.server.daemon_threads = True
@@ -48,10 +48,11 @@ class FakeProvider:
         self.server.shutdown()
         self.server.server_close()
 
-    def fail_next(self, status: int, body: Any, times: int = 1) -> None:
-        """Answer the next `times` requests with status and body instead of taking them."""
+    def fail_next(self, status: int, body: Any, times: int = 1, after: int = 0) -> None:
+        """Answer `times` requests with status and body instead of taking them, once `after` more
+        requests have been taken."""
         with self.lock:
-            self.failures += [(status, body)] * times
+            self.failures += [None] * after + [(status, body)] * times
 
     def answer(self, path: str, body: Any) -> tuple[int, Any]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -67,8 +68,9 @@ class FakeProvider:
             body = raw.decode(errors="replace")
         with self.lock:
             self.seen.append(Seen(method, path, headers, body))
-            if self.failures:
-                return self.failures.pop(0)
+            failure = self.failures.pop(0) if self.failures else None
+        if failure is not None:
+            return failure
         return self.answer(path, body)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from app.assistant.channels import telegram
+from app.assistant.channels import telegram, whatsapp
 
 MESSENGERS: dict[str, ModuleType] = {
     telegram.NAME: telegram,
+    whatsapp.NAME: whatsapp,
 }

@@ -9,6 +9,7 @@ stops before sending) and returns the deliveries to send once the turn is commit
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -39,11 +40,17 @@ class Conversed:
 
     conversation: Conversation | None
     out: list[Outbound] = field(default_factory=list)
-    deliveries: list[int] = field(default_factory=list)
+    #: The outbox rows of the answers (a messenger), claimed for this process to send: see send_now.
+    sendings: list[outbox.Sending] = field(default_factory=list)
     #: What the caller's view gave (see converse), read in the turn's transaction.
     items: Any = None
     #: The newcomer had the conversation erased: it is gone (out holds the goodbye).
     erased: bool = False
+
+    @property
+    def deliveries(self) -> list[int]:
+        """Return the ids of the answers' outbox rows."""
+        return [item.delivery_id for item in self.sendings]
 
 
 def _attachments_notice(language: str) -> Outbound:
@@ -82,18 +89,18 @@ def converse(
     default = inbound.page_language or inbound.language_hint or settings.default_locale
     hint = chat_service.language_hints.get(inbound.channel, sender) or inbound.page_language
     notice = [_attachments_notice(hint or default)] if inbound.attachments else []
-    sealed = outbox.encrypt_address(settings, address) if messenger else None
     if notice and not inbound.text.strip():
         # Nothing of the attachment is kept; a messenger's notice waits in the outbox like an answer.
         conversation = flows.read_conversation(db=db, channel=inbound.channel, sender_id=sender)
         if not messenger:
             return Conversed(conversation, notice)
         with committed(db):
-            rows = outbox.enqueue(
-                db=db, conversation=conversation, channel=inbound.channel, address_encrypted=sealed,  # type: ignore[arg-type]
-                messages=notice, language=hint or default, now=utcnow(),
+            row = outbox.enqueue(
+                db=db, conversation=conversation, channel=inbound.channel,
+                address_encrypted=outbox.encrypt_address(settings, address),  # type: ignore[arg-type]
+                messages=notice, language=hint or default, now=utcnow(), claim_for=address,
             )
-        return Conversed(conversation, notice, [row.id for row in rows])
+        return Conversed(conversation, notice, outbox.claimed(row, address))  # type: ignore[arg-type]
     text = chat_service.check_message(inbound.text)
     # Understood before the conversation is read: the parse stays out of the write transaction. A
     # sender this process has not seen is most likely new: read as a first message, whose words choose
@@ -113,21 +120,23 @@ def converse(
 
     delivered_key = f"{inbound.channel}_delivered"
 
-    def then(conversation: Conversation, turn: flows.Turn) -> tuple[list[ConversationMessage], list[int], Any]:
+    def then(conversation: Conversation, turn: flows.Turn) -> tuple[list[ConversationMessage], list[outbox.Sending], Any]:
         if view is not None:
             return [], [], None if turn.erased else view(conversation, turn)
         if messenger:
             # Written in the turn's transaction: the answer is sent after the commit, or by the jobs
             # runner if this process stops first. An erased conversation's goodbye still goes out.
-            if conversation.address_encrypted is None or outbox.decrypt_address(settings, conversation.address_encrypted) != address:
-                conversation.address_encrypted = sealed
+            if conversation.address_encrypted is None:
+                # Each messenger's address is the sender's own id, which found the conversation.
+                conversation.address_encrypted = outbox.encrypt_address(settings, address)  # type: ignore[arg-type]
             language = conversation.language
             answers = notice + [from_bot(m, _form_link(link, language)) for m in turn.answer]
-            rows = outbox.enqueue(
+            row = outbox.enqueue(
                 db=db, conversation=None if turn.erased else conversation, channel=inbound.channel,
-                address_encrypted=sealed, messages=answers, language=language, now=utcnow(),  # type: ignore[arg-type]
+                address_encrypted=conversation.address_encrypted, messages=answers, language=language,
+                now=utcnow(), claim_for=address,
             )
-            return [], [row.id for row in rows], None
+            return [], outbox.claimed(row, address), None  # type: ignore[arg-type]
         # Only a chat handed over to a case has messages from a person (and the "joined" notice).
         if conversation.case_id is None or turn.erased:
             return [], [], None
@@ -143,7 +152,7 @@ def converse(
     )
     if turn.repeated:
         return Conversed(conversation, [])
-    waiting, deliveries, items = extra
+    waiting, sendings, items = extra
     language = turn.language or default
     if turn.erased:
         chat_service.language_hints.forget(inbound.channel, sender)
@@ -155,11 +164,56 @@ def converse(
         for m in waiting
     ]
     out += [from_bot(m, _form_link(link, language)) for m in turn.answer]
-    return Conversed(None if turn.erased else conversation, out, deliveries, items, turn.erased)
+    return Conversed(None if turn.erased else conversation, out, sendings, items, turn.erased)
 
 
 def _form_link(link: Callable[[str, str], str] | None, language: str) -> Callable[[str], str] | None:
     return (lambda form_id: link(language, form_id)) if link is not None else None
+
+
+class _Recorder:
+    """What the providers said of the deliveries this process sends right after their turns, written
+    together: the thread that finds the recorder free writes everything waiting (its own results and
+    those of threads that came meanwhile) in one transaction, so turns at once cost one write."""
+
+    def __init__(self) -> None:
+        self.writing = threading.Lock()
+        self.guard = threading.Lock()
+        self.waiting: list[outbox.Result] = []
+
+    def record(self, db: Session, results: Sequence[outbox.Result]) -> dict[str, int]:
+        counts = {"sent": 0, "retry": 0, "failed": 0}
+        with self.guard:
+            self.waiting.extend(results)
+        while self.writing.acquire(blocking=False):
+            try:
+                with self.guard:
+                    batch, self.waiting = self.waiting, []
+                if batch:
+                    with committed(db):
+                        for key, value in outbox.record(db=db, results=batch, now=utcnow()).items():
+                            counts[key] += value
+            finally:
+                self.writing.release()
+            with self.guard:
+                if not self.waiting:
+                    break
+        return counts
+
+
+_recorder = _Recorder()
+
+
+def send_now(
+    *, db: Session, settings: Settings, sendings: Sequence[outbox.Sending], client: httpx.Client | None = None
+) -> dict[str, int]:
+    """Send what a turn or a reply claimed when it queued it (Conversed.sendings), then record what
+    the provider said, with what other threads sent meanwhile; return the counts this call wrote.
+    Commits after the provider answered (a result another thread writes is written by it)."""
+    if not sendings:
+        return {"sent": 0, "retry": 0, "failed": 0}
+    results = outbox.send(settings, sendings, client=client)
+    return _recorder.record(db, results)
 
 
 def deliver(
@@ -192,9 +246,9 @@ def reply_as_staff(
     text: str,
     language: str,
     now: datetime | None = None,
-) -> list[int]:
+) -> list[outbox.Sending]:
     """Store a caseworker's reply (machine-translated for the newcomer) and commit; a messenger's
-    user gets it through the outbox: return those deliveries, to send now. Raise InvalidInput when
+    user gets it through the outbox: return those deliveries, claimed, to send now (send_now). Raise InvalidInput when
     it cannot reach them: the channel is off, or WhatsApp's 24-hour window closed and no template is
     configured (nothing is stored then)."""
     now = now or utcnow()
@@ -205,7 +259,8 @@ def reply_as_staff(
             raise InvalidInput(
                 {"reply": _("The %(channel)s channel is switched off, so the client would not get this reply.", channel=adapter.TITLE)}
             )
-        if conversation.address_encrypted is None:
+        address = outbox.decrypt_address(settings, conversation.address_encrypted)
+        if address is None:
             raise InvalidInput({"reply": _("This chat has no address to answer to any more.")})
         window = getattr(adapter, "WINDOW", None)
         last = chat_service.last_newcomer_at(db=db, conversation=conversation)
@@ -225,22 +280,22 @@ def reply_as_staff(
     message = chat_service.staff_reply(
         db=db, settings=settings, conversation=conversation, user_id=user_id, text=text, language=language, now=now
     )
-    ids: list[int] = []
+    sendings: list[outbox.Sending] = []
     if adapter is not None:
         target = conversation.language
         # The "a person has joined" notice of a first reply goes before it (not with a template:
         # after the window, one message is all WhatsApp allows).
         new = chat_service.messages(db=db, conversation=conversation, after_id=before, authors=("system", "staff"))
         stored = new if kind == "session" else [message]
-        rows = outbox.enqueue(
+        row = outbox.enqueue(
             db=db, conversation=conversation, channel=conversation.channel,
-            address_encrypted=conversation.address_encrypted,
+            address_encrypted=conversation.address_encrypted,  # type: ignore[arg-type]
             messages=[
                 from_person(chat_service.shown(settings=settings, message=m, language=target), author=m.author, language=target)
                 for m in stored
             ],
-            message_ids=[m.id for m in stored], language=target, now=now, kind=kind,
+            message_id=message.id, language=target, now=now, kind=kind, claim_for=address,
         )
-        ids = [row.id for row in rows]
+        sendings = outbox.claimed(row, address)  # type: ignore[arg-type]
     db.commit()
-    return ids
+    return sendings

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from app.assistant.channels import adapters
@@ -50,28 +50,37 @@ def enqueue(
     messages: Sequence[Outbound],
     language: str,
     now: datetime,
-    message_ids: Sequence[int | None] = (),
+    message_id: int | None = None,
     kind: str = "session",
-) -> list[ChannelDelivery]:
-    """Queue messages for a chat, due now, in order; return the rows. Flushes."""
-    rows = []
-    ids = list(message_ids) + [None] * (len(messages) - len(message_ids))
-    for message, message_id in zip(messages, ids, strict=True):
-        row = ChannelDelivery(
-            conversation_id=conversation.id if conversation is not None else None,
-            message_id=message_id,
-            channel=channel,
-            address_encrypted=address_encrypted,
-            body=outbound_json(message),
-            language=language,
-            kind=kind,
-            next_attempt_at=now,
-            created_at=now,
-        )
-        db.add(row)
-        rows.append(row)
+    claim_for: str | None = None,
+) -> ChannelDelivery | None:
+    """Queue messages for a chat, due now, as one delivery sent in order (a turn's answers, a reply
+    with its "joined" notice); return it (None for no messages). Flushes.
+
+    message_id: the stored message whose delivery it is (a caseworker's reply: the case page shows it).
+    claim_for: the address, when the caller sends it itself right after its commit (see `claimed`):
+    the row is then claimed for CLAIM_LEASE from the start, so the jobs runner leaves it alone
+    unless this process stops before recording what the provider said."""
+    if not messages:
+        return None
+    row = ChannelDelivery(
+        conversation_id=conversation.id if conversation is not None else None,
+        message_id=message_id,
+        channel=channel,
+        address_encrypted=address_encrypted,
+        body={"messages": [outbound_json(message) for message in messages]},
+        language=language,
+        kind=kind,
+        next_attempt_at=now + CLAIM_LEASE if claim_for is not None else now,
+        created_at=now,
+    )
+    db.add(row)
     db.flush()
-    return rows
+    return row
+
+
+def _messages(body: dict[str, Any]) -> tuple[Outbound, ...]:
+    return tuple(outbound_from_json(item) for item in body.get("messages", ()))
 
 
 @dataclass(frozen=True)
@@ -81,7 +90,7 @@ class Sending:
     delivery_id: int
     channel: str
     address: str
-    message: Outbound
+    messages: tuple[Outbound, ...]
     language: str
     kind: str
     parts_sent: int
@@ -100,20 +109,35 @@ class Result:
         return self.error is None
 
 
+def claimed(row: ChannelDelivery | None, address: str) -> list[Sending]:
+    """Return the delivery enqueue claimed (claim_for=address), ready to send: no second read."""
+    if row is None:
+        return []
+    return [
+        Sending(
+            delivery_id=row.id, channel=row.channel, address=address, messages=_messages(row.body),
+            language=row.language, kind=row.kind, parts_sent=row.parts_sent,
+        )
+    ]
+
+
 def claim(
     *, db: Session, settings: Settings, now: datetime, ids: Sequence[int] | None = None, limit: int = 100
 ) -> list[Sending]:
-    """Claim up to limit due deliveries (only ids, if given) for CLAIM_LEASE; return them, oldest
-    first. Flushes. A claim is one conditional UPDATE: two senders at once never both win a row."""
+    """Claim up to limit due deliveries (only ids, if given: due or never tried) for CLAIM_LEASE;
+    return them, oldest first. Flushes. A claim is one conditional UPDATE: two senders at once never both win a row."""
     due = [
         ChannelDelivery.delivered_at.is_(None),
         ChannelDelivery.failed_at.is_(None),
         ChannelDelivery.next_attempt_at <= now,
     ]
-    query = select(ChannelDelivery.id).where(*due)
     if ids is not None:
         if not ids:
             return []
+        # Named ones are sent now unless done, also when claimed at enqueue and never tried.
+        due[2] = or_(ChannelDelivery.next_attempt_at <= now, ChannelDelivery.attempts == 0)
+    query = select(ChannelDelivery.id).where(*due)
+    if ids is not None:
         query = query.where(ChannelDelivery.id.in_(list(ids)))
     candidates = db.scalars(query.order_by(ChannelDelivery.id).limit(limit)).all()
     if not candidates:
@@ -133,7 +157,7 @@ def claim(
             continue
         out.append(
             Sending(
-                delivery_id=row.id, channel=row.channel, address=address, message=outbound_from_json(row.body),
+                delivery_id=row.id, channel=row.channel, address=address, messages=_messages(row.body),
                 language=row.language, kind=row.kind, parts_sent=row.parts_sent,
             )
         )
@@ -141,7 +165,7 @@ def claim(
 
 
 def send(settings: Settings, sendings: Sequence[Sending], *, client: httpx.Client | None = None) -> list[Result]:
-    """Post each claimed delivery's requests that the provider has not taken yet, in order, stopping
+    """Post each claimed delivery's requests (all its messages') that the provider has not taken yet, in order, stopping
     at the first refusal (no database). A refusal's reason is the provider's status and error, never
     the message text."""
     own = client is None
@@ -153,9 +177,13 @@ def send(settings: Settings, sendings: Sequence[Sending], *, client: httpx.Clien
             if adapter is None or not adapter.enabled(settings):
                 results.append(Result(item.delivery_id, item.parts_sent, f"the {item.channel} channel is off"))
                 continue
-            calls = adapter.calls(
-                settings, item.address, item.message, language=item.language, template=item.kind == "template"
-            )
+            calls = [
+                call
+                for message in item.messages
+                for call in adapter.calls(
+                    settings, item.address, message, language=item.language, template=item.kind == "template"
+                )
+            ]
             taken, error = item.parts_sent, None
             for call in calls[item.parts_sent:]:
                 try:
@@ -201,18 +229,27 @@ def record(*, db: Session, results: Sequence[Result], now: datetime) -> dict[str
     """Record what sending gave: delivered (the address and text cleared), due again after back-off,
     or given up after MAX_ATTEMPTS (cleared too); return the counts. Flushes."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
+    sent = [result.delivery_id for result in results if result.delivered]
+    if sent:
+        # One statement for what the provider took (the common case): its address and text go.
+        done = db.execute(
+            update(ChannelDelivery)
+            .where(ChannelDelivery.id.in_(sent), ChannelDelivery.delivered_at.is_(None))
+            .values(
+                attempts=ChannelDelivery.attempts + 1, delivered_at=now, last_error=None, body={},
+                address_encrypted=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        counts["sent"] = done.rowcount or 0
     for result in results:
+        if result.delivered:
+            continue
         row = db.get(ChannelDelivery, result.delivery_id)
         if row is None:
             continue
         row.attempts += 1
         row.parts_sent = result.parts_sent
-        if result.delivered:
-            row.delivered_at = now
-            row.last_error = None
-            row.body, row.address_encrypted = {}, None
-            counts["sent"] += 1
-            continue
         row.last_error = (result.error or "refused")[:300]
         if row.attempts >= MAX_ATTEMPTS:
             row.failed_at = now
