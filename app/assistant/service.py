@@ -251,6 +251,37 @@ def shown(*, settings: Settings, message: ConversationMessage, language: str) ->
     return {"text": stored["text"], "original": message.text, "machine": True, "untranslated": False}
 
 
+def window_closed_text() -> str:
+    """Return why a caseworker's reply after WhatsApp's 24-hour window was not sent."""
+    return _(
+        "WhatsApp lets us write to a client only within 24 hours of their last message, "
+        "unless with an approved template, and none is configured (WITAJ_WHATSAPP_TEMPLATE). "
+        "The reply was not sent: contact the client another way, or wait until they write again."
+    )
+
+
+def channel_off_text(title: str) -> str:
+    """Return why a reply cannot reach a chat whose messenger is switched off."""
+    return _("The %(channel)s channel is switched off, so the client would not get this reply.", channel=title)
+
+
+def no_address_text() -> str:
+    """Return why a reply cannot reach a messenger chat that has no address any more."""
+    return _("This chat has no address to answer to any more.")
+
+
+def reply_errors() -> set[str]:
+    """Return every reason a caseworker's reply can be refused, in the current locale: the case page
+    shows the one its address names, and nothing else (no text of anyone's choosing)."""
+    return {
+        _("Write something first."),
+        _("Enter at most %(max)s characters.", max=MAX_MESSAGE),
+        window_closed_text(),
+        no_address_text(),
+        *(channel_off_text(title) for title in ("Telegram", "WhatsApp", "Viber")),
+    }
+
+
 def channel_title(channel: str) -> str:
     """Return a channel's name as staff read it (the messengers' own names are not translated)."""
     names = {

@@ -436,6 +436,8 @@ def _case_context(
                 "channel": chat_service.channel_title(conversation.channel),
                 "messages": said,
                 "view": lambda m: chat_service.shown(settings=settings, message=m, language=viewer),
+                # Why the last reply was refused: only one of the known reasons, in the reader's language.
+                "error": error if (error := request.query_params.get("chat_error")) in chat_service.reply_errors() else None,
                 # A messenger's delivery of each message from the team: sent, retried or given up.
                 "deliveries": outbox.for_messages(db=db, message_ids=[m.id for m in said if m.author in ("staff", "system")]),
             }

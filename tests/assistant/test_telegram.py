@@ -252,3 +252,20 @@ def test_the_jobs_runner_sends_what_the_provider_refused_once_and_only_once(fres
     assert jobs.run_once(engine=fresh_engine, settings=settings, now=utcnow() + timedelta(hours=1))["messages_sent"] == 0
     texts = [body["text"] for body in fake.sent(710)]
     assert len(texts) == len(set(texts)) + 1  # only the refused one was sent twice
+
+
+def test_a_refused_reply_is_shown_to_the_caseworker_and_only_a_known_reason(client, db, settings, fake, world, login, app):
+    say(client, text_update(711, "I want to talk to a person", language_code="en"))
+    case = db.get(CaseFile, conversation_of(db, 711, settings).case_id)
+    login(world.caseworker.email, "long enough password", locale="en")
+    page = client.get(f"/en/staff/cases/{case.reference}")
+    app.state.settings = get_settings()  # the channel switched off since the chat began
+    page = client.post(
+        f"/en/staff/cases/{case.reference}/chat", data={"csrf_token": csrf_from(page.text), "reply": "Still there?"}
+    )
+    assert "The Telegram channel is switched off, so the client would not get this reply." in page.text
+    assert "Still there?" not in page.text  # nothing was stored or sent
+    assert fake.sent(711)[-1]["text"] != "Still there?"
+    # A reason in the address is shown only when it is one of ours.
+    page = client.get(f"/en/staff/cases/{case.reference}", params={"chat_error": "Call +48 000 000 000 now"})
+    assert "Call +48 000 000 000 now" not in page.text

@@ -256,25 +256,15 @@ def reply_as_staff(
     kind = "session"
     if adapter is not None:
         if not adapter.enabled(settings):
-            raise InvalidInput(
-                {"reply": _("The %(channel)s channel is switched off, so the client would not get this reply.", channel=adapter.TITLE)}
-            )
+            raise InvalidInput({"reply": chat_service.channel_off_text(adapter.TITLE)})
         address = outbox.decrypt_address(settings, conversation.address_encrypted)
         if address is None:
-            raise InvalidInput({"reply": _("This chat has no address to answer to any more.")})
+            raise InvalidInput({"reply": chat_service.no_address_text()})
         window = getattr(adapter, "WINDOW", None)
         last = chat_service.last_newcomer_at(db=db, conversation=conversation)
         if window is not None and (last is None or now - last > window):
             if not adapter.template_name(settings):
-                raise InvalidInput(
-                    {
-                        "reply": _(
-                            "WhatsApp lets us write to a client only within 24 hours of their last message, "
-                            "unless with an approved template, and none is configured (WITAJ_WHATSAPP_TEMPLATE). "
-                            "The reply was not sent: contact the client another way, or wait until they write again."
-                        )
-                    }
-                )
+                raise InvalidInput({"reply": chat_service.window_closed_text()})
             kind = "template"
     before = chat_service.last_message_id(db=db, conversation=conversation)
     message = chat_service.staff_reply(
