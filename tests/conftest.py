@@ -24,6 +24,7 @@ os.environ.pop("WITAJ_LOCALES", None)
 os.environ["WITAJ_TWO_FACTOR_ROLES"] = ""
 os.environ.pop("WITAJ_DEFAULT_LOCALE", None)
 
+import anyio.to_thread  # noqa: E402
 import pytest  # noqa: E402
 from alembic import command  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
@@ -164,19 +165,26 @@ def app(engine: Engine, db: Session, settings) -> Iterator[Any]:
     application.state.channel_sender.wait()
 
 
-class SettledClient(TestClient):
-    """A test client whose requests return once the messengers' answers they queued are sent."""
+class Settled:
+    """The app, as a test client calls it: a request returns (and a redirect is followed) only once
+    the messengers' answers it queued are sent, so the test's session is never used twice at once."""
 
-    def request(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        response = super().request(*args, **kwargs)
-        self.app.state.channel_sender.wait()  # type: ignore[attr-defined]
-        return response
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+        if scope["type"] == "http":
+            await anyio.to_thread.run_sync(self.app.state.channel_sender.wait)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
 
 
 @pytest.fixture
 def client(app) -> Iterator[TestClient]:
     """Return a client of the app (cookies kept between requests)."""
-    with SettledClient(app, base_url="http://testserver") as c:
+    with TestClient(Settled(app), base_url="http://testserver") as c:
         yield c
 
 

@@ -269,3 +269,11 @@ def test_a_refused_reply_is_shown_to_the_caseworker_and_only_a_known_reason(clie
     # A reason in the address is shown only when it is one of ours.
     page = client.get(f"/en/staff/cases/{case.reference}", params={"chat_error": "Call +48 000 000 000 now"})
     assert "Call +48 000 000 000 now" not in page.text
+
+
+def test_a_message_longer_than_a_turn_takes_is_answered_with_the_limit_in_the_users_language(client, db, settings, fake):
+    say(client, text_update(712, "Привіт"))
+    before = len(fake.sent(712))
+    say(client, text_update(712, "слово " * 500))
+    [notice] = fake.sent(712)[before:]
+    assert notice["text"] == ua("Enter at most %(max)s characters.") % {"max": chat_service.MAX_MESSAGE}

@@ -91,17 +91,16 @@ def converse(
     notice = [_attachments_notice(hint or default)] if inbound.attachments else []
     if notice and not inbound.text.strip():
         # Nothing of the attachment is kept; a messenger's notice waits in the outbox like an answer.
-        conversation = flows.read_conversation(db=db, channel=inbound.channel, sender_id=sender)
+        return _notices_only(db, settings, inbound, sender, address, notice, hint or default)
+    try:
+        with use_locale(hint or default):
+            text = chat_service.check_message(inbound.text)
+    except InvalidInput as exc:
         if not messenger:
-            return Conversed(conversation, notice)
-        with committed(db):
-            row = outbox.enqueue(
-                db=db, conversation=conversation, channel=inbound.channel,
-                address_encrypted=outbox.encrypt_address(settings, address),  # type: ignore[arg-type]
-                messages=notice, language=hint or default, now=utcnow(), claim_for=address,
-            )
-        return Conversed(conversation, notice, outbox.claimed(row, address))  # type: ignore[arg-type]
-    text = chat_service.check_message(inbound.text)
+            raise
+        # A messenger takes longer messages than a turn does: say why in the newcomer's language.
+        notice.append(Outbound(text=exc.field_errors["message"], author="system"))
+        return _notices_only(db, settings, inbound, sender, address, notice, hint or default)
     # Understood before the conversation is read: the parse stays out of the write transaction. A
     # sender this process has not seen is most likely new: read as a first message, whose words choose
     # the language to start in (the turn parses again in the conversation's language if it has one).
@@ -165,6 +164,21 @@ def converse(
     ]
     out += [from_bot(m, _form_link(link, language)) for m in turn.answer]
     return Conversed(None if turn.erased else conversation, out, sendings, items, turn.erased)
+
+
+def _notices_only(
+    db: Session, settings: Settings, inbound: Inbound, sender: str, address: str | None, notice: list[Outbound], language: str
+) -> Conversed:
+    """Return the notices of a message that runs no turn; a messenger's wait in the outbox."""
+    conversation = flows.read_conversation(db=db, channel=inbound.channel, sender_id=sender)
+    if address is None:
+        return Conversed(conversation, notice)
+    with committed(db):
+        row = outbox.enqueue(
+            db=db, conversation=conversation, channel=inbound.channel, address_encrypted=outbox.encrypt_address(settings, address),
+            messages=notice, language=language, now=utcnow(), claim_for=address,
+        )
+    return Conversed(conversation, notice, outbox.claimed(row, address))
 
 
 def _form_link(link: Callable[[str, str], str] | None, language: str) -> Callable[[str], str] | None:
