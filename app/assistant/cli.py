@@ -7,12 +7,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from types import ModuleType
 
 import click
 import httpx
 
 from app import i18n
-from app.assistant.channels import adapters, telegram
+from app.assistant.channels import adapters, telegram, viber
 from app.assistant.conversation_tests import run_tests
 from app.assistant.data import DialogueData, load_dialogues
 from app.assistant.export import export_rasa
@@ -196,6 +197,24 @@ def channels_status() -> None:
             click.echo(f"{name}: off (missing {', '.join(adapter.missing(settings))})")
 
 
+def _set_webhook(adapter: ModuleType, url: str) -> None:
+    """Register Witaj's webhook address with a provider whose adapter has set_webhook."""
+    settings = settings_or_exit()
+    if not adapter.enabled(settings):
+        fail(f"{adapter.NAME} is off: set {', '.join(adapter.missing(settings))}")
+    if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
+        fail(f"{adapter.TITLE} sends updates only to an https:// address")
+    call = adapter.set_webhook(settings, url)
+    try:
+        response = httpx.post(call.url, json=call.json, headers=call.headers, timeout=settings.channel_timeout_seconds)
+    except httpx.HTTPError as exc:
+        fail(f"{adapter.TITLE} did not answer: {type(exc).__name__}")
+    problem = adapter.refusal(response.status_code, response.content)
+    if problem is not None:
+        fail(f"{adapter.TITLE} refused the webhook: {problem}")
+    click.echo(f"{adapter.NAME}: updates now go to {url}")
+
+
 @channels.group("telegram")
 def telegram_commands() -> None:
     """Telegram's Bot API."""
@@ -205,17 +224,16 @@ def telegram_commands() -> None:
 @click.option("--url", required=True, help="Witaj's public webhook address, https://<host>/webhooks/telegram")
 def telegram_set_webhook(url: str) -> None:
     """Point Telegram at Witaj's webhook, with the secret token it must send back."""
-    settings = settings_or_exit()
-    if not telegram.enabled(settings):
-        fail(f"telegram is off: set {', '.join(telegram.missing(settings))}")
-    if not url.startswith("https://") and not url.startswith("http://127.0.0.1"):
-        fail("Telegram sends updates only to an https:// address")
-    call = telegram.set_webhook(settings, url)
-    try:
-        response = httpx.post(call.url, json=call.json, timeout=settings.channel_timeout_seconds)
-    except httpx.HTTPError as exc:
-        fail(f"Telegram did not answer: {type(exc).__name__}")
-    problem = telegram.refusal(response.status_code, response.content)
-    if problem is not None:
-        fail(f"Telegram refused the webhook: {problem}")
-    click.echo(f"telegram: updates now go to {url}")
+    _set_webhook(telegram, url)
+
+
+@channels.group("viber")
+def viber_commands() -> None:
+    """Viber's REST Bot API."""
+
+
+@viber_commands.command("set-webhook")
+@click.option("--url", required=True, help="Witaj's public webhook address, https://<host>/webhooks/viber")
+def viber_set_webhook(url: str) -> None:
+    """Point Viber at Witaj's webhook (Viber checks it with a signed "webhook" callback at once)."""
+    _set_webhook(viber, url)

@@ -71,6 +71,10 @@ class FakeProvider:
             failure = self.failures.pop(0) if self.failures else None
         if failure is not None:
             return failure
+        return self.answer_request(path, headers, body)
+
+    def answer_request(self, path: str, headers: dict[str, str], body: Any) -> tuple[int, Any]:
+        """Answer a request whose headers matter (Viber's token is one); answer(path, body) else."""
         return self.answer(path, body)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from app.assistant.channels import telegram, whatsapp
+from app.assistant.channels import telegram, viber, whatsapp
 
 MESSENGERS: dict[str, ModuleType] = {
     telegram.NAME: telegram,
     whatsapp.NAME: whatsapp,
+    viber.NAME: viber,
 }
