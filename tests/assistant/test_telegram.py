@@ -1,6 +1,11 @@
 """Whole conversations through the Telegram adapter, against a fake Bot API server on 127.0.0.1
-that answers as Telegram's documentation shows (tests/assistant/fake_telegram.py cites it), with
-the real dialogues, NLU model and database."""
+that answers as Telegram's documentation shows, with the real dialogues, NLU model and database.
+
+Shapes and signature: the Bot API reference (https://core.telegram.org/bots/api: "Update",
+"Message", "CallbackQuery", "sendMessage", "InlineKeyboardButton", "answerCallbackQuery",
+"setWebhook" and its secret_token, sent back in X-Telegram-Bot-Api-Secret-Token; "Making requests"
+for {"ok": false, "error_code", "description"}), cited field by field in
+tests/assistant/fake_telegram.py."""
 
 from __future__ import annotations
 

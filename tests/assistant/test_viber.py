@@ -1,6 +1,10 @@
 """Whole conversations through the Viber adapter, against a fake REST Bot API server on 127.0.0.1
-that answers as Viber's documentation shows (tests/assistant/fake_viber.py cites it), with the real
-dialogues, NLU model and database."""
+that answers as Viber's documentation shows, with the real dialogues, NLU model and database.
+
+Shapes and signature: the REST Bot API reference (https://developers.viber.com/docs/api/rest-bot-api/:
+"Callbacks" for the message event and X-Viber-Content-Signature, the hex HMAC-SHA256 of the body
+keyed with the auth token; "Send Message", "Keyboards", "Set webhook", "Error Codes"), cited field
+by field in tests/assistant/fake_viber.py."""
 
 from __future__ import annotations
 

@@ -1,6 +1,11 @@
 """Whole conversations through the WhatsApp adapter, against a fake Cloud API server on 127.0.0.1
-that answers as Meta's documentation shows (tests/assistant/fake_whatsapp.py cites it), with the
-real dialogues, NLU model and database."""
+that answers as Meta's documentation shows, with the real dialogues, NLU model and database.
+
+Shapes and signature: the Cloud API reference
+(https://developers.facebook.com/documentation/business-messaging/whatsapp: "Webhooks" for the
+GET verification with hub.challenge, the X-Hub-Signature-256 header and the "messages" field's
+payloads; "Messages" for text, interactive button / list / cta_url and template bodies; the 24-hour
+customer service window), cited field by field in tests/assistant/fake_whatsapp.py."""
 
 from __future__ import annotations
 
