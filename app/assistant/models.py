@@ -106,3 +106,7 @@ class ChannelDelivery(Base):
     failed_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(String(300), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: For notices that answer a message running no turn (a photo alone, a message too long): a keyed
+    #: hash of the provider's message id, unique, so a webhook delivery the provider repeats queues
+    #: no second notice (a turn's answers are kept from repeating by the stored message's id).
+    source_key: Mapped[str | None] = mapped_column(String(80), default=None, unique=True)

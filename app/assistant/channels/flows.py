@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app.assistant import flows
@@ -173,11 +174,19 @@ def _notices_only(
     conversation = flows.read_conversation(db=db, channel=inbound.channel, sender_id=sender)
     if address is None:
         return Conversed(conversation, notice)
-    with committed(db):
-        row = outbox.enqueue(
-            db=db, conversation=conversation, channel=inbound.channel, address_encrypted=outbox.encrypt_address(settings, address),
-            messages=notice, language=language, now=utcnow(), claim_for=address,
-        )
+    # A provider repeating the webhook delivery gets no second notice: the message's id, hashed, is
+    # the queued notice's unique key (nothing of the message itself is kept).
+    key = chat_service.pseudonym(settings, inbound.channel, f"{inbound.sender}\x00{inbound.message_id}") if inbound.message_id else None
+    if key is not None and outbox.queued(db=db, source_key=key):
+        return Conversed(conversation, [])
+    try:
+        with committed(db):
+            row = outbox.enqueue(
+                db=db, conversation=conversation, channel=inbound.channel, address_encrypted=outbox.encrypt_address(settings, address),
+                messages=notice, language=language, now=utcnow(), claim_for=address, source_key=key,
+            )
+    except IntegrityError:
+        return Conversed(conversation, [])  # the same delivery, at the same moment, queued it
     return Conversed(conversation, notice, outbox.claimed(row, address))
 
 

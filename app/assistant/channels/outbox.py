@@ -53,6 +53,7 @@ def enqueue(
     message_id: int | None = None,
     kind: str = "session",
     claim_for: str | None = None,
+    source_key: str | None = None,
 ) -> ChannelDelivery | None:
     """Queue messages for a chat, due now, as one delivery sent in order (a turn's answers, a reply
     with its "joined" notice); return it (None for no messages). Flushes.
@@ -60,7 +61,8 @@ def enqueue(
     message_id: the stored message whose delivery it is (a caseworker's reply: the case page shows it).
     claim_for: the address, when the caller sends it itself right after its commit (see `claimed`):
     the row is then claimed for CLAIM_LEASE from the start, so the jobs runner leaves it alone
-    unless this process stops before recording what the provider said."""
+    unless this process stops before recording what the provider said.
+    source_key: unique (ChannelDelivery.source_key): a second row with it raises IntegrityError."""
     if not messages:
         return None
     row = ChannelDelivery(
@@ -73,10 +75,16 @@ def enqueue(
         kind=kind,
         next_attempt_at=now + CLAIM_LEASE if claim_for is not None else now,
         created_at=now,
+        source_key=source_key,
     )
     db.add(row)
     db.flush()
     return row
+
+
+def queued(*, db: Session, source_key: str) -> bool:
+    """Return whether a delivery with this source key was queued already."""
+    return db.scalar(select(ChannelDelivery.id).where(ChannelDelivery.source_key == source_key)) is not None
 
 
 def _messages(body: dict[str, Any]) -> tuple[Outbound, ...]:

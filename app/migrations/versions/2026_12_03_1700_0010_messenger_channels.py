@@ -40,6 +40,7 @@ def upgrade() -> None:
         sa.Column("failed_at", app.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("last_error", sa.String(length=300), nullable=True),
         sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("source_key", sa.String(length=80), nullable=True),
         sa.ForeignKeyConstraint(
             ["conversation_id"], ["conversation.id"],
             name=op.f("fk_channel_delivery_conversation_id_conversation"), ondelete="SET NULL",
@@ -49,6 +50,7 @@ def upgrade() -> None:
             name=op.f("fk_channel_delivery_message_id_conversation_message"), ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_channel_delivery")),
+        sa.UniqueConstraint("source_key", name=op.f("uq_channel_delivery_source_key")),
     )
     with op.batch_alter_table("channel_delivery", schema=None) as batch_op:
         batch_op.create_index("ix_channel_delivery_due", ["delivered_at", "failed_at", "next_attempt_at"], unique=False)
