@@ -284,3 +284,66 @@ def test_a_message_longer_than_a_turn_takes_is_answered_with_the_limit_in_the_us
     say(client, text_update(712, "слово " * 500))
     [notice] = fake.sent(712)[before:]
     assert notice["text"] == ua("Enter at most %(max)s characters.") % {"max": chat_service.MAX_MESSAGE}
+
+
+def test_a_delivery_sent_while_turns_run_is_marked_by_the_next_turn_or_by_its_own_write(fresh_engine, settings, fake, monkeypatch):
+    """Sent while another messenger turn runs in this process, a delivery waits to be marked
+    delivered by that turn's write (one write a turn, not two); with no turn to take it, the sending
+    thread writes it itself. Either way it is marked once and never sent again."""
+    import threading
+
+    from app.assistant.channels import flows as channel_flows
+    from app.assistant.channels.shapes import Inbound
+    from app.db import session_factory
+
+    sessions = session_factory(fresh_engine, write=True)
+    recorder = channel_flows._recorder
+    monkeypatch.setattr(recorder, "WAIT", 60.0)  # the turn below comes well within it
+
+    def queue(chat: int) -> list:
+        with sessions() as db:
+            conversed = channel_flows.converse(
+                db=db, settings=settings, address=str(chat),
+                inbound=Inbound(channel="telegram", sender=str(chat), text="Привіт", message_id=f"{chat}-1"),
+            )
+        return conversed.sendings
+
+    def send(sendings) -> dict:
+        with sessions() as db:
+            return channel_flows.send_now(db=db, settings=settings, sendings=sendings)
+
+    def state(ids):
+        with sessions() as db:
+            return [(row.delivered_at is not None, row.attempts) for row in db.scalars(select(ChannelDelivery).where(ChannelDelivery.id.in_(ids)))]
+
+    first = queue(720)
+    ids = [s.delivery_id for s in first]
+    recorder.turn_started()  # a turn of another chat is running: the sender leaves the write to it
+    counts: dict = {}
+    thread = threading.Thread(target=lambda: counts.update(send(first)))
+    thread.start()
+    try:
+        with recorder.changed:
+            assert recorder.changed.wait_for(lambda: set(ids) <= set(recorder.taken), timeout=30)
+        assert state(ids) == [(False, 0)]  # taken by Telegram, not yet written
+        queue(721)  # the next turn marks it delivered in its own transaction
+    finally:
+        recorder.turn_ended()
+    thread.join(30)
+    assert counts == {"sent": 0, "retry": 0, "failed": 0}  # the thread wrote nothing itself
+    assert state(ids) == [(True, 1)] and recorder.pending() == []
+    # No turn running: the sender writes at once.
+    second = queue(722)
+    assert send(second)["sent"] == 1
+    assert state([s.delivery_id for s in second]) == [(True, 1)]
+    # A turn runs but never takes it (it had passed its write): after WAIT the sender writes it.
+    third = queue(723)
+    monkeypatch.setattr(recorder, "WAIT", 0.01)
+    recorder.turn_started()
+    try:
+        assert send(third)["sent"] == 1
+    finally:
+        recorder.turn_ended()
+    assert state([s.delivery_id for s in third]) == [(True, 1)] and recorder.pending() == []
+    texts = [body["text"] for body in fake.sent(720)]
+    assert texts and len(texts) == len(set(texts))  # each message of the answer once

@@ -85,6 +85,25 @@ def converse(
     view(conversation, turn): what a page shows after the turn (the web chat's new messages), read
     in the turn's transaction and returned as `items`; the team's messages are the page's to show.
     """
+    if address is None:
+        return _converse(db=db, settings=settings, inbound=inbound, link=link, address=address, view=view)
+    # A messenger's turn running here: a delivery sent meanwhile waits to be marked with its write.
+    _recorder.turn_started()
+    try:
+        return _converse(db=db, settings=settings, inbound=inbound, link=link, address=address, view=view)
+    finally:
+        _recorder.turn_ended()
+
+
+def _converse(
+    *,
+    db: Session,
+    settings: Settings,
+    inbound: Inbound,
+    link: Callable[[str, str], str] | None = None,
+    address: str | None = None,
+    view: Callable[[Conversation, flows.Turn], Any] | None = None,
+) -> Conversed:
     messenger = address is not None
     sender = chat_service.pseudonym(settings, inbound.channel, inbound.sender) if messenger else inbound.sender
     default = inbound.page_language or inbound.language_hint or settings.default_locale
@@ -124,6 +143,10 @@ def converse(
         if view is not None:
             return [], [], None if turn.erased else view(conversation, turn)
         if messenger:
+            # What this process sent since the last turn is marked delivered with this turn's write.
+            recorded[:] = _recorder.pending()
+            if recorded:
+                outbox.record(db=db, results=recorded, now=utcnow())
             # Written in the turn's transaction: the answer is sent after the commit, or by the jobs
             # runner if this process stops first. An erased conversation's goodbye still goes out.
             if conversation.address_encrypted is None:
@@ -146,10 +169,13 @@ def converse(
             conversation.state = {**(conversation.state or {}), delivered_key: found[-1].id}
         return found, [], None
 
+    recorded: list[outbox.Result] = []
     conversation, turn, extra = flows.take_turn(
         db=db, settings=settings, channel=inbound.channel, sender_id=sender, language=default, text=text,
         understood=understood, then=then, external_id=inbound.message_id, first=first, chosen=inbound.language,
     )
+    if recorded:
+        _recorder.written(recorded)
     if turn.repeated:
         return Conversed(conversation, [])
     waiting, sendings, items = extra
@@ -195,32 +221,66 @@ def _form_link(link: Callable[[str, str], str] | None, language: str) -> Callabl
 
 
 class _Recorder:
-    """What the providers said of the deliveries this process sends right after their turns, written
-    together: the thread that finds the recorder free writes everything waiting (its own results and
-    those of threads that came meanwhile) in one transaction, so turns at once cost one write."""
+    """What the providers said of the deliveries this process sends right after their turns.
+
+    A refusal is written at once (its back-off starts). A delivery the provider took waits to be
+    marked delivered by the next messenger turn of this process, in that turn's own transaction
+    (see converse), or, when no turn comes within WAIT, by the sending thread in one transaction
+    for all that wait. A second write a turn halved SQLite's turns per second (one writer at a time;
+    bench/chat.py), and a lone send (no turn running) is written without waiting. Until it is
+    written, a delivery stays claimed (outbox.CLAIM_LEASE): the jobs runner does not send it again
+    unless this process stops within that moment, as it could between the provider's answer and
+    any write."""
+
+    WAIT = 0.25
 
     def __init__(self) -> None:
-        self.writing = threading.Lock()
-        self.guard = threading.Lock()
-        self.waiting: list[outbox.Result] = []
+        self.changed = threading.Condition()
+        self.taken: dict[int, outbox.Result] = {}  # by delivery id: delivered, not yet written
+        self.turns = 0  # messenger turns running in this process
+
+    def turn_started(self) -> None:
+        with self.changed:
+            self.turns += 1
+
+    def turn_ended(self) -> None:
+        with self.changed:
+            self.turns -= 1
+            self.changed.notify_all()
+
+    def pending(self) -> list[outbox.Result]:
+        """Return the deliveries taken and not yet written (a turn writes them; see written)."""
+        with self.changed:
+            return list(self.taken.values())
+
+    def written(self, results: Sequence[outbox.Result]) -> None:
+        """Forget results a committed transaction wrote."""
+        with self.changed:
+            for result in results:
+                self.taken.pop(result.delivery_id, None)
+            self.changed.notify_all()
 
     def record(self, db: Session, results: Sequence[outbox.Result]) -> dict[str, int]:
-        counts = {"sent": 0, "retry": 0, "failed": 0}
-        with self.guard:
-            self.waiting.extend(results)
-        while self.writing.acquire(blocking=False):
-            try:
-                with self.guard:
-                    batch, self.waiting = self.waiting, []
-                if batch:
-                    with committed(db):
-                        for key, value in outbox.record(db=db, results=batch, now=utcnow()).items():
-                            counts[key] += value
-            finally:
-                self.writing.release()
-            with self.guard:
-                if not self.waiting:
-                    break
+        refused = [result for result in results if not result.delivered]
+        mine = [result.delivery_id for result in results if result.delivered]
+        batch: list[outbox.Result] = []
+        if mine:
+            with self.changed:
+                self.taken.update((result.delivery_id, result) for result in results if result.delivered)
+                self.changed.notify_all()
+
+                def taken_by_a_turn() -> bool:
+                    return not any(key in self.taken for key in mine)
+
+                if self.turns > 0:
+                    self.changed.wait_for(lambda: taken_by_a_turn() or self.turns <= 0, timeout=self.WAIT)
+                if not taken_by_a_turn():
+                    batch = list(self.taken.values())
+        if not refused and not batch:
+            return {"sent": 0, "retry": 0, "failed": 0}
+        with committed(db):
+            counts = outbox.record(db=db, results=refused + batch, now=utcnow())
+        self.written(batch)
         return counts
 
 

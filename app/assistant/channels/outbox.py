@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from app.assistant.channels import adapters
@@ -29,6 +29,17 @@ MAX_DELAY = timedelta(hours=6)
 #: How long a claimed delivery is left to the sender that claimed it (one that crashed meanwhile
 #: leaves it to the next run).
 CLAIM_LEASE = timedelta(minutes=5)
+DELIVERY = ChannelDelivery.__table__
+# Built once, on the table rather than the ORM class: both run with every messenger turn, and
+# building a statement costs more than running it.
+_INSERT = insert(DELIVERY)
+_DELIVERED = (
+    update(DELIVERY)
+    .where(DELIVERY.c.id.in_(bindparam("ids", expanding=True)), DELIVERY.c.delivered_at.is_(None))
+    .values(
+        attempts=DELIVERY.c.attempts + 1, delivered_at=bindparam("now"), last_error=None, body={}, address_encrypted=None
+    )
+)
 
 
 def encrypt_address(settings: Settings, address: str) -> str:
@@ -54,9 +65,10 @@ def enqueue(
     kind: str = "session",
     claim_for: str | None = None,
     source_key: str | None = None,
-) -> ChannelDelivery | None:
+) -> Queued | None:
     """Queue messages for a chat, due now, as one delivery sent in order (a turn's answers, a reply
-    with its "joined" notice); return it (None for no messages). Flushes.
+    with its "joined" notice); return it (None for no messages). One INSERT, no ORM object: it is
+    written with every messenger turn.
 
     message_id: the stored message whose delivery it is (a caseworker's reply: the case page shows it).
     claim_for: the address, when the caller sends it itself right after its commit (see `claimed`):
@@ -65,21 +77,24 @@ def enqueue(
     source_key: unique (ChannelDelivery.source_key): a second row with it raises IntegrityError."""
     if not messages:
         return None
-    row = ChannelDelivery(
-        conversation_id=conversation.id if conversation is not None else None,
-        message_id=message_id,
-        channel=channel,
-        address_encrypted=address_encrypted,
-        body={"messages": [outbound_json(message) for message in messages]},
-        language=language,
-        kind=kind,
-        next_attempt_at=now + CLAIM_LEASE if claim_for is not None else now,
-        created_at=now,
-        source_key=source_key,
+    inserted = db.execute(
+        _INSERT,
+        {
+            "conversation_id": conversation.id if conversation is not None else None,
+            "message_id": message_id,
+            "channel": channel,
+            "address_encrypted": address_encrypted,
+            "body": {"messages": [outbound_json(message) for message in messages]},
+            "language": language,
+            "kind": kind,
+            "parts_sent": 0,
+            "attempts": 0,
+            "next_attempt_at": now + CLAIM_LEASE if claim_for is not None else now,
+            "created_at": now,
+            "source_key": source_key,
+        },
     )
-    db.add(row)
-    db.flush()
-    return row
+    return Queued(id=inserted.inserted_primary_key[0], channel=channel, messages=tuple(messages), language=language, kind=kind)
 
 
 def queued(*, db: Session, source_key: str) -> bool:
@@ -89,6 +104,17 @@ def queued(*, db: Session, source_key: str) -> bool:
 
 def _messages(body: dict[str, Any]) -> tuple[Outbound, ...]:
     return tuple(outbound_from_json(item) for item in body.get("messages", ()))
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A delivery enqueue wrote."""
+
+    id: int
+    channel: str
+    messages: tuple[Outbound, ...]
+    language: str
+    kind: str
 
 
 @dataclass(frozen=True)
@@ -117,14 +143,14 @@ class Result:
         return self.error is None
 
 
-def claimed(row: ChannelDelivery | None, address: str) -> list[Sending]:
+def claimed(row: Queued | None, address: str) -> list[Sending]:
     """Return the delivery enqueue claimed (claim_for=address), ready to send: no second read."""
     if row is None:
         return []
     return [
         Sending(
-            delivery_id=row.id, channel=row.channel, address=address, messages=_messages(row.body),
-            language=row.language, kind=row.kind, parts_sent=row.parts_sent,
+            delivery_id=row.id, channel=row.channel, address=address, messages=row.messages,
+            language=row.language, kind=row.kind, parts_sent=0,
         )
     ]
 
@@ -240,15 +266,7 @@ def record(*, db: Session, results: Sequence[Result], now: datetime) -> dict[str
     sent = [result.delivery_id for result in results if result.delivered]
     if sent:
         # One statement for what the provider took (the common case): its address and text go.
-        done = db.execute(
-            update(ChannelDelivery)
-            .where(ChannelDelivery.id.in_(sent), ChannelDelivery.delivered_at.is_(None))
-            .values(
-                attempts=ChannelDelivery.attempts + 1, delivered_at=now, last_error=None, body={},
-                address_encrypted=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
+        done = db.execute(_DELIVERED, {"ids": sent, "now": now})
         counts["sent"] = done.rowcount or 0
     for result in results:
         if result.delivered:
