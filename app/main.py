@@ -31,9 +31,10 @@ from app.partners.routes import router as partners_router
 from app.web import STATIC_DIR
 
 log = logging.getLogger("witaj")
-# httpx logs each request line at INFO: a Telegram API address carries the bot's token, and a
+# httpx logs each request line at INFO, urllib3 at DEBUG: a Telegram API address carries the bot's token, and a
 # translation service's may carry a key. Nothing of it reaches a log, whatever the root level is.
 logging.getLogger("httpx").setLevel(logging.WARNING)
+logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 #: Paths that take state-changing requests from other sites by design (a channel with its own
 #: authentication); everything else needs the CSRF token.

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import anyio
 import anyio.to_thread
 import httpx
+import urllib3
 from fastapi import APIRouter, Body, Form, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, Field
@@ -230,11 +231,11 @@ def _public_origin(request: Request, settings: Settings) -> str:
     return (settings.public_url or f"{request.url.scheme}://{request.url.netloc}{base_path(request)}").rstrip("/")
 
 
-def _channel_http(app: Any, settings: Settings) -> httpx.Client:
-    """Return this app's HTTP client for the messengers' APIs (kept: connections are reused)."""
+def _channel_http(app: Any, settings: Settings) -> urllib3.PoolManager:
+    """Return this app's HTTP pool for the messengers' APIs (kept: connections are reused)."""
     client = getattr(app.state, "channel_http", None)
     if client is None:
-        client = app.state.channel_http = httpx.Client(timeout=settings.channel_timeout_seconds, follow_redirects=False)
+        client = app.state.channel_http = outbox.http_pool(settings)
     return client
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
+import urllib3
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -288,7 +288,7 @@ _recorder = _Recorder()
 
 
 def send_now(
-    *, db: Session, settings: Settings, sendings: Sequence[outbox.Sending], client: httpx.Client | None = None
+    *, db: Session, settings: Settings, sendings: Sequence[outbox.Sending], client: urllib3.PoolManager | None = None
 ) -> dict[str, int]:
     """Send what a turn or a reply claimed when it queued it (Conversed.sendings), then record what
     the provider said, with what other threads sent meanwhile; return the counts this call wrote.
@@ -305,7 +305,7 @@ def deliver(
     settings: Settings,
     ids: Sequence[int] | None = None,
     now: datetime | None = None,
-    client: httpx.Client | None = None,
+    client: urllib3.PoolManager | None = None,
 ) -> dict[str, int]:
     """Send the due messenger deliveries (only ids, if given) once each; reschedule the refused with
     back-off; return the counts. Commits twice: the claim, then the outcomes; no transaction is open

@@ -7,12 +7,13 @@ the parts the provider did not take.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import httpx
+import urllib3
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
@@ -198,12 +199,35 @@ def claim(
     return out
 
 
-def send(settings: Settings, sendings: Sequence[Sending], *, client: httpx.Client | None = None) -> list[Result]:
-    """Post each claimed delivery's requests (all its messages') that the provider has not taken yet, in order, stopping
-    at the first refusal (no database). A refusal's reason is the provider's status and error, never
-    the message text."""
+def http_pool(settings: Settings) -> urllib3.PoolManager:
+    """Return a pool of kept-alive connections to the providers' APIs, safe to share between threads.
+
+    urllib3 rather than httpx here: a messenger turn posts one request a message, and httpx spent
+    about 0.7 ms of CPU on each where urllib3 spends 0.4 (measured on the bench's fake Bot API); no
+    retries or redirects of its own: what fails is the outbox's to retry."""
+    return urllib3.PoolManager(
+        num_pools=8, maxsize=8, retries=False, timeout=urllib3.Timeout(total=settings.channel_timeout_seconds)
+    )
+
+
+def _post(http: urllib3.PoolManager, call: Any) -> tuple[int, bytes]:
+    response = http.request(
+        "POST", call.url, body=json.dumps(call.json, ensure_ascii=False, separators=(",", ":")).encode(),
+        headers={"Content-Type": "application/json", **call.headers}, redirect=False,
+    )
+    return response.status, response.data
+
+
+#: What a request that got no answer raises: a refused connection, a timeout, a broken response.
+NO_ANSWER = (urllib3.exceptions.HTTPError, OSError)
+
+
+def send(settings: Settings, sendings: Sequence[Sending], *, client: urllib3.PoolManager | None = None) -> list[Result]:
+    """Post each claimed delivery's requests (all its messages') that the provider has not taken yet,
+    in order, stopping at the first refusal (no database). A refusal's reason is the provider's
+    status and error, never the message text."""
     own = client is None
-    http = client or httpx.Client(timeout=settings.channel_timeout_seconds, follow_redirects=False)
+    http = client or http_pool(settings)
     results = []
     try:
         for item in sendings:
@@ -221,37 +245,37 @@ def send(settings: Settings, sendings: Sequence[Sending], *, client: httpx.Clien
             taken, error = item.parts_sent, None
             for call in calls[item.parts_sent:]:
                 try:
-                    response = http.post(call.url, json=call.json, headers=call.headers)
-                except httpx.HTTPError as exc:
+                    status, data = _post(http, call)
+                except NO_ANSWER as exc:
                     error = type(exc).__name__
                     break
-                error = adapter.refusal(response.status_code, response.content)
+                error = adapter.refusal(status, data)
                 if error is not None:
                     break
                 taken += 1
             results.append(Result(item.delivery_id, taken, error))
     finally:
         if own:
-            http.close()
+            http.clear()
     return results
 
 
-def post_calls(settings: Settings, calls: Sequence[Any], *, client: httpx.Client | None = None) -> int:
+def post_calls(settings: Settings, calls: Sequence[Any], *, client: urllib3.PoolManager | None = None) -> int:
     """Make requests whose outcome matters to nobody (Telegram's answerCallbackQuery: the button stops
     spinning); return how many the provider took."""
     own = client is None
-    http = client or httpx.Client(timeout=settings.channel_timeout_seconds, follow_redirects=False)
+    http = client or http_pool(settings)
     taken = 0
     try:
         for call in calls:
             try:
-                response = http.post(call.url, json=call.json, headers=call.headers)
-                taken += 200 <= response.status_code < 300
-            except httpx.HTTPError:
+                status, _data = _post(http, call)
+                taken += 200 <= status < 300
+            except NO_ANSWER:
                 continue
     finally:
         if own:
-            http.close()
+            http.clear()
     return taken
 
 
