@@ -1,9 +1,11 @@
-"""Telegram's Bot API (https://core.telegram.org/bots/api), over plain HTTP with httpx.
+"""Telegram's Bot API (https://core.telegram.org/bots/api), over plain HTTP (the
+outbox posts the requests these functions describe).
 
 Why not aiogram or python-telegram-bot: both are async frameworks that want to own the update loop
 and the bot's state; Witaj needs only the webhook's JSON in (an Update), two methods out
 (sendMessage, answerCallbackQuery) and setWebhook once, inside its own turn, outbox and retry. Six
-small functions over httpx, which Witaj already uses, keep one way of sending for every messenger.
+small functions that describe requests (Call), posted by the outbox, keep one way of sending for
+every messenger.
 
 - Webhook: Telegram POSTs an Update as JSON and sends the secret_token given to setWebhook in the
   X-Telegram-Bot-Api-Secret-Token header ("Setting a webhook" in the Bot API docs).

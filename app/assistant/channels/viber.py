@@ -1,8 +1,8 @@
-"""Viber's REST Bot API (https://developers.viber.com/docs/api/rest-bot-api/), over plain HTTP with
-httpx.
+"""Viber's REST Bot API (https://developers.viber.com/docs/api/rest-bot-api/), over plain HTTP (the
+outbox posts the requests these functions describe).
 
 Why not viberbot (Viber's own Python library): it is a thin wrapper of the same three requests whose
-last release is years old and which pulls `requests` in beside httpx; Witaj needs only the
+last release is years old and which pulls `requests` in; Witaj needs only the
 callback's JSON in and send_message out, inside its own turn, outbox and retry (see telegram.py).
 
 - Webhook: set_webhook (url, event_types) with the X-Viber-Auth-Token header; Viber then POSTs every

@@ -1,10 +1,10 @@
 """WhatsApp's Cloud API (https://developers.facebook.com/documentation/business-messaging/whatsapp),
-over plain HTTP with httpx.
+over plain HTTP (the outbox posts the requests these functions describe).
 
 Why not pywa (or heyoo, or Meta's Node SDK): pywa is a framework that wants to own the webhook
 server and its handlers (it registers its own routes, verifies and dispatches updates itself); Witaj
 needs only the webhook's JSON in and one endpoint out (POST /<phone-number-id>/messages), inside its
-own turn, outbox and retry. A few small functions over httpx, which Witaj already uses, keep one way
+own turn, outbox and retry. A few small functions that describe requests, posted by the outbox, keep one way
 of sending for every messenger (see telegram.py).
 
 - Webhook: Meta verifies the callback URL once with a GET (hub.mode=subscribe, hub.verify_token,
