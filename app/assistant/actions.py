@@ -193,6 +193,14 @@ def action_set_language(ctx: Context) -> None:
         ctx.messages[-1].buttons = ctx.engine.language_buttons()
 
 
+def action_erase_conversation(ctx: Context) -> None:
+    """Say the conversation is deleted, and ask the turn to delete it (flows.take_turn erases the
+    conversation, its messages and what waits to be sent to the person after this turn; a case
+    opened from it stays with the office)."""
+    ctx.utter("utter_conversation_erased")
+    ctx.tracker.erase_requested = True
+
+
 # --- library and events --------------------------------------------------------------------------
 
 
@@ -397,6 +405,7 @@ REGISTRY: dict[str, Action] = {
     "validate_case_form": validate_case_form,
     "validate_case_status_form": validate_case_status_form,
     "action_set_language": action_set_language,
+    "action_erase_conversation": action_erase_conversation,
     "action_find_library_branch": action_find_library_branch,
     "action_find_events": action_find_events,
     "action_offer_city_form": action_offer_city_form,

@@ -382,7 +382,7 @@ def receive(
     conversation.language = tracker.language
     conversation.state = tracker.to_state()
     turn.language = tracker.language
-    turn.erased = bool(getattr(tracker, "erase_requested", False))  # set by action_erase_conversation
+    turn.erased = tracker.erase_requested  # set by action_erase_conversation
     for message in turn.answer:
         turn.stored.append(
             chat_service.store(

@@ -99,7 +99,10 @@ def _chat_context(
 def chat_page(request: Request, db: DbSession, settings: AppSettings) -> Response:
     """Show the chat with its history (nothing is stored until the first message)."""
     conversation, _sender = _web_conversation(request, db, create=False)
-    return render(request, "assistant/chat.html", _chat_context(db, conversation, settings=settings))
+    context = _chat_context(db, conversation, settings=settings)
+    # After "delete my conversation": said on the fresh page (only when nothing is left of it).
+    context["erased"] = conversation is None and request.query_params.get("erased") == "1"
+    return render(request, "assistant/chat.html", context)
 
 
 def _chat_limiter(request: Request, settings: Settings) -> anyio.CapacityLimiter:

@@ -46,7 +46,7 @@ ACTION_FAILED = "utter_action_failed"
 #: Failures the turn itself handles (it runs again on a changed conversation, or fails as a whole).
 TURN_ERRORS = (StaleDataError, IntegrityError, OperationalError)
 MEMO_DEPTHS = (4, 3, 2)
-FORM_CONTROL_INTENTS = frozenset({"stop", "human_handoff"})
+FORM_CONTROL_INTENTS = frozenset({"stop", "human_handoff", "delete_conversation"})
 #: How often a form asks the same question: after the second unusable answer it explains, offers a
 #: person and ends the form instead of asking a third time.
 MAX_ASKS = 2
@@ -71,7 +71,7 @@ FOLLOW_UP_UNKNOWN = "utter_follow_up_unknown"
 #: question without one ("is it safe?") is not read as where/when/how much.
 _FOLLOW_UP_CUES = {"ask_where": "where", "ask_when": "when", "ask_cost": "cost"}
 NOT_A_TOPIC = frozenset(
-    {"inform", "affirm", "deny", "stop", "human_handoff", "nlu_fallback", "greet", "goodbye", "thank",
+    {"inform", "affirm", "deny", "stop", "delete_conversation", "human_handoff", "nlu_fallback", "greet", "goodbye", "thank",
      "out_of_scope", "fill_form", "case_status", "change_language", *FOLLOW_UP_QUESTIONS}
 )
 #: Actions that may answer such a question while a form waits (they open no form and hand nothing over).
@@ -145,11 +145,14 @@ class Tracker:
     history: list[str] = field(default_factory=list)
     status_attempts: list[str] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=dict)  # how often the active form asked each slot
+    #: Set by action_erase_conversation for this turn only (never saved): the conversation is to be
+    #: deleted once the turn is answered.
+    erase_requested: bool = False
 
     @classmethod
     def from_state(cls, state: dict[str, Any], language: str) -> Tracker:
         """Return the tracker saved in state."""
-        known = {k: v for k, v in (state or {}).items() if k in cls.__dataclass_fields__}
+        known = {k: v for k, v in (state or {}).items() if k in cls.__dataclass_fields__ and k != "erase_requested"}
         known.setdefault("language", language)
         return cls(**known)
 
@@ -584,6 +587,8 @@ class DialogueEngine:
         assert parsed is not None
         form = tracker.active_loop
         assert form is not None
+        if tracker.paused and parsed.intent == "delete_conversation":
+            tracker.paused = False  # the form's rule for it ends the form and asks
         if tracker.paused:
             if parsed.intent == "affirm":
                 tracker.paused = False
