@@ -282,7 +282,22 @@ async def _messenger(request: Request, name: str, db: Session, settings: Setting
         payload = json.loads(body)
     except ValueError:
         return JSONResponse({"detail": "the body is not JSON"}, status_code=400)
-    received = adapter.read(settings, payload) if isinstance(payload, dict) else []
+    if not isinstance(payload, dict):
+        return JSONResponse({"ok": True})
+    opened = getattr(adapter, "opened", None)
+    language = opened(settings, payload) if opened is not None else None
+    if language is not None:
+        # The chat was just opened (Viber): the welcome message is this request's answer.
+        origin = _public_origin(request, settings)
+
+        def form_link(code: str, form_id: str) -> str:
+            return f"{origin}/{code}" + request.app.url_path_for("form_page", form_id=form_id)
+
+        messages = await anyio.to_thread.run_sync(
+            partial(channel_flows.welcome, settings=settings, language=language, link=form_link)
+        )
+        return JSONResponse(adapter.welcome(settings, messages, language=language))
+    received = adapter.read(settings, payload)
     if not received:
         return JSONResponse({"ok": True})
     sendings = await anyio.to_thread.run_sync(

@@ -12,6 +12,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import yaml
 from sqlalchemy import func, select
 
 from app.assistant import service as chat_service
@@ -20,7 +21,7 @@ from app.assistant.channels import outbox, viber
 from app.assistant.channels.shapes import Button, Outbound
 from app.assistant.models import ChannelDelivery, Conversation, ConversationMessage
 from app.cases.models import CaseFile
-from app.config import get_settings
+from app.config import PROJECT_ROOT, get_settings
 from app.db import utcnow
 from app.i18n import translations
 from tests.assistant.fake_provider import serving
@@ -66,6 +67,12 @@ def said_by_user(db, conversation: Conversation) -> list[str]:
             ).order_by(ConversationMessage.id)
         )
     )
+
+
+def said(name: str) -> str:
+    """Return a response's English text (its msgid) from the dialogues' domain."""
+    domain = yaml.safe_load((PROJECT_ROOT / "dialogues" / "domain.yml").read_text(encoding="utf-8"))
+    return domain["responses"][name][0]["text"]
 
 
 def ua(text: str) -> str:
@@ -157,10 +164,10 @@ def test_keyboards_escape_titles_split_long_answers_and_carry_links(settings):
         {"Columns": 6, "Rows": 1, "ActionType": "reply", "ActionBody": "<b>Tak</b> & więcej", "Text": "&lt;b&gt;Tak&lt;/b&gt; &amp; więcej"},
         {"Columns": 6, "Rows": 1, "ActionType": "open-url", "ActionBody": "https://witaj.example/pl/forms/x", "Text": "Formularz"},
     ]
-    assert json.loads(calls[-1].json["tracking_data"]) == {"buttons": {"<b>Tak</b> & więcej": "/affirm"}}
+    assert json.loads(calls[-1].json["tracking_data"]) == {"buttons": {"<b>Tak</b> & więcej": "/affirm"}, "language": "pl"}
     # What comes back maps a pressed title to its payload; a forged tracking_data maps to words only.
     [received] = viber.read(settings, message_callback("abc=", "<b>Tak</b> & więcej", tracking_data=calls[-1].json["tracking_data"]))
-    assert received.inbound.text == "/affirm" and received.address == "abc="
+    assert received.inbound.text == "/affirm" and received.address == "abc=" and received.inbound.language_hint == "pl"
     [typed] = viber.read(settings, message_callback("abc=", "hello", tracking_data='{"buttons": {"hello": "not a payload"}}'))
     assert typed.inbound.text == "hello"
 
@@ -242,3 +249,35 @@ def test_set_webhook_points_viber_at_witaj(settings, fake, monkeypatch):
     assert request.body["url"] == "https://witaj.example/webhooks/viber" and request.headers["x-viber-auth-token"] == TOKEN
     assert "viber: on" in status.output
     assert refused.exit_code != 0 and "invalidAuthToken" in refused.output
+
+
+def test_a_posters_link_opens_the_chat_with_a_welcome_in_its_language_and_nothing_is_stored(client, db, settings, fake):
+    """viber://pa?chatURI=<uri>&context=uk (a QR code on a poster): Viber sends conversation_started,
+    whose answer is the welcome message (a bot may not write first); pressing one of its options
+    starts the conversation in that language."""
+    user = "wElCoMe0000000000000000=="
+    opened = {
+        "event": "conversation_started", "timestamp": 1764777600000, "chat_hostname": "SN-CHAT-05_",
+        "message_token": 4912661846655238146, "type": "open", "context": "uk",
+        "user": {"id": user, "name": "Olena", "language": "en", "country": "UA", "api_version": 10},
+        "subscribed": False,
+    }
+    response = post(client, opened)
+    assert response.status_code == 200
+    welcome = response.json()
+    uk = translations("uk")
+    assert welcome["type"] == "text" and welcome["sender"] == {"name": settings.viber_bot_name}
+    assert welcome["text"] == uk.ugettext(said("utter_greet")) + "\n\n" + uk.ugettext(said("utter_menu"))
+    titles = [b["ActionBody"] for b in welcome["keyboard"]["Buttons"] if b["ActionType"] == "reply"]
+    assert uk.ugettext("Find a job") in titles
+    assert json.loads(welcome["tracking_data"])["language"] == "uk"
+    assert fake.seen == [] and conversation_of(db, user, settings) is None  # nothing sent, nothing kept
+    # The newcomer presses "Find a job" (in Ukrainian): the conversation starts in Ukrainian.
+    say(client, pressed(user, welcome, uk.ugettext("Find a job")))
+    conversation = conversation_of(db, user, settings)
+    assert conversation.language == "uk" and said_by_user(db, conversation) == ["/job_search"]
+    assert fake.sent(user)[0]["text"] == uk.ugettext(said("utter_job_search"))
+    # Without a context (the bot's plain link) the phone's language welcomes; an unknown one falls back.
+    spanish = post(client, {**opened, "context": None, "user": {**opened["user"], "language": "es"}}).json()
+    assert spanish["text"].startswith(translations("es").ugettext(said("utter_greet")))
+    assert json.loads(post(client, {**opened, "context": "xx", "user": {"id": user}}).json()["tracking_data"])["language"] == settings.default_locale

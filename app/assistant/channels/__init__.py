@@ -10,6 +10,8 @@ goes back (shapes.py). Each channel is a small adapter that turns the provider's
 A messenger adapter is a module with NAME, `enabled(settings)`, `verify(settings, headers, body)`
 (the provider's signature), `read(settings, payload) -> list[Received]`, `calls(settings, address,
 message, *, language, template) -> list[Call]` and `refusal(status, body) -> str | None` (None: the
-provider took the request; else a short reason, never the message text). flows.py runs the turn
+provider took the request; else a short reason, never the message text); optionally `opened(settings,
+payload) -> language | None` and `welcome(settings, messages, language=...)` for a provider that lets
+a bot greet a chat just opened only in the webhook's answer (Viber). flows.py runs the turn
 (`converse`) and the deliveries; routes.py holds the webhooks.
 """

@@ -24,6 +24,7 @@ from app.assistant import service as chat_service
 from app.assistant.channels import adapters, outbox
 from app.assistant.channels.shapes import Inbound, Outbound, from_bot, from_person
 from app.assistant.models import Conversation, ConversationMessage
+from app.assistant.runtime import Tracker
 from app.config import Settings
 from app.db import committed, utcnow
 from app.errors import InvalidInput
@@ -214,6 +215,15 @@ def _notices_only(
     except IntegrityError:
         return Conversed(conversation, [])  # the same delivery, at the same moment, queued it
     return Conversed(conversation, notice, outbox.claimed(row, address))
+
+
+def welcome(*, settings: Settings, language: str, link: Callable[[str, str], str] | None = None) -> list[Outbound]:
+    """Return the greeting and the menu in language, for a messenger that shows them when a chat is
+    opened, before its first message (Viber): no conversation, nothing stored."""
+    engine = flows.dialogue_engine(settings)
+    tracker = Tracker(language=language)
+    with use_locale(language):
+        return [from_bot(engine.render(name, tracker), _form_link(link, language)) for name in ("utter_greet", "utter_menu")]
 
 
 def _form_link(link: Callable[[str, str], str] | None, language: str) -> Callable[[str], str] | None:

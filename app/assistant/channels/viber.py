@@ -17,7 +17,10 @@ callback's JSON in and send_message out, inside its own turn, outbox and retry (
 - Quick replies: a keyboard (Type "keyboard") of buttons, one a row (Columns 6, Rows 1); a "reply"
   button sends its ActionBody back as the user's message, shown in the chat, so ActionBody is the
   button's title and the message's tracking_data maps each title to its payload (it comes back with
-  the user's reply). Links: "open-url" buttons.
+  the user's reply), with the conversation's language. Links: "open-url" buttons.
+- Opening the chat (conversation_started, from the bot's link or a poster's QR code with
+  context=<language>): answered with a welcome message in the HTTP response, the greeting and the
+  menu in that language (a bot may write first only so); nothing is stored until the user writes.
 """
 
 from __future__ import annotations
@@ -42,9 +45,9 @@ BUTTON_TEXT_LIMIT = 250
 KEYBOARD_BUTTONS = 24
 #: Keyboards came with Viber's API version 3: older apps get the text alone.
 KEYBOARD_API_VERSION = 3
-#: The callbacks Witaj asks for (set_webhook's event_types); "message" always comes, and the others
-#: are answered 200 and left.
-EVENT_TYPES = ["failed", "subscribed", "unsubscribed"]
+#: The callbacks Witaj asks for (set_webhook's event_types); "message" always comes,
+#: conversation_started is answered with the welcome message, and the others with 200 alone.
+EVENT_TYPES = ["conversation_started", "failed", "subscribed", "unsubscribed"]
 #: What a message can be besides words (the "message" callback's message types).
 ATTACHMENTS = ("picture", "video", "file", "sticker", "contact", "location", "url", "rich_media")
 
@@ -85,18 +88,21 @@ def _hint(settings: Settings, sender: Mapping[str, Any]) -> str | None:
     return code if code in settings.locales else None
 
 
-def _payloads(tracking: Any) -> dict[str, str]:
-    """Return the title -> payload map a message's tracking_data carries (see calls), else {}."""
+def _tracking(settings: Settings, tracking: Any) -> tuple[dict[str, str], str | None]:
+    """Return the title -> payload map and the conversation's language that a message's
+    tracking_data carries (see calls and welcome), else ({}, None)."""
     if not isinstance(tracking, str) or not tracking.startswith("{"):
-        return {}
+        return {}, None
     try:
         data = json.loads(tracking)
     except ValueError:
-        return {}
-    buttons = data.get("buttons") if isinstance(data, dict) else None
-    if not isinstance(buttons, dict):
-        return {}
-    return {k: v for k, v in buttons.items() if isinstance(k, str) and isinstance(v, str) and v.startswith("/")}
+        return {}, None
+    if not isinstance(data, dict):
+        return {}, None
+    buttons = data.get("buttons") if isinstance(data.get("buttons"), dict) else {}
+    language = data.get("language") if data.get("language") in settings.locales else None
+    payloads = {k: v for k, v in buttons.items() if isinstance(k, str) and isinstance(v, str) and v.startswith("/")}
+    return payloads, language
 
 
 def read(settings: Settings, callback: Mapping[str, Any]) -> list[Received]:
@@ -115,14 +121,15 @@ def read(settings: Settings, callback: Mapping[str, Any]) -> list[Received]:
     kind = message.get("type")
     text = message.get("text") if isinstance(message.get("text"), str) else ""
     attachments = 1 if kind in ATTACHMENTS else 0
+    payloads, language = _tracking(settings, message.get("tracking_data"))
     if kind == "text":
         # A pressed keyboard button sends its title (what the chat shows); the tracking_data of the
         # message it belonged to gives its payload back.
-        text = _payloads(message.get("tracking_data")).get(text, text)
+        text = payloads.get(text, text)
     elif kind not in ATTACHMENTS:
         return []
     inbound = Inbound(
-        channel=NAME, sender=user_id, text=text, language_hint=_hint(settings, sender),
+        channel=NAME, sender=user_id, text=text, language_hint=language or _hint(settings, sender),
         message_id=str(token), attachments=attachments,
     )
     return [Received(inbound=inbound, address=user_id)]
@@ -160,13 +167,42 @@ def calls(settings: Settings, address: str, message: Outbound, *, language: str,
             "text": part,
         }
         if number == len(parts) and keyboard is not None:
-            body["keyboard"] = keyboard
-            body["min_api_version"] = KEYBOARD_API_VERSION
-            tracking = json.dumps({"buttons": payloads}, ensure_ascii=False, separators=(",", ":"))
-            if payloads and len(tracking) <= TRACKING_LIMIT:
-                body["tracking_data"] = tracking
+            _with_keyboard(body, keyboard, payloads, language)
         out.append(Call(_url(settings, "send_message"), body, _headers(settings)))
     return out
+
+
+def _with_keyboard(body: dict[str, Any], keyboard: dict[str, Any], payloads: dict[str, str], language: str) -> None:
+    body["keyboard"] = keyboard
+    body["min_api_version"] = KEYBOARD_API_VERSION
+    tracking = json.dumps({"buttons": payloads, "language": language}, ensure_ascii=False, separators=(",", ":"))
+    if payloads and len(tracking) <= TRACKING_LIMIT:
+        body["tracking_data"] = tracking
+
+
+def opened(settings: Settings, callback: Mapping[str, Any]) -> str | None:
+    """Return the language to welcome in when the callback says a user opened the bot's chat
+    (conversation_started: from the bot's link or a poster's QR code, viber://pa?chatURI=<uri>&
+    context=uk), else None. The link's context names the language; else the phone's, else the city's."""
+    if callback.get("event") != "conversation_started":
+        return None
+    user = callback.get("user")
+    if not isinstance(user, Mapping) or not isinstance(user.get("id"), str):
+        return None
+    context = str(callback.get("context") or "").strip().lower()
+    return context if context in settings.locales else _hint(settings, user) or settings.default_locale
+
+
+def welcome(settings: Settings, messages: list[Outbound], *, language: str) -> dict[str, Any]:
+    """Return the welcome message Viber shows when a user opens the chat: the answer to the
+    conversation_started callback itself (a bot may not write to a user before they do). One text
+    message, with the messages' options as the keyboard; nothing of it is stored."""
+    text = "\n\n".join(message.text for message in messages if message.text)[:TEXT_LIMIT]
+    body: dict[str, Any] = {"sender": {"name": settings.viber_bot_name}, "type": "text", "text": text}
+    keyboard, payloads = _keyboard(Outbound(text=text, buttons=tuple(b for m in messages for b in m.buttons)))
+    if keyboard is not None:
+        _with_keyboard(body, keyboard, payloads, language)
+    return body
 
 
 def refusal(status: int, body: bytes) -> str | None:
