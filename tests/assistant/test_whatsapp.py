@@ -303,6 +303,30 @@ def test_after_24_hours_a_reply_goes_as_the_approved_template(client, app, db, s
     assert "Delivered as an approved template message" in page
 
 
+def test_a_reply_queued_in_time_and_refused_for_the_closed_window_goes_again_as_the_template(client, app, db, settings, fake, world, login):
+    """The window was open when the caseworker answered, but WhatsApp refused the reply with 131047
+    (it waited behind a failure until the 24 hours ran out): the next try is the approved template
+    with the reply's words, at once, and the case page says so."""
+    app.state.settings = settings.model_copy(update={"whatsapp_template": TEMPLATE})
+    conversation, case, page_url = handed_over(client, db, settings, world, login)
+    before = len(fake.sent(UK))
+    fake.fail_next(400, graph_error(131047, "(#131047) Re-engagement message", "More than 24 hours have passed."))
+    reply(client, page_url, "Your appointment is on Monday.")
+    row = db.scalars(select(ChannelDelivery).where(ChannelDelivery.kind == "template")).one()
+    db.refresh(row)
+    assert row.attempts == 1 and row.delivered_at is None and row.parts_sent == 0
+    assert [m["text"] for m in row.body["messages"]] == ["Your appointment is on Monday."]  # the notice is left out
+    channel_flows.deliver(db=db, settings=app.state.settings, now=utcnow() + timedelta(seconds=1))
+    [body] = fake.sent(UK)[before:]
+    assert body["type"] == "template" and body["template"]["name"] == TEMPLATE
+    assert body["template"]["components"][0]["parameters"][0]["text"] == "Your appointment is on Monday."
+    assert "Delivered as an approved template message" in client.get(page_url).text
+    # Without a template the refusal stays a refusal, retried and shown as before.
+    assert not whatsapp.window_closed("HTTP 500: An unknown error has occurred. (1)") and whatsapp.window_closed(
+        "HTTP 400: (#131047) Re-engagement message (131047)"
+    )
+
+
 # --- deliveries that fail -------------------------------------------------------------------------
 
 

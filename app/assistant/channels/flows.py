@@ -270,7 +270,7 @@ class _Recorder:
                 self.taken.pop(result.delivery_id, None)
             self.changed.notify_all()
 
-    def record(self, db: Session, results: Sequence[outbox.Result]) -> dict[str, int]:
+    def record(self, db: Session, results: Sequence[outbox.Result], settings: Settings | None = None) -> dict[str, int]:
         refused = [result for result in results if not result.delivered]
         mine = [result.delivery_id for result in results if result.delivered]
         batch: list[outbox.Result] = []
@@ -289,7 +289,7 @@ class _Recorder:
         if not refused and not batch:
             return {"sent": 0, "retry": 0, "failed": 0}
         with committed(db):
-            counts = outbox.record(db=db, results=refused + batch, now=utcnow())
+            counts = outbox.record(db=db, results=refused + batch, now=utcnow(), settings=settings)
         self.written(batch)
         return counts
 
@@ -306,7 +306,7 @@ def send_now(
     if not sendings:
         return {"sent": 0, "retry": 0, "failed": 0}
     results = outbox.send(settings, sendings, client=client)
-    return _recorder.record(db, results)
+    return _recorder.record(db, results, settings)
 
 
 def deliver(
@@ -327,7 +327,7 @@ def deliver(
         return {"sent": 0, "retry": 0, "failed": 0}
     results = outbox.send(settings, sendings, client=client)
     with committed(db):
-        return outbox.record(db=db, results=results, now=now)
+        return outbox.record(db=db, results=results, now=now, settings=settings)
 
 
 def reply_as_staff(

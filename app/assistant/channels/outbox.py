@@ -283,14 +283,37 @@ def _backoff(attempts: int) -> timedelta:
     return min(BASE_DELAY * (2 ** max(0, attempts - 1)), MAX_DELAY)
 
 
-def record(*, db: Session, results: Sequence[Result], now: datetime) -> dict[str, int]:
+def _as_template(settings: Settings | None, row: ChannelDelivery, error: str | None) -> bool:
+    """Turn a caseworker's reply that the provider refused because its window closed (WhatsApp's 24
+    hours ran out while it waited, e.g. behind a 5xx) into the approved template with the reply's
+    words, due at once; return whether it did. The "joined" notice, if unsent, is left out: after the
+    window one message is all WhatsApp allows."""
+    adapter = adapters.MESSENGERS.get(row.channel)
+    closed = getattr(adapter, "window_closed", None)
+    if settings is None or closed is None or row.kind != "session" or row.message_id is None or not closed(error):
+        return False
+    if not adapter.template_name(settings):  # type: ignore[union-attr]
+        return False
+    staff = [item for item in (row.body or {}).get("messages", ()) if item.get("author") == "staff"]
+    if not staff:
+        return False
+    row.kind, row.body, row.parts_sent = "template", {"messages": staff[-1:]}, 0
+    return True
+
+
+def record(*, db: Session, results: Sequence[Result], now: datetime, settings: Settings | None = None) -> dict[str, int]:
     """Record what sending gave: delivered (the address and text cleared), due again after back-off,
-    or given up after MAX_ATTEMPTS (cleared too); return the counts. Flushes."""
+    or given up after MAX_ATTEMPTS (cleared too); return the counts. Flushes. With settings, a reply
+    refused for a closed window goes again at once as the approved template (see _as_template)."""
     counts = {"sent": 0, "retry": 0, "failed": 0}
     sent = [result.delivery_id for result in results if result.delivered]
     if sent:
         # One statement for what the provider took (the common case): its address and text go.
         done = db.execute(_DELIVERED, {"ids": sent, "now": now})
+        # A statement on the table leaves rows this session holds as they were: read them again.
+        ids = set(sent)
+        for held in [o for o in db.identity_map.values() if isinstance(o, ChannelDelivery) and o.id in ids]:
+            db.expire(held)
         counts["sent"] = done.rowcount or 0
     for result in results:
         if result.delivered:
@@ -301,7 +324,10 @@ def record(*, db: Session, results: Sequence[Result], now: datetime) -> dict[str
         row.attempts += 1
         row.parts_sent = result.parts_sent
         row.last_error = (result.error or "refused")[:300]
-        if row.attempts >= MAX_ATTEMPTS:
+        if row.attempts < MAX_ATTEMPTS and _as_template(settings, row, result.error):
+            row.next_attempt_at = now
+            counts["retry"] += 1
+        elif row.attempts >= MAX_ATTEMPTS:
             row.failed_at = now
             row.body, row.address_encrypted = {}, None
             counts["failed"] += 1

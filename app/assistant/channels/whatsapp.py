@@ -112,6 +112,12 @@ def template_name(settings: Settings) -> str | None:
     return settings.whatsapp_template or None
 
 
+def window_closed(error: str | None) -> bool:
+    """Return whether a refusal says the 24-hour window closed (Graph API error 131047, "Re-engagement
+    message"): a caseworker's reply queued in time and refused after it then goes as the template."""
+    return bool(error) and error.endswith("(131047)")  # type: ignore[union-attr]
+
+
 def signature(secret: str, body: bytes) -> str:
     """Return the X-Hub-Signature-256 value Meta sends with body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
