@@ -10,7 +10,8 @@ stops before sending) and returns the deliveries to send once the turn is commit
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -86,14 +87,9 @@ def converse(
     view(conversation, turn): what a page shows after the turn (the web chat's new messages), read
     in the turn's transaction and returned as `items`; the team's messages are the page's to show.
     """
-    if address is None:
-        return _converse(db=db, settings=settings, inbound=inbound, link=link, address=address, view=view)
     # A messenger's turn running here: a delivery sent meanwhile waits to be marked with its write.
-    _recorder.turn_started()
-    try:
+    with _recorder.running() if address is not None else nullcontext():
         return _converse(db=db, settings=settings, inbound=inbound, link=link, address=address, view=view)
-    finally:
-        _recorder.turn_ended()
 
 
 def _converse(
@@ -257,6 +253,15 @@ class _Recorder:
         with self.changed:
             self.turns -= 1
             self.changed.notify_all()
+
+    @contextmanager
+    def running(self) -> Iterator[None]:
+        """A messenger turn runs for the block (see turn_started)."""
+        self.turn_started()
+        try:
+            yield
+        finally:
+            self.turn_ended()
 
     def pending(self) -> list[outbox.Result]:
         """Return the deliveries taken and not yet written (a turn writes them; see written)."""
