@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from app import i18n_tools, integrity, migrations
+from app.appointments import content as appointment_content
 from app.assistant.cli import channels as channels_commands
 from app.assistant.cli import dialogues as dialogues_commands
 from app.assistant.data import load_dialogues
@@ -123,6 +124,7 @@ def _check_content(settings: Settings) -> None:
         case_content,
         check_time_zone,
         partner_service.directory,
+        appointment_content.catalogue,
         lambda s: load_dialogues(s.content_dir / "dialogues"),
         load_knowledge,
         forms_service.forms,

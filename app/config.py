@@ -117,6 +117,20 @@ class Settings(BaseSettings):
     viber_api_url: str = "https://chatapi.viber.com/pa"
     viber_bot_name: str = Field(default="Witaj", max_length=28)
     channel_timeout_seconds: float = Field(default=10.0, gt=0, description="how long a messenger's API may take")
+    smtp_host: str | None = Field(
+        default=None, description="the SMTP server that sends e-mail (visit reminders); none: no e-mail is sent"
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls", description="starttls (port 587), tls (port 465) or none (a relay on the same machine)"
+    )
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_from: str = Field(default="Witaj <no-reply@witaj.example>", description="the From of e-mail Witaj sends")
+    smtp_timeout_seconds: float = Field(default=10.0, gt=0)
+    appointment_retention_days: int = Field(
+        default=90, ge=1, description="days after a visit when the person's name and contact are erased"
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

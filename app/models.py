@@ -1,6 +1,7 @@
 """Imports every domain's tables so Base.metadata is complete (for Alembic, tests and the
 conversation tests' database in memory)."""
 
+from app.appointments.models import Appointment, AppointmentBlock, AppointmentEvent, AppointmentHold
 from app.assistant.models import Conversation, ConversationMessage
 from app.auth.models import (
     ApiToken,
@@ -22,6 +23,10 @@ METADATA = Base.metadata
 
 __all__ = [
     "METADATA",
+    "Appointment",
+    "AppointmentBlock",
+    "AppointmentEvent",
+    "AppointmentHold",
     "Conversation",
     "ConversationMessage",
     "ApiToken",
