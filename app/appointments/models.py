@@ -49,6 +49,8 @@ class Appointment(Base):
     )
     case_id: Mapped[int | None] = mapped_column(ForeignKey("case_file.id", ondelete="SET NULL"), default=None, index=True)
     source: Mapped[str] = mapped_column(String(10))  # web, chat, api, staff
+    # The organisation whose staff or API token booked it (None: the person themselves).
+    booked_by_org_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)

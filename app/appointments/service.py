@@ -254,6 +254,7 @@ def book(
     channel: str | None = None,
     conversation_id: int | None = None,
     actor_user_id: int | None = None,
+    booked_by_org_id: int | None = None,
     now: datetime | None = None,
 ) -> tuple[Appointment, str]:
     """Book a visit; return it and the secret of its link (shown once, stored hashed). Raise
@@ -279,6 +280,7 @@ def book(
         reminder_channel=reminder_channel(settings=settings, person=person, channel=channel),
         conversation_id=conversation_id,
         source=source,
+        booked_by_org_id=booked_by_org_id,
         created_at=now,
         updated_at=now,
     )

@@ -62,9 +62,16 @@ def upgrade() -> None:
         sa.Column("conversation_id", sa.Integer(), nullable=True),
         sa.Column("case_id", sa.Integer(), nullable=True),
         sa.Column("source", sa.String(length=10), nullable=False),
+        sa.Column("booked_by_org_id", sa.Integer(), nullable=True),
         sa.Column("created_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("updated_at", app.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["booked_by_org_id"],
+            ["organisation.id"],
+            name=op.f("fk_appointment_booked_by_org_id_organisation"),
+            ondelete="SET NULL",
+        ),
         sa.ForeignKeyConstraint(
             ["case_id"], ["case_file.id"], name=op.f("fk_appointment_case_id_case_file"), ondelete="SET NULL"
         ),
