@@ -28,6 +28,10 @@ class Appointment(Base):
     reference: Mapped[str] = mapped_column(String(32), unique=True)
     # The secret of the link that shows, moves and cancels the visit: only its hash is kept.
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The booking form's one-time key (hashed, app/cases/once.py): the same form sent twice (a double
+    # click, a retry) books one visit; the link's secret sealed under that key finds it again.
+    idempotency_key_hash: Mapped[str | None] = mapped_column(String(64), default=None, unique=True)
+    token_sealed: Mapped[str | None] = mapped_column(Text, default=None)
     place_id: Mapped[str] = mapped_column(String(40))
     service_id: Mapped[str] = mapped_column(String(40))
     desk: Mapped[int] = mapped_column(Integer)

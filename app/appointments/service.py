@@ -20,6 +20,7 @@ from app.appointments.content import Catalogue, Place, Service, catalogue
 from app.appointments.exceptions import SlotTaken, VisitClosed, VisitNotFound
 from app.appointments.models import Appointment, AppointmentBlock, AppointmentEvent, AppointmentHold
 from app.appointments.slots import HORIZON, MIN_NOTICE, Busy, Slot, free_slots, is_offered, units
+from app.cases import once
 from app.config import Settings
 from app.crypto import decrypt_json, encrypt_json, hash_secret, new_readable_secret, new_secret
 from app.db import utcnow
@@ -255,6 +256,7 @@ def book(
     conversation_id: int | None = None,
     actor_user_id: int | None = None,
     booked_by_org_id: int | None = None,
+    idempotency_key: str | None = None,
     now: datetime | None = None,
 ) -> tuple[Appointment, str]:
     """Book a visit; return it and the secret of its link (shown once, stored hashed). Raise
@@ -281,6 +283,8 @@ def book(
         conversation_id=conversation_id,
         source=source,
         booked_by_org_id=booked_by_org_id,
+        idempotency_key_hash=once.key_hash(idempotency_key) if idempotency_key else None,
+        token_sealed=once.seal(token, idempotency_key) if idempotency_key else None,
         created_at=now,
         updated_at=now,
     )
@@ -372,6 +376,14 @@ def _touch(appointment: Appointment, now: datetime) -> None:
 
 
 # --- reading -------------------------------------------------------------------------------------
+
+
+def find_by_key(*, db: Session, key: str, now: datetime | None = None) -> tuple[Appointment, str] | None:
+    """Return the visit a booking form with key booked and its link's secret, or None (no such
+    visit, or the seal is older than a few minutes: the form was sent long ago)."""
+    found = db.scalar(select(Appointment).where(Appointment.idempotency_key_hash == once.key_hash(key)))
+    token = once.unseal(found.token_sealed, key, now=now) if found is not None else None
+    return (found, token) if found is not None and token is not None else None
 
 
 def get_by_token(*, db: Session, token: str) -> Appointment:

@@ -46,6 +46,8 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("reference", sa.String(length=32), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("idempotency_key_hash", sa.String(length=64), nullable=True),
+        sa.Column("token_sealed", sa.Text(), nullable=True),
         sa.Column("place_id", sa.String(length=40), nullable=False),
         sa.Column("service_id", sa.String(length=40), nullable=False),
         sa.Column("desk", sa.Integer(), nullable=False),
@@ -82,6 +84,7 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_appointment")),
+        sa.UniqueConstraint("idempotency_key_hash", name=op.f("uq_appointment_idempotency_key_hash")),
         sa.UniqueConstraint("reference", name=op.f("uq_appointment_reference")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_appointment_token_hash")),
     )
