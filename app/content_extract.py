@@ -1,5 +1,6 @@
-"""Babel extraction of the English source strings in cases/*.yml, partners/*.yml and the
-assistant's knowledge base (dialogues/knowledge/events.yml).
+"""Babel extraction of the English source strings in cases/*.yml, partners/*.yml, appointments/*.yml
+(services: name, description, what to bring; places are proper names) and the assistant's knowledge
+base (dialogues/knowledge/events.yml).
 
 Which fields are translated is decided by cases/README.md and partners/README.md: labels and
 descriptions of categories, statuses, outcomes and transitions; a partner's description, phone
@@ -43,9 +44,13 @@ def extract_yaml_labels(
         ("outcomes", "outcome", "id", ("label",)),
         ("transitions", "transition", "name", ("label",)),
         ("events", "event", "id", ("title", "description")),  # dialogues/knowledge/events.yml
+        ("services", "service", "id", ("name", "description")),  # appointments/services.yml
     ):
         for item in _items(top.get(section)):
             yield from _texts(item, texts, f"{where} {kind} {_scalar(item.get(ident))}")
+    for service in _items(top.get("services")):  # appointments/services.yml: what to bring
+        for line in _list(service.get("bring")):
+            yield line.start_mark.line + 1, None, line.value.strip(), [f"{where} service {_scalar(service.get('id'))}: bring"]
 
 
 def _partner(top: dict[str, yaml.Node], where: str) -> Iterator[Extracted]:
@@ -79,6 +84,13 @@ def _items(node: yaml.Node | None) -> Iterator[dict[str, yaml.Node]]:
     if isinstance(node, yaml.SequenceNode):
         for item in node.value:
             yield _fields(item)
+
+
+def _list(node: yaml.Node | None) -> Iterator[yaml.ScalarNode]:
+    if isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            if isinstance(item, yaml.ScalarNode) and item.tag == _STR and item.value.strip():
+                yield item
 
 
 def _scalar(node: yaml.Node | None) -> str:

@@ -46,6 +46,7 @@ EXTRACTORS: list[Source] = [
     # Labels and descriptions of the case workflow and of partner services (app/content_extract.py).
     Source("cases", [("**.yml", "app.content_extract:extract_yaml_labels")]),
     Source("partners", [("**.yml", "app.content_extract:extract_yaml_labels")]),
+    Source("appointments", [("*.yml", "app.content_extract:extract_yaml_labels")]),
     # The assistant's responses and buttons (English in domain.yml), and its events' titles.
     Source(
         "dialogues",
