@@ -39,7 +39,10 @@ AXE_RUN = """(options) => axe.run(document, options).then((results) => results.v
   .filter((v) => %s.includes(v.impact))
   .map((v) => ({id: v.id, impact: v.impact, help: v.help, targets: v.nodes.slice(0, 3).map((n) => n.target)})))
 """ % json.dumps(FAILING_IMPACTS)
-PUBLIC_PAGES = ("/", "/partners", "/forms/", "/forms/biblioteka-karta", "/follow", "/staff/login", "/no-such-page")
+PUBLIC_PAGES = (
+    "/", "/partners", "/forms/", "/forms/biblioteka-karta", "/follow", "/staff/login", "/no-such-page",
+    "/visits?service=library-card&evening=1", "/visits/place/kiosk-bonarka?service=library-card",
+)
 STAFF_PAGES = ("/staff/", "/staff/cases/", "/staff/cases/new", "/staff/account", "/staff/account/two-factor")
 CASEWORKER, ADMIN, PARTNER_STAFF = "kasia@example.org", "admin@example.org", "partner@example.org"
 #: Supervisors set up a second factor at their first sign-in on this site; each language has its own
@@ -175,6 +178,18 @@ def test_every_page_behind_a_step_has_no_serious_accessibility_violation(site, b
     page.locator("#follow form button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/follow/case$"))
     sweep.check("/follow/case")
+
+    # A newcomer books a visit: the form sent empty (its errors), then the visit's own page.
+    sweep.goto("/visits?service=library-card")
+    page.locator("a.slot").first.click()
+    page.locator("#book form button[type=submit]").click()
+    page.locator("#book .error-summary").wait_for()
+    sweep.check("/visits/book with errors")
+    page.fill("#f-name", "Olena")
+    page.fill("#f-email", "olena@example.org")
+    page.locator("#book form button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/visits/v/[^/]+\?notice=booked$"))
+    sweep.check("/visits/v/…")
 
     # A caseworker (in the same browser): the form's answers and a case opened by hand.
     sweep.sign_in(CASEWORKER)
