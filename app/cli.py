@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from app import i18n_tools, integrity, migrations
 from app.appointments import content as appointment_content
+from app.appointments.cli import appointments as appointments_commands
 from app.assistant.cli import channels as channels_commands
 from app.assistant.cli import dialogues as dialogues_commands
 from app.assistant.data import load_dialogues
@@ -141,7 +142,7 @@ def _check_content(settings: Settings) -> None:
         click.echo(str(ContentErrors(problems)), err=True)
         fail(
             "content is broken; fix the lines above "
-            "(witaj cases validate, witaj partners validate, witaj dialogues validate, witaj forms validate, "
+            "(witaj cases validate, witaj partners validate, witaj appointments validate, witaj dialogues validate, witaj forms validate, "
             "witaj i18n compile)"
         )
 
@@ -487,6 +488,7 @@ def webhooks_add(org_slug: str, url: str) -> None:
 
 main.add_command(cases_commands)
 main.add_command(partners_commands)
+main.add_command(appointments_commands)
 main.add_command(dialogues_commands)
 main.add_command(channels_commands)
 main.add_command(mt_commands)

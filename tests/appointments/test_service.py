@@ -3,15 +3,18 @@ that no desk is booked twice, also under concurrent requests."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import icalendar
 import pytest
+from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from app.appointments import service
+from app.appointments.cli import appointments
 from app.appointments.content import catalogue, load_catalogue
 from app.appointments.exceptions import SlotTaken, VisitClosed, VisitNotFound
 from app.appointments.ics import calendar_file
@@ -168,3 +171,19 @@ def test_fifty_people_booking_the_last_free_desk_get_one_visit(fresh_engine, set
     assert results.count("booked") == 1 and results.count("taken") == 49
     with factory() as db:
         assert db.scalar(select(func.count()).select_from(Appointment).where(Appointment.status == "booked")) == 1
+
+
+def test_validate_command_on_the_shipped_content_and_on_a_broken_file(tmp_path, settings):
+    root = settings.content_dir
+    result = CliRunner().invoke(appointments, ["validate"], env={"WITAJ_CONTENT_DIR": str(root)})
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok: 5 services, 7 places")
+    for folder in ("cases", "partners", "appointments"):
+        shutil.copytree(root / folder, tmp_path / folder)
+    places = tmp_path / "appointments" / "places.yml"
+    lines = places.read_text().splitlines()
+    line = next(n for n, text in enumerate(lines, start=1) if "organisation: fundacja-alfabet-sasiedzki" in text)
+    places.write_text(places.read_text().replace("organisation: fundacja-alfabet-sasiedzki", "organisation: nobody"))
+    result = CliRunner().invoke(appointments, ["validate"], env={"WITAJ_CONTENT_DIR": str(tmp_path)})
+    assert result.exit_code == 1
+    assert f"places.yml:{line}: `organisation` 'nobody' is no partner" in result.stderr
