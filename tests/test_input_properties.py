@@ -12,12 +12,14 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date, timedelta
 from urllib.parse import quote
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from app.appointments import service as visit_service
 from app.cases import flows
 from tests.cases.fixtures import PARTNER_A
 from tests.conftest import csrf_from
@@ -480,3 +482,57 @@ def test_case_consent_forms_take_any_input(
 @PROPERTIES
 def test_case_addresses_take_any_reference(client, caseworker, reference):
     no_server_error(client.get(f"/pl/staff/cases/{reference}"))
+
+
+# --- booking a visit ----------------------------------------------------------------------------------
+
+@pytest.fixture
+def free_time(db, settings) -> str:
+    """Return a free time of the kiosk in Bonarka for a library card, as the booking form sends it."""
+    today = date.today()
+    found = visit_service.search(db=db, settings=settings, service_id="library-card", first_day=today, last_day=today + timedelta(days=14), place_ids={"kiosk-bonarka"})
+    return found["kiosk-bonarka"][0].starts_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+VISIT_SERVICES = st.sampled_from(["library-card", "labour-registration", "polish-course"]) | ANY_TEXT
+
+
+@given(service=st.one_of(VISIT_SERVICES, QUERY), district=QUERY, language=QUERY, flags=QUERY, start=QUERY, locale=LOCALES)
+@example(service="library-card", district="Podgórze\x00", language="uk\x00", flags="1\x00", start="2027-02-30", locale="uk")
+@PROPERTIES
+def test_visit_pages_take_any_filter(client, service, district, language, flags, start, locale):
+    no_server_error(
+        client.get(
+            f"/{locale}/visits",
+            params={"service": service, "district": district, "language": language, "evening": flags, "weekend": flags, "step_free": flags},
+        )
+    )
+    no_server_error(client.get(f"/{locale}/visits/place/kiosk-bonarka", params={"service": service, "from": start, "evening": flags}))
+    no_server_error(client.get(f"/{locale}/visits/book", params={"service": service, "place": "kiosk-bonarka", "at": start}))
+
+
+@given(fields=st.dictionaries(st.sampled_from(["name", "email", "phone", "interpreter_language", "key", "at", "service", "place"]), FIELD, max_size=5), locale=LOCALES)
+@example(fields={"name": "Olena\x00", "email": "o@example.org\x00", "interpreter_language": "uk\x00"}, locale="uk")
+@example(fields={"at": "9999-12-31T23:59:59+14:00", "key": "k" * 40}, locale="pl")
+@PROPERTIES
+def test_visit_booking_takes_any_input(client, rolled_back, visitor_csrf, free_time, fields, locale):
+    posted = {
+        "service": "library-card", "place": "kiosk-bonarka", "at": free_time, "name": "Olena",
+        "email": "olena@example.org", **fields, "csrf_token": visitor_csrf,
+    }
+    with rolled_back():
+        no_server_error(client.post(f"/{locale}/visits/book", data=posted, follow_redirects=False))
+
+
+@given(token=SEGMENT, at=FIELD, place=FIELD, locale=LOCALES)
+@PROPERTIES
+def test_visit_addresses_take_any_token(client, rolled_back, visitor_csrf, token, at, place, locale):
+    with rolled_back():
+        for response in (
+            client.get(f"/{locale}/visits/v/{token}"),
+            client.get(f"/{locale}/visits/v/{token}/calendar.ics"),
+            client.get(f"/{locale}/visits/v/{token}/move", params={"place": place if isinstance(place, str) else ""}),
+            client.post(f"/{locale}/visits/v/{token}/move", data={"at": at, "place": place, "csrf_token": visitor_csrf}),
+            client.post(f"/{locale}/visits/v/{token}/cancel", data={"csrf_token": visitor_csrf}),
+        ):
+            no_server_error(response)
