@@ -1,10 +1,14 @@
-"""Demo content: the city office, the demo partners from partners/, and demo staff users."""
+"""Demo content: the city office, the demo partners from partners/, demo staff users, cases and visits."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from app.appointments import service as visit_service
+from app.appointments.models import Appointment
 from app.auth import service as auth_service
 from app.auth.enums import OrgKind, Role
 from app.auth.models import Organisation, User
@@ -14,6 +18,7 @@ from app.cases.events import CLIENT, Actor
 from app.cases.models import CaseFile
 from app.cases.schemas import CaseIn, ClientIn, TransitionIn
 from app.config import Settings
+from app.db import utcnow
 from app.partners import service as partner_service
 
 DEMO_DOMAIN = "witaj.example"
@@ -65,7 +70,44 @@ def load_demo(*, db: Session, settings: Settings) -> list[str]:
             report.append(f"users with the role(s) {required} set up two-factor sign-in at their first sign-in")
     db.flush()
     report.extend(_demo_cases(db=db, settings=settings))
+    report.extend(_demo_visits(db=db, settings=settings))
     return report
+
+
+#: (name, language, interpreter, service, place, evening): visits booked in the coming days.
+DEMO_VISITS = [
+    ("Olena K.", "uk", "uk", "labour-registration", "gup-sliska", False),
+    ("Ivan P.", "ru", None, "career-adviser", "gup-sliska", True),
+    ("Nino B.", "ka", "ka", "work-permit", "kiosk-galeria-krakowska", True),
+    ("Hanna S.", "be", None, "library-card", "kiosk-serenada", False),
+    ("Ahmed A.", "ar", "ar", "polish-course", "alfabet-sasiedzki-desk", True),
+    ("Oksana T.", "uk", None, "labour-registration", "kiosk-bonarka", True),
+]
+
+
+def _demo_visits(*, db: Session, settings: Settings) -> list[str]:
+    """Book a few demo visits in the coming days (evenings among them), once (skipped when any exists)."""
+    if db.scalar(select(Appointment.id).limit(1)) is not None:
+        return ["visits: some exist, no demo visits added"]
+    now = utcnow()
+    today = now.astimezone(settings.zone).date()
+    booked = 0
+    for name, language, interpreter, service_id, place_id, evening in DEMO_VISITS:
+        found = visit_service.search(
+            db=db, settings=settings, service_id=service_id, first_day=today + timedelta(days=1),
+            last_day=today + timedelta(days=14), now=now, place_ids={place_id}, evening=evening,
+        ).get(place_id, [])
+        if not found:
+            continue
+        slot = found[(booked * 3) % len(found)]
+        person = visit_service.Person(name, f"{name.split()[0].lower()}@{DEMO_DOMAIN}", None)
+        visit_service.book(
+            db=db, settings=settings, service_id=service_id, place_id=place_id, starts_at=slot.starts_at,
+            person=person, language=language, interpreter_language=interpreter, source="web", now=now,
+        )
+        booked += 1
+    db.flush()
+    return [f"visits: {booked} demo visits booked"]
 
 
 #: (name, language, district, category, subject, what happens)
