@@ -1,5 +1,5 @@
-"""Periodic work: workflow timers (escalation, auto-close), webhook deliveries, messenger answers
-waiting in the outbox, stale form drafts.
+"""Periodic work: workflow timers (escalation, auto-close), webhook deliveries, visit reminders,
+messenger answers waiting in the outbox, stale form drafts, visits' personal data past retention.
 
 Runs inside the app every WITAJ_JOBS_INTERVAL_SECONDS (0 turns it off, e.g. when a separate
 `witaj jobs run` process or cron does it). Each step is idempotent: a timer that fires twice is
@@ -14,6 +14,8 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
+from app.appointments import reminders
+from app.appointments import service as visit_service
 from app.assistant.channels import flows as channel_flows
 from app.cases import flows as case_flows
 from app.cases import once
@@ -26,22 +28,28 @@ log = logging.getLogger("witaj.jobs")
 
 
 def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None) -> dict[str, int]:
-    """Fire due workflow timers, post due webhooks, send due messenger answers, delete stale form
-    drafts and forget the sealed secrets nobody came back for, once; return counts."""
+    """Fire due workflow timers, post due webhooks, send due visit reminders and messenger answers,
+    delete stale form drafts, forget the sealed secrets nobody came back for and erase visits'
+    names and contacts past retention, once; return counts."""
     factory = session_factory(engine, write=True)
     with factory() as db:
         fired = case_flows.run_timers(db=db, settings=settings, now=now)
     with factory() as db:
         delivered = webhook_flows.deliver_due(db=db, settings=settings, now=now)
     with factory() as db:
+        # Before the messengers' outbox: a reminder for a messenger is queued there and sent below.
+        reminded = reminders.send_due(db=db, settings=settings, now=now)
+    with factory() as db:
         sent = channel_flows.deliver(db=db, settings=settings, now=now)
     with factory() as db:
         purged = forms_service.purge_drafts(db=db, now=now)
         forgotten = once.forget_unclaimed(db=db, now=now)
+        erased = visit_service.purge_personal(db=db, settings=settings, now=now)
         db.commit()
     return {
-        "timers": len(fired), **delivered, "messages_sent": sent["sent"], "messages_retry": sent["retry"],
+        "timers": len(fired), **delivered, **reminded, "messages_sent": sent["sent"], "messages_retry": sent["retry"],
         "messages_failed": sent["failed"], "drafts_deleted": purged, "secrets_forgotten": forgotten,
+        "visits_erased": erased,
     }
 
 

@@ -278,7 +278,9 @@ def book(
         status=BOOKED,
         language=language,
         interpreter_language=interpreter_language,
-        person_encrypted=encrypt_json({"name": person.name, "email": person.email, "phone": person.phone}, settings),
+        # The link's secret rides with the contact, encrypted alike, so that the reminder can carry
+        # the link; the retention job erases both.
+        person_encrypted=encrypt_json({"name": person.name, "email": person.email, "phone": person.phone, "token": token}, settings),
         reminder_channel=reminder_channel(settings=settings, person=person, channel=channel),
         conversation_id=conversation_id,
         source=source,
@@ -412,6 +414,11 @@ def person_of(appointment: Appointment, settings: Settings) -> Person | None:
     if not data:
         return None
     return Person(data.get("name") or "", data.get("email"), data.get("phone"))
+
+
+def link_secret(appointment: Appointment, settings: Settings) -> str | None:
+    """Return the secret of the visit's link (None once the retention job erased it)."""
+    return decrypt_json(appointment.person_encrypted, settings).get("token")
 
 
 def history(*, db: Session, appointment: Appointment) -> list[AppointmentEvent]:

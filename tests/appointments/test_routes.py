@@ -67,6 +67,7 @@ def test_book_see_the_visit_and_its_calendar_file(client, db, clock):
     assert visit.reference in page.text and visit.language == "uk" and visit.interpreter_language == "uk"
     assert "Паспорт" in page.text or "паспорт" in page.text  # what to bring, in Ukrainian
     assert "openstreetmap.org" in page.text
+    assert "Нагадування не буде надіслано" in page.text  # no SMTP here: the page says no reminder comes
     ics = client.get(answer.headers["location"].split("?")[0] + "/calendar.ics")
     assert ics.headers["content-type"].startswith("text/calendar")
     event = next(iter(icalendar.Calendar.from_ical(ics.content).walk("VEVENT")))
