@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from app import __version__, errors, jobs
+from app.appointments.api import router as visits_api
 from app.appointments.routes import router as visits_router
 from app.assistant.channels.sender import Sender
 from app.assistant.flows import dialogue_engine
@@ -74,7 +75,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     def api_description() -> dict[str, Any]:
         # /api/v1/openapi.json describes the API alone (not the pages), built once.
         if app.openapi_schema is None:
-            app.openapi_schema = describe_api(settings)
+            app.openapi_schema = describe_api(settings, more=visits_api.routes)
         return app.openapi_schema
 
     app.openapi = api_description  # type: ignore[method-assign]
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(auth_router)
     app.include_router(cases_router)
     app.include_router(cases_api)
+    app.include_router(visits_api)
     app.include_router(partners_router)
     app.include_router(forms_router)
     app.include_router(follow_router)

@@ -25,3 +25,14 @@ class VisitClosed(Conflict):
 
     def public_message(self) -> str:
         return _("This visit can no longer be changed: it was cancelled or has already taken place.")
+
+
+class NoSuchChoice(NotFound):
+    """An API request names a service or place that does not exist (or does not offer the service)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def public_message(self) -> str:
+        return self.message

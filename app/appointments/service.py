@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
@@ -37,8 +37,13 @@ MESSENGERS = frozenset({"telegram", "whatsapp", "viber"})
 #: Reminders go out from this local time on the day before the visit.
 REMINDER_TIME = time(10, 0)
 MAX_NAME = 120
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()-]{5,19}$")
+#: An e-mail address and a phone number as accepted here and in the API description (the same
+#: patterns; the space class is spelled out so that Python and JSON Schema read it alike).
+_NOT_ADDRESS = r"@\s\x1c-\x1f\x85\ufeff"
+EMAIL_PATTERN = rf"^[^{_NOT_ADDRESS}]{{1,64}}@[^{_NOT_ADDRESS}]+\.[^{_NOT_ADDRESS}]{{2,}}$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{5,19}$"
+_EMAIL = re.compile(EMAIL_PATTERN)
+_PHONE = re.compile(PHONE_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -157,6 +162,11 @@ def search(
         )
         for place in places
     }
+
+
+def local_midnight(day: date, settings: Settings) -> datetime:
+    """Return the start of a local day, in UTC."""
+    return datetime.combine(day, time(0), tzinfo=settings.zone).astimezone(UTC)
 
 
 # --- booking -------------------------------------------------------------------------------------

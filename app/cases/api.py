@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Security
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.routing import BaseRoute
 
 from app import __version__
 from app.auth.deps import ApiPrincipal
@@ -38,7 +40,9 @@ from app.deps import AppSettings, DbSession, WriteDbSession
 from app.errors import ConflictBody, ErrorBody, PermissionDenied, ValidationErrorBody
 
 API_DESCRIPTION = """The case tracker's API for partner organisations' own systems: the cases referred to
-your organisation, their shared notes and history, and the workflow transitions your staff may make.
+your organisation, their shared notes and history, and the workflow transitions your staff may make;
+and visits: free times at the city's places, and the visits your organisation booked or that are
+at its desks, which it may book, move and cancel (tag `appointments`).
 
 Every request carries `Authorization: Bearer <token>` with an API token of your organisation. A
 case that does not exist and a case not referred to you are answered alike (404). Changes take the
@@ -81,15 +85,15 @@ BODY = {
 FORBIDDEN = "Your organisation may not do this; or no `Authorization: Bearer` header was sent"
 
 
-def describe(settings: Settings) -> dict[str, Any]:
-    """Return the API description: this router's routes alone, with the transitions of
-    cases/workflow.yml and what each requires.
+def describe(settings: Settings, more: Sequence[BaseRoute] = ()) -> dict[str, Any]:
+    """Return the API description: this router's routes (and the API routes of other domains, more)
+    alone, with the transitions of cases/workflow.yml and what each requires.
 
     Pages, forms and the web chat are not part of the API, and neither is Rasa's REST channel
     (POST /webhooks/rest/webhook): its contract is Rasa's, it takes no token, and its clients are
     chat widgets, not partners' systems; tests/test_input_properties.py sends it any JSON."""
     spec = get_openapi(
-        title="Witaj API", version=__version__, description=API_DESCRIPTION, routes=router.routes
+        title="Witaj API", version=__version__, description=API_DESCRIPTION, routes=[*router.routes, *more]
     )
     cc = case_content(settings)
     body = spec["components"]["schemas"]["TransitionRequest"]
