@@ -8,23 +8,30 @@ messages nor a case opened on the way.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
+from app.appointments import service as appointment_service
+from app.appointments.content import catalogue
+from app.appointments.exceptions import SlotTaken
+from app.appointments.models import Appointment
 from app.assistant import actions, runtime
 from app.assistant import service as chat_service
 from app.assistant.models import Conversation, ConversationMessage
 from app.assistant.runtime import BotMessage, Context, DialogueEngine, Parsed, Tracker
 from app.assistant.service import HUMAN, QUEUED
+from app.assistant.when import find_when
 from app.cases import notes
 from app.cases import service as case_service
 from app.cases.content import case_content
@@ -36,8 +43,8 @@ from app.config import Settings
 from app.crypto import decrypt_json, encrypt_json
 from app.db import READ_FIRST, utcnow
 from app.errors import InvalidInput
-from app.i18n import _, gettext, use_locale
-from app.languages import foreign_language, is_value, language_words
+from app.i18n import _, format_date, format_time, gettext, translations, use_locale
+from app.languages import LANGUAGES, foreign_language, is_value, language_words, native_name
 
 log = logging.getLogger(__name__)
 
@@ -151,11 +158,428 @@ def hand_over(ctx: Context) -> None:
     conversation.mode = QUEUED
 
 
+# --- booking, moving and cancelling a visit (appointments) -----------------------------------------
+
+#: The slots of the booking form (validate_appointment_form clears them when it starts).
+VISIT_SLOTS = ("visit_service", "visit_place", "visit_time", "visit_name", "visit_contact", "visit_interpreter", "visit_filter")
+#: How many free times are offered at once ("Later dates" shows the next ones).
+TIMES_SHOWN = 6
+#: How far ahead the chat looks for free times.
+TIMES_AHEAD = timedelta(days=42)
+LATER = "later"
+MESSENGER_CONTACT = "messenger"
+NO_INTERPRETER = "no"
+NO_VISIT = "none"
+
+
+def _visit_filter(ctx: Context) -> dict[str, Any]:
+    value = ctx.tracker.slots.get("visit_filter")
+    return dict(value) if isinstance(value, dict) else {}
+
+
+def _fold(text: str) -> str:
+    return actions._fold(text)
+
+
+def _button(title: str, slot: str, value: str) -> dict[str, str]:
+    return {"title": title, "payload": "/inform" + json.dumps({slot: value}, ensure_ascii=False)}
+
+
+def _service_name(ctx: Context, service: Any) -> str:
+    return translations(ctx.tracker.language).ugettext(service.name)
+
+
+def _places(ctx: Context) -> list[Any]:
+    """Return the places offering the chosen service that match the filter, those whose desk speaks the
+    conversation's language first."""
+    cat = catalogue(ctx.settings)
+    wanted = _visit_filter(ctx)
+    places = appointment_service.matching_places(cat, str(ctx.tracker.slots.get("visit_service") or ""), district=wanted.get("district"))
+    if wanted.get("evening"):
+        places = [p for p in places if p.has_evenings]
+    if wanted.get("weekend"):
+        places = [p for p in places if p.has_weekends]
+    return sorted(places, key=lambda p: ctx.tracker.language not in p.languages)
+
+
+def _free_times(ctx: Context) -> list[datetime]:
+    """Return the free start times at the chosen place (evenings or weekends only when asked)."""
+    wanted = _visit_filter(ctx)
+    today = ctx.now.astimezone(ctx.settings.zone).date()
+    found = appointment_service.search(
+        db=ctx.db, settings=ctx.settings, service_id=str(ctx.tracker.slots.get("visit_service") or ""),
+        first_day=today, last_day=today + TIMES_AHEAD, now=ctx.now,
+        evening=bool(wanted.get("evening")), weekend=bool(wanted.get("weekend")),
+        place_ids={str(ctx.tracker.slots.get("visit_place") or "")},
+    )
+    return sorted({slot.starts_at for slots in found.values() for slot in slots})
+
+
+def _when(ctx: Context, starts_at: datetime) -> str:
+    """Return a visit's time as people read it in the conversation's language ("wt., 9 mar, 18:30")."""
+    with use_locale(ctx.tracker.language):
+        return f"{format_date(starts_at, 'EEE d MMM')}, {format_time(starts_at)}"
+
+
+def _when_long(ctx: Context, starts_at: datetime) -> str:
+    with use_locale(ctx.tracker.language):
+        return f"{format_date(starts_at, 'full')}, {format_time(starts_at)}"
+
+
+def action_ask_visit_service(ctx: Context) -> None:
+    """Ask what the visit is for; a button for each service of appointments/services.yml."""
+    ctx.utter("utter_ask_visit_service")
+    ctx.messages[-1].buttons = [
+        _button(_service_name(ctx, s), "visit_service", s.id) for s in catalogue(ctx.settings).services.values()
+    ]
+
+
+def action_ask_visit_place(ctx: Context) -> None:
+    """Ask where; a button for each place offering the service (name and district)."""
+    places = _places(ctx)
+    if not places:
+        ctx.tracker.slots["visit_filter"] = {}
+        ctx.utter("utter_visit_no_places")
+        places = _places(ctx)
+    ctx.utter("utter_ask_visit_place")
+    ctx.messages[-1].buttons = [_button(f"{p.name} ({p.district})", "visit_place", p.id) for p in places]
+
+
+def action_ask_visit_time(ctx: Context) -> None:
+    """Offer the next free times at the chosen place as buttons, and "Later dates"."""
+    wanted = _visit_filter(ctx)
+    page = int(wanted.get("page") or 0)
+    times = _free_times(ctx)
+    if times and page * TIMES_SHOWN >= len(times):
+        page = 0
+    shown = times[page * TIMES_SHOWN : (page + 1) * TIMES_SHOWN]
+    if not shown:
+        ctx.tracker.deactivate()
+        ctx.utter("utter_visit_no_times")
+        return
+    wanted.update(page=page, offered=[t.isoformat() for t in shown])
+    ctx.tracker.slots["visit_filter"] = wanted
+    ctx.utter("utter_ask_visit_time")
+    buttons = [_button(_when(ctx, t), "visit_time", t.isoformat()) for t in shown]
+    if len(times) > (page + 1) * TIMES_SHOWN:
+        with use_locale(ctx.tracker.language):
+            buttons.append(_button(_("Later dates"), "visit_time", LATER))
+    ctx.messages[-1].buttons = buttons
+
+
+def action_ask_visit_contact(ctx: Context) -> None:
+    """Ask for an e-mail or phone; on a messenger the messenger may be the contact (a button)."""
+    ctx.utter("utter_ask_visit_contact")
+    if getattr(ctx.conversation, "channel", None) in appointment_service.MESSENGERS:
+        with use_locale(ctx.tracker.language):
+            title = _("Skip: remind me in this chat")
+        ctx.messages[-1].buttons = [_button(title, "visit_contact", MESSENGER_CONTACT)]
+
+
+def action_ask_visit_interpreter(ctx: Context) -> None:
+    """Ask whether an interpreter is needed: "No, thank you", the conversation's language, English, ..."""
+    ctx.utter("utter_ask_visit_interpreter")
+    with use_locale(ctx.tracker.language):
+        buttons = [_button(_("No, thank you"), "visit_interpreter", NO_INTERPRETER)]
+    codes = [ctx.tracker.language, *ctx.settings.locales]
+    for code in dict.fromkeys(c for c in codes if c != "pl" and c in LANGUAGES):
+        buttons.append(_button(native_name(code), "visit_interpreter", code))
+    ctx.messages[-1].buttons = buttons[:8]
+
+
+def _read_time(ctx: Context, value: str) -> datetime | None:
+    """Return the time an answer chose: a button's value, the number of a button, or its title."""
+    offered = [datetime.fromisoformat(t) for t in _visit_filter(ctx).get("offered") or []]
+    try:
+        chosen = datetime.fromisoformat(value)
+    except ValueError:
+        chosen = None
+    if chosen is not None and chosen.tzinfo is not None:
+        return chosen
+    text = value.strip().rstrip(".)")
+    if text.isdigit() and 1 <= int(text) <= len(offered):
+        return offered[int(text) - 1]
+    folded = _fold(value)
+    return next((t for t in offered if _fold(_when(ctx, t)) == folded), None)
+
+
+def _validate_time(ctx: Context) -> None:
+    tracker = ctx.tracker
+    value = str(tracker.slots.get("visit_time") or "")
+    wanted = _visit_filter(ctx)
+    if value == LATER or (ctx.parsed is not None and _fold(ctx.parsed.text) in {_fold(_("Later dates")), "later", "more"}):
+        wanted["page"] = int(wanted.get("page") or 0) + 1
+        tracker.slots["visit_filter"] = wanted
+        tracker.slots["visit_time"] = None
+        tracker.asked["visit_time"] = 0  # not an unusable answer: the next times are shown
+        return
+    chosen = _read_time(ctx, value) if value else None
+    tracker.slots["visit_time"] = chosen.isoformat() if chosen is not None else None
+    if chosen is None and value:
+        ctx.utter("utter_visit_choose_from_list")
+
+
+def validate_appointment_form(ctx: Context) -> None:
+    """Clear old answers when the form starts; read each answer (buttons, or typed: a service's name,
+    a district, "evening"/"weekend", a time's number, a name, an address, an interpreter)."""
+    tracker = ctx.tracker
+    requested = tracker.requested_slot
+    cat = catalogue(ctx.settings)
+    if requested is None:  # activation: a payload's service is kept
+        given = {e.get("entity") for e in (ctx.parsed.entities if ctx.parsed is not None else [])}
+        for name in VISIT_SLOTS:
+            if name not in given:
+                tracker.slots[name] = None
+        if tracker.slots.get("visit_service") not in cat.services:
+            tracker.slots["visit_service"] = None
+        tracker.slots["visit_filter"] = _filter_from(ctx, {})
+        return
+    value = tracker.slots.get(requested)
+    text = str(value or "").strip()
+    if requested == "visit_service":
+        if text in cat.services:
+            return
+        folded = _fold(text)
+        found = [s.id for s in cat.services.values() if folded and (folded in _fold(_service_name(ctx, s)) or folded in _fold(s.name))]
+        tracker.slots["visit_service"] = found[0] if len(found) == 1 else None
+    elif requested == "visit_place":
+        place = cat.places.get(text)
+        if place is not None and tracker.slots.get("visit_service") in place.services:
+            return
+        tracker.slots["visit_place"] = None
+        before = _visit_filter(ctx)
+        after = _filter_from(ctx, before)
+        if after != before:
+            tracker.slots["visit_filter"] = after
+            tracker.asked["visit_place"] = 0  # understood: the narrowed list is asked again
+            places = _places(ctx)
+            if len(places) == 1:
+                tracker.slots["visit_place"] = places[0].id
+        else:
+            folded = _fold(text)
+            found = [p.id for p in _places(ctx) if folded and folded in _fold(p.name)]
+            tracker.slots["visit_place"] = found[0] if len(found) == 1 else None
+    elif requested == "visit_time":
+        _validate_time(ctx)
+    elif requested == "visit_name":
+        if not text or len(text) > appointment_service.MAX_NAME or "@" in text:
+            tracker.slots["visit_name"] = None
+    elif requested == "visit_contact":
+        messenger = getattr(ctx.conversation, "channel", None) in appointment_service.MESSENGERS
+        email, phone = actions._FIND_EMAIL.search(text), actions._FIND_PHONE.search(text)
+        if messenger and (text == MESSENGER_CONTACT or _fold(text) in actions._no_answers(ctx.engine.data.lexicon)):
+            tracker.slots["visit_contact"] = MESSENGER_CONTACT
+        elif email or phone:
+            tracker.slots["visit_contact"] = (email or phone).group(0).strip(" .,;")  # type: ignore[union-attr]
+        else:
+            tracker.slots["visit_contact"] = None
+            ctx.utter("utter_invalid_visit_contact")
+    elif requested == "visit_interpreter":
+        if text == NO_INTERPRETER or _fold(text) in actions._no_answers(ctx.engine.data.lexicon):
+            tracker.slots["visit_interpreter"] = NO_INTERPRETER
+        elif text in LANGUAGES:
+            return
+        else:
+            named = [e.get("value") for e in (ctx.parsed.entities if ctx.parsed else []) if e.get("entity") == "language"]
+            tracker.slots["visit_interpreter"] = named[0] if named and named[0] in LANGUAGES else None
+
+
+def _filter_from(ctx: Context, wanted: dict[str, Any]) -> dict[str, Any]:
+    """Return the filter with what the latest message adds: a district, evenings, weekends."""
+    wanted = dict(wanted)
+    parsed = ctx.parsed
+    if parsed is None or is_payload_text(parsed.text):
+        return wanted
+    district = next((e.get("value") for e in parsed.entities if e.get("entity") == "district"), None)
+    district = actions.canonical_district(ctx, str(district or parsed.text))
+    if district:
+        wanted["district"] = district
+    when = find_when(parsed.text, ctx.now.astimezone(ctx.settings.zone).date(), ctx.engine.data.lexicon)
+    if when is not None:
+        if when.evening:
+            wanted["evening"] = True
+        if when.first.weekday() >= 5 and when.last.weekday() >= 5:
+            wanted["weekend"] = True
+    return wanted
+
+
+def is_payload_text(text: str) -> bool:
+    return runtime.is_payload(text)
+
+
+def validate_appointment_move_form(ctx: Context) -> None:
+    """Read the new time of the visit being moved (as the booking form reads it)."""
+    if ctx.tracker.requested_slot == "visit_time":
+        _validate_time(ctx)
+
+
+def _visit_url(ctx: Context, token: str) -> str:
+    """Return the address of the visit's own page (absolute with WITAJ_PUBLIC_URL)."""
+    origin = (ctx.settings.public_url or "").rstrip("/")
+    return f"{origin}/{ctx.tracker.language}/visits/v/{token}"
+
+
+def _visit_buttons(ctx: Context, appointment: Appointment, token: str | None) -> list[dict[str, str]]:
+    place = catalogue(ctx.settings).places[appointment.place_id]
+    with use_locale(ctx.tracker.language):
+        buttons = []
+        if token:
+            buttons.append({"title": _("Your visit's page"), "url": _visit_url(ctx, token)})
+        buttons += [
+            {"title": _("Map"), "url": place.map_url},
+            {"title": _("Move the visit"), "payload": "/appointment_move"},
+            {"title": _("Cancel the visit"), "payload": "/appointment_cancel"},
+        ]
+    return buttons
+
+
+def _where(ctx: Context, appointment: Appointment) -> str:
+    place = catalogue(ctx.settings).places[appointment.place_id]
+    return f"{place.name}, {place.address}"
+
+
+def _retry(ctx: Context, form: str, slot: str) -> None:
+    """Ask slot of form again (after the booking refused it)."""
+    ctx.tracker.slots[slot] = None
+    if slot == "visit_time":
+        wanted = _visit_filter(ctx)
+        wanted["page"] = 0
+        ctx.tracker.slots["visit_filter"] = wanted
+    ctx.tracker.active_loop = form
+    ctx.tracker.asked = {}
+    ctx.engine.run_form(ctx, form)
+
+
+_FIELD_SLOTS = {"name": "visit_name", "email": "visit_contact", "phone": "visit_contact", "starts_at": "visit_time",
+                "service": "visit_service", "place": "visit_place", "interpreter_language": "visit_interpreter"}
+
+
+def action_book_appointment(ctx: Context) -> None:
+    """Book the visit of the booking form; answer with the reference, time, place, what to bring, the
+    map and the visit's page; a time taken meanwhile is offered again."""
+    slots = ctx.tracker.slots
+    conversation = ctx.conversation
+    channel = getattr(conversation, "channel", None)
+    contact = str(slots.get("visit_contact") or "")
+    interpreter = slots.get("visit_interpreter")
+    with use_locale(ctx.tracker.language):
+        try:
+            with ctx.db.begin_nested():
+                person = appointment_service.check_person(
+                    name=slots.get("visit_name"),
+                    email=contact if _EMAIL.match(contact) else None,
+                    phone=contact if _PHONE.match(contact) and not _EMAIL.match(contact) else None,
+                    contact_required=channel not in appointment_service.MESSENGERS,
+                )
+                appointment, token = appointment_service.book(
+                    db=ctx.db, settings=ctx.settings, service_id=str(slots.get("visit_service")),
+                    place_id=str(slots.get("visit_place")), starts_at=datetime.fromisoformat(str(slots.get("visit_time"))),
+                    person=person, language=ctx.tracker.language,
+                    interpreter_language=interpreter if interpreter not in (None, NO_INTERPRETER) else None,
+                    source="chat", channel=channel, conversation_id=getattr(conversation, "id", None), now=ctx.now,
+                )
+        except SlotTaken:
+            ctx.utter("utter_visit_slot_taken")
+            _retry(ctx, "appointment_form", "visit_time")
+            return
+        except InvalidInput as exc:
+            field_name, message = next(iter(exc.errors.items())) if exc.errors else ("starts_at", "")
+            if message:
+                ctx.messages.append(BotMessage(text=str(message)))
+            _retry(ctx, "appointment_form", _FIELD_SLOTS.get(field_name, "visit_time"))
+            return
+        service = catalogue(ctx.settings).services[appointment.service_id]
+        bring = "\n".join(f"• {_(line)}" for line in service.bring)
+    ctx.utter(
+        "utter_visit_booked", visit_reference=appointment.reference,
+        visit_when=_when_long(ctx, appointment.starts_at), visit_where=_where(ctx, appointment), visit_bring=bring,
+    )
+    ctx.messages[-1].buttons = _visit_buttons(ctx, appointment, token)
+    for name in VISIT_SLOTS:
+        slots[name] = None
+
+
+def _chat_visit(ctx: Context) -> Appointment | None:
+    """Return the conversation's latest booked visit still to come, or None."""
+    conversation_id = getattr(ctx.conversation, "id", None)
+    if conversation_id is None:
+        return None
+    return ctx.db.scalar(
+        select(Appointment)
+        .where(Appointment.conversation_id == conversation_id, Appointment.status == appointment_service.BOOKED,
+               Appointment.starts_at > ctx.now)
+        .order_by(Appointment.id.desc())
+        .limit(1)
+    )
+
+
+def action_start_move_appointment(ctx: Context) -> None:
+    """Start moving the chat's visit: the times at the same place are offered (appointment_move_form)."""
+    visit = _chat_visit(ctx)
+    if visit is None:  # nothing to ask: the form ends at once and action_move_appointment says so
+        ctx.tracker.slots.update(visit_time=NO_VISIT)
+        return
+    ctx.tracker.slots.update(visit_service=visit.service_id, visit_place=visit.place_id, visit_time=None, visit_filter={})
+
+
+def action_move_appointment(ctx: Context) -> None:
+    """Move the chat's visit to the time chosen; a time taken meanwhile is offered again."""
+    visit = _chat_visit(ctx)
+    if visit is None or ctx.tracker.slots.get("visit_time") in (None, NO_VISIT):
+        ctx.tracker.slots["visit_time"] = None
+        ctx.utter("utter_no_visit_in_chat")
+        return
+    starts_at = datetime.fromisoformat(str(ctx.tracker.slots.get("visit_time")))
+    with use_locale(ctx.tracker.language):
+        try:
+            with ctx.db.begin_nested():
+                appointment_service.move(db=ctx.db, settings=ctx.settings, appointment=visit, starts_at=starts_at, now=ctx.now)
+        except (SlotTaken, InvalidInput):
+            ctx.utter("utter_visit_slot_taken")
+            _retry(ctx, "appointment_move_form", "visit_time")
+            return
+    ctx.utter("utter_visit_moved", visit_reference=visit.reference, visit_when=_when_long(ctx, visit.starts_at), visit_where=_where(ctx, visit))
+    ctx.messages[-1].buttons = _visit_buttons(ctx, visit, appointment_service.link_secret(visit, ctx.settings))
+    for name in VISIT_SLOTS:
+        ctx.tracker.slots[name] = None
+
+
+def action_ask_cancel_appointment(ctx: Context) -> None:
+    """Ask whether to cancel the chat's visit (or say how to find the visit's link)."""
+    visit = _chat_visit(ctx)
+    if visit is None:
+        ctx.utter("utter_no_visit_in_chat")
+        return
+    ctx.utter("utter_ask_cancel_visit", visit_when=_when_long(ctx, visit.starts_at))
+
+
+def action_cancel_appointment(ctx: Context) -> None:
+    """Cancel the chat's visit (asked first)."""
+    visit = _chat_visit(ctx)
+    if visit is None:
+        ctx.utter("utter_no_visit_in_chat")
+        return
+    appointment_service.cancel(db=ctx.db, appointment=visit, now=ctx.now)
+    ctx.utter("utter_visit_cancelled")
+
+
 #: Every action the dialogues may name: the assistant's own, and those that reach into cases.
 ACTIONS: dict[str, runtime.Action] = {
     **actions.REGISTRY,
     "action_create_case": action_create_case,
     "action_handoff": action_handoff,
+    "validate_appointment_form": validate_appointment_form,
+    "validate_appointment_move_form": validate_appointment_move_form,
+    "action_ask_visit_service": action_ask_visit_service,
+    "action_ask_visit_place": action_ask_visit_place,
+    "action_ask_visit_time": action_ask_visit_time,
+    "action_ask_visit_contact": action_ask_visit_contact,
+    "action_ask_visit_interpreter": action_ask_visit_interpreter,
+    "action_book_appointment": action_book_appointment,
+    "action_start_move_appointment": action_start_move_appointment,
+    "action_move_appointment": action_move_appointment,
+    "action_ask_cancel_appointment": action_ask_cancel_appointment,
+    "action_cancel_appointment": action_cancel_appointment,
 }
 
 

@@ -510,6 +510,10 @@ class DialogueEngine:
             return
         tracker.asked = {slot: count}  # a new question starts its own count
         tracker.requested_slot = slot
+        for name in (f"action_ask_{form}_{slot}", f"action_ask_{slot}"):
+            if name in self.actions:  # as in Rasa: a custom action asks (buttons built from data)
+                self.actions[name](ctx)
+                return
         for name in (f"utter_ask_{form}_{slot}", f"utter_ask_{slot}"):
             if name in self.data.domain.responses:
                 ctx.utter(name)

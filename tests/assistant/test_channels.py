@@ -43,7 +43,7 @@ SERVICES = [
     ("uk", "шукаю роботу в Кракові, де є вакансії?", "utter_job_search"),
     ("be", "ці патрэбны дазвол на працу ў Польшчы?", "utter_work_permit"),
     ("en", "are there any free vocational training courses?", "utter_training_courses"),
-    ("ru", "хочу записаться на приём в бюро труда", "utter_appointment"),
+    ("ru", "хочу записаться на приём в бюро труда", "utter_ask_visit_service"),
     ("uk", "де отримати читацький квиток у бібліотеці?", "utter_library_card"),
     ("en", "where can I learn Polish for free?", "utter_polish_course"),
     ("ru", "нужна бесплатная юридическая консультация", "utter_legal_help"),

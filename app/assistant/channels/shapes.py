@@ -71,6 +71,8 @@ def from_bot(message: BotMessage, link: Callable[[str], str] | None = None) -> O
         if "form" in button:
             if link is not None:
                 buttons.append(Button(title=button["title"], url=link(button["form"])))
+        elif "url" in button:  # a link of its own (a booked visit's page, a map)
+            buttons.append(Button(title=button["title"], url=button["url"]))
         else:
             buttons.append(Button(title=button["title"], payload=button["payload"]))
     return Outbound(text=message.text, buttons=tuple(buttons))

@@ -285,6 +285,9 @@ ACTION_PARAMETERS: dict[str, frozenset[str]] = {
     "utter_events_found": frozenset({"events"}),
     "utter_case_created": frozenset({"case_reference", "case_secret"}),
     "utter_case_status": frozenset({"case_reference", "case_status", "case_updated_at"}),
+    "utter_visit_booked": frozenset({"visit_reference", "visit_when", "visit_where", "visit_bring"}),
+    "utter_visit_moved": frozenset({"visit_reference", "visit_when", "visit_where"}),
+    "utter_ask_cancel_visit": frozenset({"visit_when"}),
     # said by the engine itself (app/assistant/runtime.py)
     "utter_language_not_spoken": frozenset({"language_name"}),
 }
