@@ -83,7 +83,7 @@ def test_shipped_dialogues_validate_with_every_language_and_required_intent(data
     for language in LANGUAGES:
         intents = {example.intent for example in data.examples[language]}
         assert intents == set(data.domain.intents), language
-    assert {"case_form", "case_status_form"} == set(data.domain.forms)
+    assert {"case_form", "case_status_form", "appointment_form", "appointment_move_form"} == set(data.domain.forms)
     assert data.rules and data.stories and data.tests
 
 
