@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine
 
-from app.appointments import reminders
+from app.appointments import flows as visit_flows
 from app.appointments import service as visit_service
 from app.assistant.channels import flows as channel_flows
 from app.cases import flows as case_flows
@@ -38,7 +38,7 @@ def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None)
         delivered = webhook_flows.deliver_due(db=db, settings=settings, now=now)
     with factory() as db:
         # Before the messengers' outbox: a reminder for a messenger is queued there and sent below.
-        reminded = reminders.send_due(db=db, settings=settings, now=now)
+        reminded = visit_flows.send_reminders(db=db, settings=settings, now=now)
     with factory() as db:
         sent = channel_flows.deliver(db=db, settings=settings, now=now)
     with factory() as db:

@@ -1,12 +1,21 @@
 """Reminders of visits, the day before: by e-mail, or on the messenger the person booked from, in
-the language they booked in. Run by the jobs runner (app/jobs.py).
+the language they booked in. This module holds the reminder's text, the e-mail and the steps on
+the visit's row (due, claim, record; they only flush); the job that sends them and owns the
+transactions is send_reminders in app/appointments/flows.py (it also reaches the assistant's
+messengers' outbox), run by the jobs runner (app/jobs.py).
 
 Sent once: each due visit is claimed with a conditional UPDATE (the reminder's due time moves on by
 the retry delay and its attempts count up, only where nobody else did it first), so two runners at
 once never both send; the one that claimed it sends and then records the reminder as sent. A
 failure (the SMTP server down or refusing) is retried after 5, 15, 60 minutes..., until the visit
-starts or MAX_ATTEMPTS; every try is in the visit's history, never the address. A messenger reminder
-goes into the messengers' outbox (unique per visit), which delivers and retries it like an answer.
+starts or MAX_ATTEMPTS; every try is in the visit's history ("reminded", or "reminder_failed" with
+the attempt and whether it was the last), never the address. A messenger reminder goes into the
+messengers' outbox (unique per visit), which delivers and retries it like an answer.
+
+The link: only the hash of the visit's secret is a column, so the secret itself rides encrypted with
+the name and contact (service.book) and the reminder links to the visit's own page
+(WITAJ_PUBLIC_URL + /<lang>/visits/v/<secret>) to move or cancel it; without WITAJ_PUBLIC_URL, or
+once the retention job erased it, the text says to use the link in the confirmation instead.
 """
 
 from __future__ import annotations
@@ -14,18 +23,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from app import mail
 from app.appointments import service
 from app.appointments.content import catalogue
 from app.appointments.models import Appointment, AppointmentEvent
-from app.assistant.channels import outbox
-from app.assistant.channels.shapes import Button, Outbound
-from app.assistant.models import Conversation
 from app.config import Settings
-from app.db import utcnow
 from app.i18n import _, format_date, format_time, use_locale
 
 RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=2), timedelta(hours=4))
@@ -68,7 +72,12 @@ def reminder_text(settings: Settings, appointment: Appointment) -> tuple[str, st
     return subject, "\n".join(lines)
 
 
-def _due(db: Session, now: datetime) -> list[Appointment]:
+class NotReachable(Exception):
+    """The person cannot be reached any more (no address, the chat was erased): not retried."""
+
+
+def due(db: Session, now: datetime) -> list[Appointment]:
+    """Return the booked visits whose reminder is due and not sent, oldest due first (BATCH)."""
     return list(
         db.scalars(
             select(Appointment)
@@ -85,8 +94,9 @@ def _due(db: Session, now: datetime) -> list[Appointment]:
     )
 
 
-def _claim(db: Session, appointment: Appointment, now: datetime) -> bool:
-    """Take the reminder for this runner: True when no other runner took it first."""
+def claim(db: Session, appointment: Appointment, now: datetime) -> bool:
+    """Take the reminder for this runner (the caller commits before sending): True when no other
+    runner took it first, since appointment was read. The next try is due RETRY_AFTER later."""
     attempts = appointment.reminder_attempts
     retry = now + RETRY_AFTER[min(attempts, len(RETRY_AFTER) - 1)]
     claimed = db.execute(
@@ -100,77 +110,28 @@ def _claim(db: Session, appointment: Appointment, now: datetime) -> bool:
         .values(reminder_due_at=retry, reminder_attempts=attempts + 1)
         .execution_options(synchronize_session=False)
     )
-    db.commit()
     if claimed.rowcount != 1:
         return False
     db.refresh(appointment)
     return True
 
 
-def _done(db: Session, appointment: Appointment, now: datetime, kind: str, **data: object) -> None:
-    values: dict[str, object] = {"reminder_due_at": None}
-    if kind == "reminded":
-        values["reminder_sent_at"] = now
-    db.execute(update(Appointment).where(Appointment.id == appointment.id).values(**values).execution_options(synchronize_session=False))
+def record(db: Session, appointment: Appointment, now: datetime, kind: str, *, final: bool, **data: object) -> None:
+    """Add the try to the visit's history; when final, the reminder is over (sent or given up)."""
+    if final:
+        values: dict[str, object] = {"reminder_due_at": None}
+        if kind == "reminded":
+            values["reminder_sent_at"] = now
+        db.execute(update(Appointment).where(Appointment.id == appointment.id).values(**values).execution_options(synchronize_session=False))
     db.add(AppointmentEvent(appointment_id=appointment.id, kind=kind, data=data, at=now))
-    db.commit()
+    db.flush()
 
 
-def send_due(*, db: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:
-    """Send the reminders that are due; return how many were sent, will be retried, or given up."""
-    now = now or utcnow()
-    counts = {"reminders_sent": 0, "reminders_retry": 0, "reminders_failed": 0}
-    for appointment in _due(db, now):
-        if not _claim(db, appointment, now):
-            continue
-        attempt = appointment.reminder_attempts
-        try:
-            if appointment.reminder_channel == service.EMAIL:
-                _email(settings, appointment)
-            else:
-                _messenger(db, settings, appointment, now)
-        except (mail.MailError, _NotReachable) as exc:
-            db.rollback()
-            if attempt >= MAX_ATTEMPTS or isinstance(exc, _NotReachable):
-                _done(db, appointment, now, "reminder_failed", attempt=attempt, reason=str(exc))
-                counts["reminders_failed"] += 1
-            else:
-                db.add(AppointmentEvent(appointment_id=appointment.id, kind="reminder_retry", data={"attempt": attempt, "reason": str(exc)}, at=now))
-                db.commit()
-                counts["reminders_retry"] += 1
-            continue
-        _done(db, appointment, now, "reminded", channel=appointment.reminder_channel, attempt=attempt)
-        counts["reminders_sent"] += 1
-    return counts
-
-
-class _NotReachable(Exception):
-    """The person cannot be reached any more (no address, the chat was erased): not retried."""
-
-
-def _email(settings: Settings, appointment: Appointment) -> None:
+def send_email(settings: Settings, appointment: Appointment) -> None:
+    """Send the reminder by e-mail; raise mail.MailError (tried again) or NotReachable."""
     person = service.person_of(appointment, settings)
     if person is None or not person.email:
-        raise _NotReachable("no e-mail address (erased)")
+        raise NotReachable("no e-mail address (erased)")
     subject, text = reminder_text(settings, appointment)
-    mail.send(settings, mail.build(settings=settings, to=person.email, subject=subject, text=text, language=appointment.language))
-
-
-def _messenger(db: Session, settings: Settings, appointment: Appointment, now: datetime) -> None:
-    conversation = db.get(Conversation, appointment.conversation_id) if appointment.conversation_id else None
-    if conversation is None or not conversation.address_encrypted:
-        raise _NotReachable("the conversation was erased")
-    text = reminder_text(settings, appointment)[1]
-    link = visit_link(settings, appointment)
-    with use_locale(appointment.language):
-        buttons = (Button(title=_("Your visit"), url=link),) if link else ()
-    try:
-        with db.begin_nested():
-            outbox.enqueue(
-                db=db, conversation=conversation, channel=conversation.channel,
-                address_encrypted=conversation.address_encrypted,
-                messages=[Outbound(text=text, buttons=buttons)], language=appointment.language, now=now,
-                source_key=f"reminder:{appointment.id}",
-            )
-    except IntegrityError:
-        pass  # queued by an earlier run that stopped before recording it: once is enough
+    message = mail.build(settings=settings, to=person.email, subject=subject, text=text, language=appointment.language, with_html=True)
+    mail.send(settings, message)

@@ -14,10 +14,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from app.appointments import reminders, service
+from app import jobs
+from app.appointments import flows, reminders, service
 from app.appointments.models import Appointment, AppointmentEvent
 from app.assistant.channels import outbox
 from app.assistant.models import ChannelDelivery, Conversation
+from app.db import session_factory
 from tests.browser import free_port
 
 NOW = datetime(2027, 3, 8, 7, 0, tzinfo=UTC)  # Monday 8:00 in Kraków
@@ -74,17 +76,18 @@ def book(db, settings, **kw):
     return visit, token
 
 
-def text_of(message) -> str:
-    return message.get_payload(decode=True).decode("utf-8")
+def text_of(message, subtype: str = "plain") -> str:
+    part = next(p for p in message.walk() if p.get_content_type() == f"text/{subtype}")
+    return part.get_payload(decode=True).decode("utf-8")
 
 
 def test_the_reminder_arrives_once_in_ukrainian(db, mailing):
     inbox, settings = mailing
     visit, token = book(db, settings, interpreter_language="uk")
     assert visit.reminder_channel == "email" and visit.reminder_due_at == DUE
-    assert reminders.send_due(db=db, settings=settings, now=DUE - timedelta(minutes=1))["reminders_sent"] == 0
-    assert reminders.send_due(db=db, settings=settings, now=DUE + timedelta(minutes=1))["reminders_sent"] == 1
-    assert reminders.send_due(db=db, settings=settings, now=DUE + timedelta(hours=2))["reminders_sent"] == 0
+    assert flows.send_reminders(db=db, settings=settings, now=DUE - timedelta(minutes=1))["reminders_sent"] == 0
+    assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(minutes=1))["reminders_sent"] == 1
+    assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(hours=2))["reminders_sent"] == 0
     assert len(inbox.messages) == 1
     message = inbox.messages[0]
     assert message["To"] == "olena@example.org" and message["Content-Language"] == "uk"
@@ -94,6 +97,9 @@ def test_the_reminder_arrives_once_in_ukrainian(db, mailing):
     assert "Bonarka" in body and "Kamieńskiego 11" in body and "openstreetmap.org" in body
     assert "Ваш паспорт або карта побиту" in body and visit.reference in body
     assert f"https://witaj.example/uk/visits/v/{token}" in body
+    page = text_of(message, "html")  # the HTML alternative: the same text, escaped, the link a link
+    assert '<html lang="uk"' in page and f'<a href="https://witaj.example/uk/visits/v/{token}">' in page
+    assert "Допомога з читацьким квитком" in page and "<script" not in page
     db.refresh(visit)
     assert visit.reminder_sent_at is not None
     assert [e.kind for e in service.history(db=db, appointment=visit)] == ["booked", "reminded"]
@@ -103,15 +109,17 @@ def test_a_refusing_server_is_tried_again_and_the_reminder_arrives_once(db, mail
     inbox, settings = mailing
     visit, _ = book(db, settings)
     inbox.refuse = 1
-    assert reminders.send_due(db=db, settings=settings, now=DUE)["reminders_retry"] == 1
+    assert flows.send_reminders(db=db, settings=settings, now=DUE)["reminders_retry"] == 1
     assert inbox.messages == []
     db.refresh(visit)
     assert visit.reminder_sent_at is None and visit.reminder_due_at == DUE + timedelta(minutes=5)
-    assert reminders.send_due(db=db, settings=settings, now=DUE + timedelta(minutes=2))["reminders_sent"] == 0
-    assert reminders.send_due(db=db, settings=settings, now=DUE + timedelta(minutes=6))["reminders_sent"] == 1
+    assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(minutes=2))["reminders_sent"] == 0
+    assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(minutes=6))["reminders_sent"] == 1
     assert len(inbox.messages) == 1
     kinds = [e.kind for e in service.history(db=db, appointment=visit)]
-    assert kinds == ["booked", "reminder_retry", "reminded"]
+    assert kinds == ["booked", "reminder_failed", "reminded"]
+    failed = service.history(db=db, appointment=visit)[1].data
+    assert failed["attempt"] == 1 and failed["given_up"] is False and "olena" not in str(failed)
 
 
 def test_a_moved_visit_is_reminded_of_its_new_time(db, mailing):
@@ -120,16 +128,48 @@ def test_a_moved_visit_is_reminded_of_its_new_time(db, mailing):
     later = datetime(2027, 3, 11, 18, 30, tzinfo=UTC)  # Thursday
     service.move(db=db, settings=settings, appointment=visit, starts_at=later, now=NOW)
     db.commit()
-    assert reminders.send_due(db=db, settings=settings, now=DUE + timedelta(minutes=1))["reminders_sent"] == 0
-    assert reminders.send_due(db=db, settings=settings, now=DUE + timedelta(days=2, minutes=1))["reminders_sent"] == 1
+    assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(minutes=1))["reminders_sent"] == 0
+    assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(days=2, minutes=1))["reminders_sent"] == 1
     assert "четвер" in text_of(inbox.messages[0])
+
+
+def test_two_job_runners_at_once_send_one_reminder(fresh_engine, mailing, monkeypatch):
+    inbox, settings = mailing
+    factory = session_factory(fresh_engine, write=True)
+    with factory() as setup:
+        visit, _ = book(setup, settings)
+    found = reminders.due
+    claimed_by_other: list[bool] = []
+
+    def first_reads_then_the_other_claims(db, now):
+        due = found(db, now)  # the first runner has read the due visits...
+        db.commit()  # (its reading transaction ends, as between two of its claims)
+        monkeypatch.setattr(reminders, "due", found)
+        with factory() as other:  # ...and the other runner claims the visit meanwhile, sending it now
+            claimed_by_other.append(reminders.claim(other, found(other, now)[0], now))
+            other.commit()
+        return due
+
+    monkeypatch.setattr(reminders, "due", first_reads_then_the_other_claims)
+    with factory() as first:
+        counts = flows.send_reminders(db=first, settings=settings, now=DUE + timedelta(minutes=1))
+    assert claimed_by_other == [True] and counts == {"reminders_sent": 0, "reminders_retry": 0, "reminders_failed": 0}
+    assert inbox.messages == []
+    # The jobs runner: nothing while the other runner holds it; had that one stopped without
+    # sending, the reminder goes 5 minutes later, once.
+    assert jobs.run_once(engine=fresh_engine, settings=settings, now=DUE + timedelta(minutes=2))["reminders_sent"] == 0
+    assert jobs.run_once(engine=fresh_engine, settings=settings, now=DUE + timedelta(minutes=7))["reminders_sent"] == 1
+    assert jobs.run_once(engine=fresh_engine, settings=settings, now=DUE + timedelta(minutes=30))["reminders_sent"] == 0
+    assert len(inbox.messages) == 1
+    with factory() as check:
+        assert check.get(Appointment, visit.id).reminder_attempts == 2
 
 
 def test_without_smtp_nothing_is_sent_and_nothing_breaks(db, settings):
     assert settings.smtp_host is None
     visit, _ = book(db, settings)
     assert visit.reminder_channel == "none" and visit.reminder_due_at is None
-    assert reminders.send_due(db=db, settings=settings, now=DUE + timedelta(minutes=1)) == {"reminders_sent": 0, "reminders_retry": 0, "reminders_failed": 0}
+    assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(minutes=1)) == {"reminders_sent": 0, "reminders_retry": 0, "reminders_failed": 0}
 
 
 def test_a_messenger_reminder_is_queued_once_for_the_chat_it_was_booked_from(db, settings):
@@ -139,8 +179,8 @@ def test_a_messenger_reminder_is_queued_once_for_the_chat_it_was_booked_from(db,
     db.flush()
     visit, _ = book(db, settings, person=service.Person("Олена"), channel="telegram", conversation_id=chat.id)
     assert visit.reminder_channel == "messenger"
-    assert reminders.send_due(db=db, settings=settings, now=DUE)["reminders_sent"] == 1
-    assert reminders.send_due(db=db, settings=settings, now=DUE + timedelta(hours=1))["reminders_sent"] == 0
+    assert flows.send_reminders(db=db, settings=settings, now=DUE)["reminders_sent"] == 1
+    assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(hours=1))["reminders_sent"] == 0
     rows = db.scalars(select(ChannelDelivery).where(ChannelDelivery.source_key == f"reminder:{visit.id}")).all()
     assert len(rows) == 1 and rows[0].channel == "telegram" and rows[0].language == "uk"
     assert "Допомога з читацьким квитком" in rows[0].body["messages"][0]["text"]

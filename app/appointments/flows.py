@@ -1,0 +1,68 @@
+"""Use cases of visits that own their transactions and reach another domain: the reminders' job,
+which sends by e-mail or queues in the assistant's messengers' outbox (see app/appointments/reminders.py
+for the text, the claim and the retries)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from app import mail
+from app.appointments import reminders, service
+from app.appointments.models import Appointment
+from app.assistant.channels import outbox
+from app.assistant.channels.shapes import Button, Outbound
+from app.assistant.models import Conversation
+from app.config import Settings
+from app.db import committed, utcnow
+from app.i18n import _, use_locale
+
+
+def send_reminders(*, db: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:
+    """Send the visits' reminders that are due, each once (claimed and committed before it is
+    sent); return how many were sent, will be tried again, or were given up."""
+    now = now or utcnow()
+    counts = {"reminders_sent": 0, "reminders_retry": 0, "reminders_failed": 0}
+    for appointment in reminders.due(db, now):
+        with committed(db):
+            claimed = reminders.claim(db, appointment, now)
+        if not claimed:
+            continue
+        attempt = appointment.reminder_attempts
+        try:
+            with committed(db):
+                if appointment.reminder_channel == service.EMAIL:
+                    reminders.send_email(settings, appointment)
+                else:
+                    _queue_on_messenger(db, settings, appointment, now)
+                reminders.record(db, appointment, now, "reminded", final=True, channel=appointment.reminder_channel, attempt=attempt)
+        except (mail.MailError, reminders.NotReachable) as exc:
+            final = attempt >= reminders.MAX_ATTEMPTS or isinstance(exc, reminders.NotReachable)
+            with committed(db):
+                reminders.record(db, appointment, now, "reminder_failed", final=final, attempt=attempt, given_up=final, reason=str(exc))
+            counts["reminders_failed" if final else "reminders_retry"] += 1
+            continue
+        counts["reminders_sent"] += 1
+    return counts
+
+
+def _queue_on_messenger(db: Session, settings: Settings, appointment: Appointment, now: datetime) -> None:
+    conversation = db.get(Conversation, appointment.conversation_id) if appointment.conversation_id else None
+    if conversation is None or not conversation.address_encrypted:
+        raise reminders.NotReachable("the conversation was erased")
+    text = reminders.reminder_text(settings, appointment)[1]
+    link = reminders.visit_link(settings, appointment)
+    with use_locale(appointment.language):
+        buttons = (Button(title=_("Your visit"), url=link),) if link else ()
+    try:
+        with db.begin_nested():
+            outbox.enqueue(
+                db=db, conversation=conversation, channel=conversation.channel,
+                address_encrypted=conversation.address_encrypted,
+                messages=[Outbound(text=text, buttons=buttons)], language=appointment.language, now=now,
+                source_key=f"reminder:{appointment.id}",
+            )
+    except IntegrityError:
+        pass  # queued by an earlier run that stopped before recording it: once is enough
