@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from app import mail
 from app.appointments import reminders, service
 from app.appointments.models import Appointment
-from app.assistant.channels import outbox
+from app.assistant import service as chat_service
+from app.assistant.channels import adapters, outbox
 from app.assistant.channels.shapes import Button, Outbound
 from app.assistant.models import Conversation
 from app.config import Settings
@@ -52,6 +53,18 @@ def _queue_on_messenger(db: Session, settings: Settings, appointment: Appointmen
     conversation = db.get(Conversation, appointment.conversation_id) if appointment.conversation_id else None
     if conversation is None or not conversation.address_encrypted:
         raise reminders.NotReachable("the conversation was erased")
+    # As a caseworker's reply (channels/flows.py): the messenger must be on, and after WhatsApp's
+    # 24-hour window only the approved template may carry the reminder.
+    adapter = adapters.MESSENGERS.get(conversation.channel)
+    if adapter is None or not adapter.enabled(settings):
+        raise reminders.NotReachable("the messenger is off")
+    kind = "session"
+    window = getattr(adapter, "WINDOW", None)
+    last = chat_service.last_newcomer_at(db=db, conversation=conversation)
+    if window is not None and (last is None or now - last > window):
+        if not adapter.template_name(settings):
+            raise reminders.NotReachable("the messenger's window closed and no template is configured")
+        kind = "template"
     text = reminders.reminder_text(settings, appointment)[1]
     link = reminders.visit_link(settings, appointment)
     with use_locale(appointment.language):
@@ -61,8 +74,8 @@ def _queue_on_messenger(db: Session, settings: Settings, appointment: Appointmen
             outbox.enqueue(
                 db=db, conversation=conversation, channel=conversation.channel,
                 address_encrypted=conversation.address_encrypted,
-                messages=[Outbound(text=text, buttons=buttons)], language=appointment.language, now=now,
-                source_key=f"reminder:{appointment.id}",
+                messages=[Outbound(text=text, buttons=() if kind == "template" else buttons)],
+                language=appointment.language, now=now, kind=kind, source_key=f"reminder:{appointment.id}",
             )
     except IntegrityError:
         pass  # queued by an earlier run that stopped before recording it: once is enough

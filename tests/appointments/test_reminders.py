@@ -172,18 +172,43 @@ def test_without_smtp_nothing_is_sent_and_nothing_breaks(db, settings):
     assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(minutes=1)) == {"reminders_sent": 0, "reminders_retry": 0, "reminders_failed": 0}
 
 
-def test_a_messenger_reminder_is_queued_once_for_the_chat_it_was_booked_from(db, settings):
-    settings = settings.model_copy(update={"public_url": "https://witaj.example"})
-    chat = Conversation(channel="telegram", sender_id="reminder-test", language="uk", address_encrypted=outbox.encrypt_address(settings, "4242"))
+MESSENGERS_ON = {
+    "public_url": "https://witaj.example", "telegram_bot_token": "1:reminder", "telegram_webhook_secret": "reminder",
+    "whatsapp_access_token": "t", "whatsapp_app_secret": "s", "whatsapp_verify_token": "v", "whatsapp_phone_number_id": "1",
+}
+
+
+def chat_on(db, settings, channel: str) -> Conversation:
+    chat = Conversation(channel=channel, sender_id=f"reminder-{channel}", language="uk", address_encrypted=outbox.encrypt_address(settings, "4242"))
     db.add(chat)
     db.flush()
+    return chat
+
+
+def test_a_messenger_reminder_is_queued_once_for_the_chat_it_was_booked_from(db, settings):
+    settings = settings.model_copy(update=MESSENGERS_ON)
+    chat = chat_on(db, settings, "telegram")
     visit, _ = book(db, settings, person=service.Person("Олена"), channel="telegram", conversation_id=chat.id)
     assert visit.reminder_channel == "messenger"
     assert flows.send_reminders(db=db, settings=settings, now=DUE)["reminders_sent"] == 1
     assert flows.send_reminders(db=db, settings=settings, now=DUE + timedelta(hours=1))["reminders_sent"] == 0
     rows = db.scalars(select(ChannelDelivery).where(ChannelDelivery.source_key == f"reminder:{visit.id}")).all()
-    assert len(rows) == 1 and rows[0].channel == "telegram" and rows[0].language == "uk"
+    assert len(rows) == 1 and rows[0].channel == "telegram" and rows[0].language == "uk" and rows[0].kind == "session"
     assert "Допомога з читацьким квитком" in rows[0].body["messages"][0]["text"]
+
+
+@pytest.mark.parametrize("template", ["witaj_reply", None])
+def test_after_whatsapps_window_the_reminder_goes_as_the_template_or_not_at_all(db, settings, template):
+    settings = settings.model_copy(update={**MESSENGERS_ON, "whatsapp_template": template})
+    chat = chat_on(db, settings, "whatsapp")  # the newcomer last wrote more than 24 hours before
+    visit, _ = book(db, settings, person=service.Person("Олена"), channel="whatsapp", conversation_id=chat.id)
+    counts = flows.send_reminders(db=db, settings=settings, now=DUE)
+    kinds = db.scalars(select(ChannelDelivery.kind).where(ChannelDelivery.source_key == f"reminder:{visit.id}")).all()
+    if template:
+        assert counts["reminders_sent"] == 1 and kinds == ["template"]
+    else:  # not retried: nothing would change by itself
+        assert counts["reminders_failed"] == 1 and kinds == []
+        assert service.history(db=db, appointment=visit)[-1].data["given_up"] is True
 
 
 def test_names_and_contacts_are_erased_after_the_retention_period(db, settings):
