@@ -4,6 +4,7 @@ for the text, the claim and the retries)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,8 @@ from app.assistant.models import Conversation
 from app.config import Settings
 from app.db import committed, utcnow
 from app.i18n import _, use_locale
+
+log = logging.getLogger("witaj.appointments")
 
 
 def send_reminders(*, db: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:
@@ -39,10 +42,15 @@ def send_reminders(*, db: Session, settings: Settings, now: datetime | None = No
                 else:
                     _queue_on_messenger(db, settings, appointment, now)
                 reminders.record(db, appointment, now, "reminded", final=True, channel=appointment.reminder_channel, attempt=attempt)
-        except (mail.MailError, reminders.NotReachable) as exc:
+        except Exception as exc:  # noqa: BLE001 - one visit's failure never stops the others' reminders
             final = attempt >= reminders.MAX_ATTEMPTS or isinstance(exc, reminders.NotReachable)
+            # MailError and NotReachable say what failed without an address; anything else by its class.
+            known = isinstance(exc, (mail.MailError, reminders.NotReachable))
+            reason = str(exc) if known else type(exc).__name__
+            if not known:
+                log.warning("visit reminder failed: %s", reason)
             with committed(db):
-                reminders.record(db, appointment, now, "reminder_failed", final=final, attempt=attempt, given_up=final, reason=str(exc))
+                reminders.record(db, appointment, now, "reminder_failed", final=final, attempt=attempt, given_up=final, reason=reason)
             counts["reminders_failed" if final else "reminders_retry"] += 1
             continue
         counts["reminders_sent"] += 1
