@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import func, select
 
-from app import jobs
+from app import jobs, mail
 from app.appointments import flows, reminders, service
 from app.appointments.models import Appointment, AppointmentEvent
 from app.assistant.channels import outbox
@@ -222,3 +222,18 @@ def test_names_and_contacts_are_erased_after_the_retention_period(db, settings):
     assert db.scalar(select(func.count()).select_from(AppointmentEvent).where(AppointmentEvent.appointment_id == visit.id)) == 1
     assert db.get(Appointment, visit.id).reference == visit.reference  # the visit itself stays (figures)
     assert date(2027, 3, 9) == visit.starts_at.date()
+
+
+def test_mail_failures_are_one_error_that_names_no_address(mailing):
+    inbox, settings = mailing
+    message = mail.build(settings=settings, to="olena@example.org", subject="S", text="<b>", language="uk", with_html=True)
+    inbox.refuse = 1
+    with pytest.raises(mail.MailError) as refused:
+        mail.send(settings, message)
+    assert "451" in str(refused.value) and "olena" not in str(refused.value)
+    with pytest.raises(mail.MailError):  # nothing listens there
+        mail.send(settings.model_copy(update={"smtp_port": free_port()}), message)
+    with pytest.raises(mail.MailError):  # a user name, and a server that offers no sign-in
+        mail.send(settings.model_copy(update={"smtp_username": "witaj", "smtp_password": "x"}), message)
+    mail.send(settings, message)
+    assert len(inbox.messages) == 1 and "&lt;b&gt;" in text_of(inbox.messages[0], "html")
