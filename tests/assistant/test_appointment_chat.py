@@ -16,6 +16,8 @@ from app.assistant import flows
 from app.assistant.models import Conversation
 from app.assistant.routes import CHAT_COOKIE
 from app.i18n import translations
+from tests.assistant.fake_provider import serving
+from tests.assistant.fake_telegram import SECRET, TOKEN, FakeTelegram, button_update, text_update
 from tests.conftest import csrf_from
 
 NOW = datetime(2027, 3, 8, 8, 0, tzinfo=UTC)  # a Monday morning
@@ -149,3 +151,31 @@ def test_the_web_chat_books_a_visit_in_arabic_and_erasing_the_chat_still_works(c
     say("نعم")
     assert db.scalar(select(Conversation).where(Conversation.sender_id == sender)) is None
     assert visits(db, id=visit.id)[0].status == appointment_service.BOOKED  # the visit stays with the office
+
+
+def test_on_telegram_the_messenger_is_the_contact_and_the_visit_page_is_a_link_button(client, app, db, world, clock, settings):
+    with serving(FakeTelegram()) as telegram:
+        app.state.settings = settings.model_copy(
+            update={"telegram_bot_token": TOKEN, "telegram_webhook_secret": SECRET, "telegram_api_url": telegram.url}
+        )
+
+        def say(update) -> list[dict]:
+            before = len(telegram.sent(732))
+            assert client.post("/webhooks/telegram", json=update, headers={"x-telegram-bot-api-secret-token": SECRET}).status_code == 200
+            return telegram.sent(732)[before:]
+
+        def buttons(sent: list[dict]) -> list[dict]:
+            return [b for m in sent for row in m.get("reply_markup", {}).get("inline_keyboard", []) for b in row]
+
+        say(text_update(732, "хочу записатися на прийом"))
+        say(button_update(732, payload("visit_service", "library-card")))
+        offered = [b for b in buttons(say(button_update(732, payload("visit_place", "kiosk-serenada")))) if "visit_time" in b.get("callback_data", "")]
+        say(button_update(732, offered[0]["callback_data"]))
+        skip = buttons(say(text_update(732, "Олена")))
+        assert [json.loads(b["callback_data"][len("/inform"):]) for b in skip] == [{"visit_contact": "messenger"}]
+        say(button_update(732, skip[0]["callback_data"]))
+        done = say(button_update(732, payload("visit_interpreter", "no")))
+        [visit] = visits(db, source="chat")
+        conversation = db.scalar(select(Conversation).where(Conversation.id == visit.conversation_id))
+        assert conversation.channel == "telegram" and visit.reminder_channel == appointment_service.MESSENGER
+        assert any(b.get("url", "").endswith(f"/uk/visits/v/{appointment_service.link_secret(visit, settings)}") for b in buttons(done))
