@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from app import __version__, errors, jobs
 from app.appointments.api import router as visits_api
 from app.appointments.routes import router as visits_router
+from app.appointments.staff_routes import router as agenda_router
 from app.assistant.channels.sender import Sender
 from app.assistant.flows import dialogue_engine
 from app.assistant.routes import router as assistant_router
@@ -98,6 +99,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(forms_router)
     app.include_router(follow_router)
     app.include_router(visits_router)
+    app.include_router(agenda_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

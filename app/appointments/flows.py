@@ -1,6 +1,6 @@
 """Use cases of visits that own their transactions and reach another domain: the reminders' job,
 which sends by e-mail or queues in the assistant's messengers' outbox (see app/appointments/reminders.py
-for the text, the claim and the retries)."""
+for the text, the claim and the retries), and a case opened from a visit at the desk."""
 
 from __future__ import annotations
 
@@ -12,11 +12,16 @@ from sqlalchemy.orm import Session
 
 from app import mail
 from app.appointments import reminders, service
+from app.appointments.content import catalogue
 from app.appointments.models import Appointment
 from app.assistant import service as chat_service
 from app.assistant.channels import adapters, outbox
 from app.assistant.channels.shapes import Button, Outbound
 from app.assistant.models import Conversation
+from app.cases import service as case_service
+from app.cases.events import Actor
+from app.cases.models import CaseFile
+from app.cases.schemas import CaseIn, ClientIn
 from app.config import Settings
 from app.db import committed, utcnow
 from app.i18n import _, use_locale
@@ -87,3 +92,31 @@ def _queue_on_messenger(db: Session, settings: Settings, appointment: Appointmen
             )
     except IntegrityError:
         pass  # queued by an earlier run that stopped before recording it: once is enough
+
+
+def open_case_from_visit(*, db: Session, settings: Settings, appointment: Appointment, actor: Actor, now: datetime | None = None) -> CaseFile:
+    """Open a case for the visit's person, in the visit's service's category, and link the visit to
+    it; commits once. Raise InvalidInput (for example when the person's details were erased)."""
+    now = now or utcnow()
+    person = service.person_of(appointment, settings)
+    visit_service = catalogue(settings).services.get(appointment.service_id)
+    name = person.name if person is not None and person.name else _("Visitor %(reference)s") % {"reference": appointment.reference}
+    with committed(db):
+        case, _secret = case_service.create(
+            db=db,
+            settings=settings,
+            client=ClientIn(
+                display_name=name,
+                preferred_language=appointment.language,
+                email=person.email if person is not None else None,
+                phone=person.phone if person is not None else None,
+            ),
+            case=CaseIn(
+                category=visit_service.category if visit_service is not None else "",
+                subject=_(visit_service.name) if visit_service is not None else appointment.reference,
+            ),
+            actor=actor,
+            now=now,
+        )
+        service.link_case(db=db, appointment=appointment, case_id=case.id, actor_user_id=actor.principal.user_id if actor.principal else None, now=now)
+    return case
