@@ -43,7 +43,7 @@ PUBLIC_PAGES = (
     "/", "/partners", "/forms/", "/forms/biblioteka-karta", "/follow", "/staff/login", "/no-such-page",
     "/visits?service=library-card&evening=1", "/visits/place/kiosk-bonarka?service=library-card",
 )
-STAFF_PAGES = ("/staff/", "/staff/cases/", "/staff/cases/new", "/staff/account", "/staff/account/two-factor")
+STAFF_PAGES = ("/staff/", "/staff/cases/", "/staff/cases/new", "/staff/account", "/staff/account/two-factor", "/staff/agenda")
 CASEWORKER, ADMIN, PARTNER_STAFF = "kasia@example.org", "admin@example.org", "partner@example.org"
 #: Supervisors set up a second factor at their first sign-in on this site; each language has its own
 #: supervisor, who meets the set-up pages.
@@ -219,6 +219,7 @@ def test_every_page_behind_a_step_has_no_serious_accessibility_violation(site, b
     page.locator("#f-code").fill(totp.at(time.time(), counter_offset=1))  # a later step than the first
     page.locator("#f-code").press("Enter")
     page.wait_for_url(re.compile(r".*/staff/$"))
+    sweep.visit("/staff/agenda/load")
 
     # An administrator's translation coverage.
     page.context.clear_cookies()
