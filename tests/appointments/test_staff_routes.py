@@ -140,4 +140,4 @@ def test_load_counts_visits_and_the_share_of_desk_time(as_user, world, book, set
     # One desk: an hour holds 60 desk-minutes; a library card takes 15, a registration 30.
     assert cell(1, 14) == "1 · 25 %" and cell(1, 19) == "2 · 50 %" and cell(5, 10) == "1 · 50 %"
     assert cell(1, 15) == "0 · 0 %" and cell(6, 10) == ""  # open and empty; closed on Sunday
-    assert "4 visits" in grid and '<th scope="row">19:00</th>' in grid
+    assert "(visits: 4)" in grid and '<th scope="row">19:00</th>' in grid
