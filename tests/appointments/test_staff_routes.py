@@ -116,6 +116,9 @@ def test_a_block_hides_free_times_and_lists_the_visits_it_overlaps(as_user, db, 
     assert response.status_code == 200 and 'id="overlapping"' in response.text and visit.reference in response.text
     starts = {s.starts_at for s in service.search(db=db, settings=settings, service_id="library-card", first_day=day, last_day=day, now=NOW, place_ids={"kiosk-bonarka"}).get("kiosk-bonarka", [])}
     assert local(settings, day, 17, 45) in starts and local(settings, day, 18, 0) not in starts and local(settings, day, 19, 0) not in starts
+    # Staff cancel the overlapping visit from its page.
+    cancelled = client.post(f"/en/staff/agenda/visits/{visit.reference}/cancel", data={"csrf_token": token}, follow_redirects=False)
+    assert cancelled.status_code == 303 and visit.status == service.CANCELLED
     # A block without a reason is refused with the field's message.
     refused = client.post("/en/staff/agenda/blocks", data={"place": "kiosk-bonarka", "starts_at": "2027-03-09T14:00", "ends_at": "2027-03-09T15:00", "reason": "", "csrf_token": token})
     assert refused.status_code == 422 and "Please write a reason" in refused.text
