@@ -41,7 +41,7 @@ MAX_NAME = 120
 #: patterns; the space class is spelled out so that Python and JSON Schema read it alike).
 _NOT_ADDRESS = r"@\s\x1c-\x1f\x85\ufeff"
 EMAIL_PATTERN = rf"^[^{_NOT_ADDRESS}]{{1,64}}@[^{_NOT_ADDRESS}]+\.[^{_NOT_ADDRESS}]{{2,}}$"
-PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{5,19}$"
+PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{4,18}[0-9)]$"  # ends in a digit: nothing to strip
 _EMAIL = re.compile(EMAIL_PATTERN)
 _PHONE = re.compile(PHONE_PATTERN)
 
