@@ -53,6 +53,7 @@ router = APIRouter(
 #: A day as the API takes it (a string, so that a number is not read as a timestamp).
 DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 AS_DATE = {"format": "date"}
+EARLIEST, LATEST = date(1970, 1, 2), date(9000, 1, 1)
 #: The longest range of days one search covers.
 MAX_DAYS = 31
 Reference = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9-]+$", examples=["KRK-W-7K3M-Q9XD"])]
@@ -103,9 +104,11 @@ def _day(text: str | None, name: str) -> date | None:
     if text is None:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise InvalidInput({name: _("This is not a day of the calendar; write it as YYYY-MM-DD.")}) from None
+    # Days far in the past or future find nothing; kept where time-zone arithmetic works.
+    return min(max(day, EARLIEST), LATEST)
 
 
 def _may_change(principal: Principal) -> None:

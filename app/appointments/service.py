@@ -39,7 +39,7 @@ REMINDER_TIME = time(10, 0)
 MAX_NAME = 120
 #: An e-mail address and a phone number as accepted here and in the API description (the same
 #: patterns; the space class is spelled out so that Python and JSON Schema read it alike).
-_NOT_ADDRESS = r"@\s\x1c-\x1f\x85\ufeff"
+_NOT_ADDRESS = r"@\s\x00\x1c-\x1f\x85\ufeff"  # NUL: no text field stores it
 EMAIL_PATTERN = rf"^[^{_NOT_ADDRESS}]{{1,64}}@[^{_NOT_ADDRESS}]+\.[^{_NOT_ADDRESS}]{{2,}}$"
 PHONE_PATTERN = r"^\+?[0-9][0-9 ()-]{4,18}[0-9)]$"  # ends in a digit: nothing to strip
 _EMAIL = re.compile(EMAIL_PATTERN)
