@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from icalendar import Alarm, Calendar, Event
 
-from app.appointments.content import Place, Service
+from app.appointments.content import Place
 from app.appointments.models import Appointment
 
 PRODID = "-//Witaj//appointments//EN"
@@ -45,7 +45,3 @@ def calendar_file(
     cal.add_component(event)
     return cal.to_ical()
 
-
-def service_place(service: Service, place: Place) -> str:
-    """Return a file name for the visit's .ics (ASCII only: every browser saves it as given)."""
-    return f"visit-{service.id}-{place.id}.ics"

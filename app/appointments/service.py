@@ -409,15 +409,6 @@ def get_by_token(*, db: Session, token: str) -> Appointment:
     return found
 
 
-def get_by_reference(*, db: Session, reference: str, place_ids: set[str] | None) -> Appointment:
-    """Return the visit with reference at one of place_ids (None: any place); raise VisitNotFound
-    alike when it does not exist or is at a place the caller does not see."""
-    found = db.scalar(select(Appointment).where(Appointment.reference == reference.strip().upper()))
-    if found is None or (place_ids is not None and found.place_id not in place_ids):
-        raise VisitNotFound()
-    return found
-
-
 def person_of(appointment: Appointment, settings: Settings) -> Person | None:
     """Return the visit's person, decrypted (None once the retention job erased it)."""
     data = decrypt_json(appointment.person_encrypted, settings)
