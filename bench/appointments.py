@@ -24,10 +24,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alembic import command  # noqa: E402
+from inbox import ensure_database, percentile  # noqa: E402  (bench/inbox.py: the same database set-up and p95)
 from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from app.appointments import service  # noqa: E402
 from app.appointments.content import catalogue  # noqa: E402
@@ -39,15 +40,6 @@ from app.migrations import alembic_config  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/witaj_bench_visits"
 LANGUAGES = ["uk", "uk", "uk", "ru", "ru", "pl", "en", "be", "ka", "ar", "vi", "tr", "es", "hi"]
-
-
-def ensure_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = build_engine(parsed.set(database="postgres").render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        if not conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}):
-            conn.execute(text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 def visits_to_load(count: int, today: date, seed: int = 7):
@@ -121,11 +113,6 @@ def load(url: str, count: int) -> None:
         raw.close()
     print(f"loaded in {time.perf_counter() - started:.0f} s", flush=True)
     engine.dispose()
-
-
-def percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
 def measure(url: str, runs: int) -> None:
