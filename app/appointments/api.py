@@ -28,27 +28,15 @@ from app.appointments.schemas import (
 )
 from app.auth.deps import ApiPrincipal
 from app.auth.permissions import Action, Principal, can
-from app.cases.api import BODY, FORBIDDEN, bearer
+from app.cases.api import BODY, FORBIDDEN, RESPONSES, bearer
 from app.config import Settings
 from app.content import DAYS
 from app.db import utcnow
 from app.deps import AppSettings, DbSession, WriteDbSession
-from app.errors import Conflict, ConflictBody, ErrorBody, InvalidInput, PermissionDenied, ValidationErrorBody
+from app.errors import Conflict, ConflictBody, ErrorBody, InvalidInput, PermissionDenied
 from app.i18n import _
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["appointments"],
-    dependencies=[Security(bearer)],
-    responses={
-        401: {
-            "model": ErrorBody,
-            "description": "No token, or not a live one",
-            "headers": {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
-        },
-        422: {"model": ValidationErrorBody, "description": "The input was refused; errors says why"},
-    },
-)
+router = APIRouter(prefix="/api/v1", tags=["appointments"], dependencies=[Security(bearer)], responses=RESPONSES)
 
 #: A day as the API takes it (a string, so that a number is not read as a timestamp).
 DAY = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"

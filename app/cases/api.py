@@ -57,19 +57,17 @@ bearer = HTTPBearer(
     description="An API token of your organisation (`witaj tokens create --org SLUG --name N`).",
 )
 
-router = APIRouter(
-    prefix="/api/v1",
-    tags=["cases"],
-    dependencies=[Security(bearer)],
-    responses={
-        401: {
-            "model": ErrorBody,
-            "description": "No token, or not a live one",
-            "headers": {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
-        },
-        422: {"model": ValidationErrorBody, "description": "The input was refused; errors says why"},
+#: What every operation of /api/v1 may answer (every domain's API router declares these).
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {
+        "model": ErrorBody,
+        "description": "No token, or not a live one",
+        "headers": {"WWW-Authenticate": {"description": "`Bearer`", "schema": {"type": "string"}}},
     },
-)
+    422: {"model": ValidationErrorBody, "description": "The input was refused; errors says why"},
+}
+
+router = APIRouter(prefix="/api/v1", tags=["cases"], dependencies=[Security(bearer)], responses=RESPONSES)
 
 #: A case reference as the URL carries it (KRK-2026-000123); any other text is simply not found.
 Reference = Annotated[str, Path(min_length=1, max_length=32, pattern=TEXT, examples=["KRK-2026-000123"])]
