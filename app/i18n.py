@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, time
@@ -207,6 +207,27 @@ def format_time(value: time | datetime, format: str = "short") -> str:  # noqa: 
     if isinstance(value, datetime):
         value = value.astimezone(get_settings().zone)
     return babel_dates.format_time(value, format=format, locale=babel_locale())
+
+
+def format_spans(spans: Iterable[tuple[time, time]]) -> str:
+    """Return opening spans in the current locale ("10:00–14:00, 15:00–19:00")."""
+    return ", ".join(f"{format_time(opens)}–{format_time(closes)}" for opens, closes in spans)
+
+
+def format_day_groups(values: dict[int, str]) -> list[str]:
+    """Return "Mon–Fri value" parts for the weekdays (Monday = 0) of values, in the current locale:
+    consecutive days with the same value together, in week order."""
+    names = babel_locale().days["format"]["abbreviated"]
+    groups: list[tuple[list[int], str]] = []
+    for day in sorted(values):
+        if groups and groups[-1][1] == values[day] and groups[-1][0][-1] == day - 1:
+            groups[-1][0].append(day)
+        else:
+            groups.append(([day], values[day]))
+    return [
+        f"{names[days[0]] if len(days) == 1 else names[days[0]] + '–' + names[days[-1]]} {value}"
+        for days, value in groups
+    ]
 
 
 def format_number(value: int | float | Decimal) -> str:

@@ -30,7 +30,7 @@ from app.config import Settings
 from app.db import utcnow
 from app.deps import AppSettings, DbSession, WriteDbSession
 from app.errors import InvalidInput
-from app.i18n import _, babel_locale, format_time, get_locale
+from app.i18n import _, format_day_groups, format_spans, get_locale
 from app.languages import LANGUAGES
 from app.web import redirect, render, url_for
 
@@ -121,21 +121,8 @@ def kind_label(place: Place) -> str:
 
 
 def week_hours(place: Place) -> list[str]:
-    """Return the place's week in lines, days with the same hours together ("Mon–Fri 14:00–20:00")."""
-    names = babel_locale().days["format"]["abbreviated"]
-    groups: list[tuple[list[int], str]] = []
-    for day in range(7):
-        spans = place.hours.get(day)
-        text = ", ".join(f"{format_time(a)}–{format_time(b)}" for a, b in spans) if spans else ""
-        if groups and groups[-1][1] == text and groups[-1][0][-1] == day - 1:
-            groups[-1][0].append(day)
-        else:
-            groups.append(([day], text))
-    return [
-        f"{names[days[0]] if len(days) == 1 else names[days[0]] + '–' + names[days[-1]]} {text}"
-        for days, text in groups
-        if text
-    ]
+    """Return the place's open days in lines, days with the same hours together ("Mon–Fri 14:00–20:00")."""
+    return format_day_groups({day: format_spans(spans) for day, spans in place.hours.items() if spans})
 
 
 def _common(**context: Any) -> dict[str, Any]:

@@ -23,9 +23,10 @@ from app.cases.content import case_content
 from app.cases.exceptions import TooManyAttempts
 from app.i18n import (
     _,
-    babel_locale,
     format_date,
     format_datetime,
+    format_day_groups,
+    format_spans,
     format_time,
     pgettext,
     translations,
@@ -204,10 +205,6 @@ def action_erase_conversation(ctx: Context) -> None:
 # --- library and events --------------------------------------------------------------------------
 
 
-def _spans(spans: list[tuple[object, object]]) -> str:
-    return ", ".join(f"{format_time(a)}–{format_time(b)}" for a, b in spans)  # type: ignore[arg-type]
-
-
 def _day_hours(schedule: dict[int, list[tuple[object, object]]], day: date, *, evening: bool = False) -> str:
     """Return the hours of day ("10:00–19:00", "closed"); with evening, whether it is open then."""
     spans = schedule.get(day.weekday(), [])
@@ -216,35 +213,20 @@ def _day_hours(schedule: dict[int, list[tuple[object, object]]], day: date, *, e
     if evening:
         late = [(a, b) for a, b in spans if b >= LATE_CLOSING]  # type: ignore[operator]
         return _("open until {time}").format(time=format_time(late[-1][1])) if late else _("closed in the evening")  # type: ignore[arg-type]
-    return _spans(spans)
-
-
-def _groups(values: dict[int, str]) -> list[str]:
-    """Return "Mon–Fri value" parts for the days 0-6 of values, consecutive days with one value together."""
-    names = babel_locale().days["format"]["abbreviated"]
-    groups: list[tuple[list[int], str]] = []
-    for day in sorted(values):
-        if groups and groups[-1][1] == values[day] and groups[-1][0][-1] == day - 1:
-            groups[-1][0].append(day)
-        else:
-            groups.append(([day], values[day]))
-    return [
-        f"{names[days[0]] if len(days) == 1 else names[days[0]] + '–' + names[days[-1]]} {value}"
-        for days, value in groups
-    ]
+    return format_spans(spans)
 
 
 def _week(schedule: dict[int, list[tuple[object, object]]]) -> str:
     """Return the week's hours in one line ("Mon–Fri 10:00–19:00 · Sat 9:00–14:00 · Sun closed")."""
-    return " · ".join(_groups({d: _spans(schedule[d]) if schedule.get(d) else pgettext("opening hours", "closed") for d in range(7)}))
+    return " · ".join(format_day_groups({d: format_spans(schedule[d]) if schedule.get(d) else pgettext("opening hours", "closed") for d in range(7)}))
 
 
 def _highlights(schedule: dict[int, list[tuple[object, object]]]) -> str:
     """Return what people who work in the day look for: the evenings and the weekend it is open."""
     late = {d: _("until {time}").format(time=format_time(spans[-1][1])) for d, spans in schedule.items() if spans and spans[-1][1] >= LATE_CLOSING}  # type: ignore[arg-type,operator]
-    weekend = {d: _spans(schedule[d]) for d in (5, 6) if schedule.get(d)}
-    parts = [_("Evenings: {days}").format(days=", ".join(_groups(late)))] if late else []
-    parts.append(_("Weekend: {days}").format(days=", ".join(_groups(weekend))) if weekend else _("Closed at the weekend"))
+    weekend = {d: format_spans(schedule[d]) for d in (5, 6) if schedule.get(d)}
+    parts = [_("Evenings: {days}").format(days=", ".join(format_day_groups(late)))] if late else []
+    parts.append(_("Weekend: {days}").format(days=", ".join(format_day_groups(weekend))) if weekend else _("Closed at the weekend"))
     return ". ".join(parts) + "."
 
 

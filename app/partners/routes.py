@@ -10,7 +10,7 @@ from fastapi.responses import Response
 
 from app.cases.content import case_content
 from app.deps import AppSettings
-from app.i18n import _, babel_locale, format_time
+from app.i18n import _, babel_locale, format_spans
 from app.languages import LANGUAGES
 from app.partners import service as partner_service
 from app.partners.content import Location
@@ -29,7 +29,7 @@ def opening_hours(location: Location) -> list[tuple[str, str]]:
     for weekday in range(7):
         spans = location.schedule.get(weekday, [])
         if spans:
-            rows.append((days[weekday], ", ".join(f"{format_time(a)}–{format_time(b)}" for a, b in spans)))
+            rows.append((days[weekday], format_spans(spans)))
     return rows
 
 
