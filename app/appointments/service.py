@@ -1,5 +1,5 @@
 """Visits: free-slot search, booking (the database refuses a desk booked twice), moving, cancelling,
-check-in and no-show, blocks, the agenda, load figures and the retention of personal data.
+check-in and no-show, blocks, the agenda and the retention of personal data.
 
 Functions flush; the caller (a route or flows.py) commits once.
 """
@@ -7,7 +7,6 @@ Functions flush; the caller (a route or flows.py) commits once.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -482,20 +481,6 @@ def remove_block(*, db: Session, block_id: int, place_ids: set[str] | None) -> N
         raise VisitNotFound()
     db.delete(block)
     db.flush()
-
-
-def load(*, db: Session, place_ids: list[str], first: datetime, last: datetime, zone: Any) -> dict[str, Counter[tuple[int, int]]]:
-    """Return, per place, the visits (not cancelled) per (weekday, local hour) in [first, last)."""
-    result: dict[str, Counter[tuple[int, int]]] = {pid: Counter() for pid in place_ids}
-    rows = db.execute(
-        select(Appointment.place_id, Appointment.starts_at).where(
-            Appointment.place_id.in_(place_ids), Appointment.starts_at >= first, Appointment.starts_at < last, Appointment.status != CANCELLED
-        )
-    )
-    for place_id, start in rows:
-        local = start.astimezone(zone)
-        result[place_id][(local.weekday(), local.hour)] += 1
-    return result
 
 
 def purge_personal(*, db: Session, settings: Settings, now: datetime | None = None) -> int:

@@ -5,6 +5,7 @@ app/appointments/access.py; a visit or block outside them is answered like a mis
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlparse
@@ -365,20 +366,25 @@ def load_page(
         previous, following = first_day - timedelta(days=7), next_first
     places = _places(db, settings, principal)
     first, last = service.local_midnight(first_day, settings), service.local_midnight(next_first, settings)
-    counts = service.load(db=db, place_ids=[p.id for p in places], first=first, last=last, zone=settings.zone)
     grids = []
     for place in places:
         capacity = _capacity(place, first_day, next_first)
+        # One read of the place's visits gives both figures: how many start in each hour, and the
+        # minutes they take of it.
+        counts: dict[tuple[int, int], int] = {}
         used: dict[tuple[int, int], int] = {}
         for visit in service.agenda(db=db, place_id=place.id, first=first, last=last):
-            _spread(used, visit.starts_at.astimezone(settings.zone), visit.ends_at.astimezone(settings.zone))
+            start = visit.starts_at.astimezone(settings.zone)
+            counts[(start.weekday(), start.hour)] = counts.get((start.weekday(), start.hour), 0) + 1
+            for key, minutes in _hour_parts(start, visit.ends_at.astimezone(settings.zone)):
+                used[key] = used.get(key, 0) + minutes
         cells = {}
         for weekday in range(7):
             for hour in LOAD_HOURS:
                 minutes = capacity.get((weekday, hour), 0)
                 share = min(100, round(100 * used.get((weekday, hour), 0) / minutes)) if minutes else None
-                cells[(weekday, hour)] = (counts[place.id].get((weekday, hour), 0), share)
-        grids.append({"place": place, "cells": cells, "total": sum(counts[place.id].values())})
+                cells[(weekday, hour)] = (counts.get((weekday, hour), 0), share)
+        grids.append({"place": place, "cells": cells, "total": sum(counts.values())})
     context = {
         **_labels(),
         "grids": grids,
@@ -392,15 +398,13 @@ def load_page(
     return render(request, "appointments/staff_load.html", context)
 
 
-def _spread(used: dict[tuple[int, int], int], start: datetime, end: datetime) -> None:
-    """Add the minutes of a visit from start to end (local) to the (weekday, hour) cells it covers."""
+def _hour_parts(start: datetime, end: datetime) -> Iterator[tuple[tuple[int, int], int]]:
+    """Yield ((weekday, hour), minutes) for each clock hour that [start, end) covers."""
     moment = start
     while moment < end:
-        hour_end = moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
-        step = min(hour_end, end) - moment
-        key = (moment.weekday(), moment.hour)
-        used[key] = used.get(key, 0) + int(step.total_seconds() // 60)
-        moment = moment + step
+        step = min(moment.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1), end) - moment
+        yield (moment.weekday(), moment.hour), int(step.total_seconds() // 60)
+        moment += step
 
 
 def _capacity(place: Place, first: date, end: date) -> dict[tuple[int, int], int]:
@@ -411,11 +415,7 @@ def _capacity(place: Place, first: date, end: date) -> dict[tuple[int, int], int
     while day < end:
         if is_open_day(place, day):
             for opens, closes in place.hours.get(day.weekday(), ()):
-                moment, closing = datetime.combine(day, opens), datetime.combine(day, closes)
-                while moment < closing:
-                    step = min(moment.replace(minute=0) + timedelta(hours=1), closing) - moment
-                    key = (day.weekday(), moment.hour)
-                    result[key] = result.get(key, 0) + place.desks * int(step.total_seconds() // 60)
-                    moment += step
+                for key, minutes in _hour_parts(datetime.combine(day, opens), datetime.combine(day, closes)):
+                    result[key] = result.get(key, 0) + place.desks * minutes
         day += timedelta(days=1)
     return result
