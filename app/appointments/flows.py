@@ -14,7 +14,6 @@ from app import mail
 from app.appointments import reminders, service
 from app.appointments.content import catalogue
 from app.appointments.models import Appointment
-from app.assistant import service as chat_service
 from app.assistant.channels import adapters, outbox
 from app.assistant.channels.shapes import Button, Outbound
 from app.assistant.models import Conversation
@@ -71,13 +70,9 @@ def _queue_on_messenger(db: Session, settings: Settings, appointment: Appointmen
     adapter = adapters.MESSENGERS.get(conversation.channel)
     if adapter is None or not adapter.enabled(settings):
         raise reminders.NotReachable("the messenger is off")
-    kind = "session"
-    window = getattr(adapter, "WINDOW", None)
-    last = chat_service.last_newcomer_at(db=db, conversation=conversation)
-    if window is not None and (last is None or now - last > window):
-        if not adapter.template_name(settings):
-            raise reminders.NotReachable("the messenger's window closed and no template is configured")
-        kind = "template"
+    kind = outbox.kind_for(db=db, settings=settings, conversation=conversation, now=now)
+    if kind is None:
+        raise reminders.NotReachable("the messenger's window closed and no template is configured")
     text = reminders.reminder_text(settings, appointment)[1]
     link = reminders.visit_link(settings, appointment)
     with use_locale(appointment.language):

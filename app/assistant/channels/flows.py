@@ -358,12 +358,10 @@ def reply_as_staff(
         address = outbox.decrypt_address(settings, conversation.address_encrypted)
         if address is None:
             raise InvalidInput({"reply": chat_service.no_address_text()})
-        window = getattr(adapter, "WINDOW", None)
-        last = chat_service.last_newcomer_at(db=db, conversation=conversation)
-        if window is not None and (last is None or now - last > window):
-            if not adapter.template_name(settings):
-                raise InvalidInput({"reply": chat_service.window_closed_text()})
-            kind = "template"
+        found = outbox.kind_for(db=db, settings=settings, conversation=conversation, now=now)
+        if found is None:
+            raise InvalidInput({"reply": chat_service.window_closed_text()})
+        kind = found
     before = chat_service.last_message_id(db=db, conversation=conversation)
     message = chat_service.staff_reply(
         db=db, settings=settings, conversation=conversation, user_id=user_id, text=text, language=language, now=now

@@ -17,6 +17,7 @@ import urllib3
 from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session
 
+from app.assistant import service as chat_service
 from app.assistant.channels import adapters
 from app.assistant.channels.shapes import Outbound, outbound_from_json, outbound_json
 from app.assistant.models import ChannelDelivery, Conversation
@@ -51,6 +52,21 @@ def encrypt_address(settings: Settings, address: str) -> str:
 def decrypt_address(settings: Settings, token: str | None) -> str | None:
     """Return the address encrypt_address stored (None if none)."""
     return decrypt_json(token, settings).get("address") if token else None
+
+
+def kind_for(*, db: Session, settings: Settings, conversation: Conversation, now: datetime) -> str | None:
+    """Return how a message the newcomer did not just ask for reaches them on conversation's
+    messenger: "session", or "template" once the messenger's window since their last message closed
+    (WhatsApp's 24 hours: only an approved template then); None when it closed and no template is
+    configured (the message cannot be sent)."""
+    adapter = adapters.MESSENGERS.get(conversation.channel)
+    window = getattr(adapter, "WINDOW", None)
+    if window is None:
+        return "session"
+    last = chat_service.last_newcomer_at(db=db, conversation=conversation)
+    if last is not None and now - last <= window:
+        return "session"
+    return "template" if adapter.template_name(settings) else None  # type: ignore[union-attr]
 
 
 def enqueue(
