@@ -50,7 +50,7 @@ EVENING = time(17, 0)
 LATE_CLOSING = time(18, 0)
 
 
-def _fold(text: str) -> str:
+def fold(text: str) -> str:
     """Return text lower-cased without diacritics, for forgiving comparisons."""
     decomposed = unicodedata.normalize("NFKD", text.lower().replace("ł", "l"))
     return "".join(c for c in decomposed if not unicodedata.combining(c)).strip()
@@ -59,16 +59,16 @@ def _fold(text: str) -> str:
 @lru_cache(maxsize=8)
 def _no_answers(lexicon: Lexicon) -> frozenset[str]:
     """Return the answers that mean "no" in every language (dialogues/lexicon/), folded."""
-    return frozenset(_fold(answer) for answer in lexicon.no_answers) | {"-"}
+    return frozenset(fold(answer) for answer in lexicon.no_answers) | {"-"}
 
 
 def canonical_district(ctx: Context, value: str | None) -> str | None:
     """Return the official district name for value, or None when it names none."""
     if not value:
         return None
-    folded = _fold(value)
+    folded = fold(value)
     for name in case_content(ctx.settings).districts:
-        if _fold(name) == folded:
+        if fold(name) == folded:
             return name
     return None
 
@@ -106,7 +106,7 @@ def validate_case_form(ctx: Context) -> None:
             tracker.slots["case_description"] = None
             ctx.utter("utter_invalid_case_description")
     elif requested == "contact_preference":
-        choice = _fold(str(value or ""))
+        choice = fold(str(value or ""))
         typed = ctx.parsed.text if ctx.parsed is not None else ""
         email, phone = _FIND_EMAIL.search(typed), _FIND_PHONE.search(typed)
         if choice not in ("chat", "email", "phone") and (email or phone):
@@ -136,7 +136,7 @@ def validate_case_form(ctx: Context) -> None:
             tracker.slots["contact"] = None
             ctx.utter("utter_invalid_email")
     elif requested == "district":
-        if value == "not_given" or _fold(str(value or "")) in _no_answers(ctx.engine.data.lexicon):
+        if value == "not_given" or fold(str(value or "")) in _no_answers(ctx.engine.data.lexicon):
             tracker.slots["district"] = "not_given"
         else:
             tracker.slots["district"] = canonical_district(ctx, str(value)) or "other"

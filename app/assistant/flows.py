@@ -177,10 +177,6 @@ def _visit_filter(ctx: Context) -> dict[str, Any]:
     return dict(value) if isinstance(value, dict) else {}
 
 
-def _fold(text: str) -> str:
-    return actions._fold(text)
-
-
 def _button(title: str, slot: str, value: str) -> dict[str, str]:
     return {"title": title, "payload": "/inform" + json.dumps({slot: value}, ensure_ascii=False)}
 
@@ -299,15 +295,15 @@ def _read_time(ctx: Context, value: str) -> datetime | None:
     text = value.strip().rstrip(".)")
     if text.isdigit() and 1 <= int(text) <= len(offered):
         return offered[int(text) - 1]
-    folded = _fold(value)
-    return next((t for t in offered if _fold(_when(ctx, t)) == folded), None)
+    folded = actions.fold(value)
+    return next((t for t in offered if actions.fold(_when(ctx, t)) == folded), None)
 
 
 def _validate_time(ctx: Context) -> None:
     tracker = ctx.tracker
     value = str(tracker.slots.get("visit_time") or "")
     wanted = _visit_filter(ctx)
-    if value == LATER or (ctx.parsed is not None and _fold(ctx.parsed.text) in {_fold(_("Later dates")), "later", "more"}):
+    if value == LATER or (ctx.parsed is not None and actions.fold(ctx.parsed.text) in {actions.fold(_("Later dates")), "later", "more"}):
         wanted["page"] = int(wanted.get("page") or 0) + 1
         tracker.slots["visit_filter"] = wanted
         tracker.slots["visit_time"] = None
@@ -339,8 +335,8 @@ def validate_appointment_form(ctx: Context) -> None:
     if requested == "visit_service":
         if text in cat.services:
             return
-        folded = _fold(text)
-        found = [s.id for s in cat.services.values() if folded and (folded in _fold(_service_name(ctx, s)) or folded in _fold(s.name))]
+        folded = actions.fold(text)
+        found = [s.id for s in cat.services.values() if folded and (folded in actions.fold(_service_name(ctx, s)) or folded in actions.fold(s.name))]
         tracker.slots["visit_service"] = found[0] if len(found) == 1 else None
     elif requested == "visit_place":
         place = cat.places.get(text)
@@ -356,8 +352,8 @@ def validate_appointment_form(ctx: Context) -> None:
             if len(places) == 1:
                 tracker.slots["visit_place"] = places[0].id
         else:
-            folded = _fold(text)
-            found = [p.id for p in _places(ctx) if folded and folded in _fold(p.name)]
+            folded = actions.fold(text)
+            found = [p.id for p in _places(ctx) if folded and folded in actions.fold(p.name)]
             tracker.slots["visit_place"] = found[0] if len(found) == 1 else None
     elif requested == "visit_time":
         _validate_time(ctx)
@@ -367,7 +363,7 @@ def validate_appointment_form(ctx: Context) -> None:
     elif requested == "visit_contact":
         messenger = getattr(ctx.conversation, "channel", None) in appointment_service.MESSENGERS
         email, phone = actions._FIND_EMAIL.search(text), actions._FIND_PHONE.search(text)
-        if messenger and (text == MESSENGER_CONTACT or _fold(text) in actions._no_answers(ctx.engine.data.lexicon)):
+        if messenger and (text == MESSENGER_CONTACT or actions.fold(text) in actions._no_answers(ctx.engine.data.lexicon)):
             tracker.slots["visit_contact"] = MESSENGER_CONTACT
         elif email or phone:
             tracker.slots["visit_contact"] = (email or phone).group(0).strip(" .,;")  # type: ignore[union-attr]
@@ -375,7 +371,7 @@ def validate_appointment_form(ctx: Context) -> None:
             tracker.slots["visit_contact"] = None
             ctx.utter("utter_invalid_visit_contact")
     elif requested == "visit_interpreter":
-        if text == NO_INTERPRETER or _fold(text) in actions._no_answers(ctx.engine.data.lexicon):
+        if text == NO_INTERPRETER or actions.fold(text) in actions._no_answers(ctx.engine.data.lexicon):
             tracker.slots["visit_interpreter"] = NO_INTERPRETER
         elif text in LANGUAGES:
             return
