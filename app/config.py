@@ -131,6 +131,22 @@ class Settings(BaseSettings):
     appointment_retention_days: int = Field(
         default=90, ge=1, description="days after a visit when the person's name and contact are erased"
     )
+    open_data_min_count: int = Field(
+        default=5, ge=2, le=100,
+        description="a count of people below this is published as '<N' (with secondary suppression)",
+    )
+    open_data_licence: str = Field(
+        default="https://creativecommons.org/licenses/by/4.0/",
+        pattern=r"^https?://\S+$", description="the URL of the open data's licence (CC BY 4.0 by default)",
+    )
+    open_data_licence_title: str = Field(default="CC BY 4.0", max_length=80)
+    open_data_publisher: str = Field(
+        default="Gmina Miejska Kraków", max_length=200, description="who publishes the open data"
+    )
+    open_data_contact: str = Field(
+        default="mailto:witaj@example.org", pattern=r"^(mailto:|https?://)\S+$",
+        description="where questions about the open data go (a mailto: or web address)",
+    )
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     workers: int = Field(default=1, ge=1, le=64)

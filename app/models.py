@@ -16,6 +16,7 @@ from app.auth.models import (
 from app.cases.models import AuditEntry, CaseCounter, CaseEvent, CaseFile, CaseNote, Client, Consent, Referral
 from app.db import Base
 from app.forms.models import FormRevision, FormSubmission
+from app.reports.models import ReportCase, ReportChatDay, ReportCursor, ReportReferral
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 #: Every table of Witaj.
@@ -44,6 +45,10 @@ __all__ = [
     "PendingSignIn",
     "RecoveryCode",
     "Referral",
+    "ReportCase",
+    "ReportChatDay",
+    "ReportCursor",
+    "ReportReferral",
     "TwoFactor",
     "User",
     "UserSession",

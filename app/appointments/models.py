@@ -22,6 +22,8 @@ class Appointment(Base):
         Index("ix_appointment_place_start", "place_id", "starts_at"),
         # The reminder job reads the booked visits whose reminder is due.
         Index("ix_appointment_reminder", "reminder_due_at"),
+        # The statistics read every place's visits of a month (app/reports/stats.py).
+        Index("ix_appointment_start", "starts_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -144,6 +144,7 @@ def hand_over(ctx: Context) -> None:
         conversation.case_id = case.id
         _contacts_to_case(db, ctx.settings, conversation, case)
     db.flush()
+    case_service.record_handover(db=db, case=case, channel=conversation.channel, now=ctx.now)
     text = chat_service.transcript(db=db, conversation=conversation)
     if text:
         notes.add_note(

@@ -42,6 +42,18 @@ class ReferralState(StrEnum):
     completed = "completed"
 
 
+class DeclineReason(StrEnum):
+    """Why a partner declines a referral, as a category the open statistics count (the free-text
+    reason says the rest). The ids are a contract: never rename one."""
+
+    no_capacity = "no_capacity"  # no free places or staff now
+    not_our_service = "not_our_service"  # the partner does not offer what the case needs
+    not_eligible = "not_eligible"  # the client does not meet the service's conditions
+    language = "language"  # nobody speaks the client's language
+    no_contact = "no_contact"  # the partner could not reach the client
+    other = "other"
+
+
 #: States in which a referral gives its partner access to the case.
 LIVE_REFERRAL_STATES = frozenset({ReferralState.pending, ReferralState.accepted})
 

@@ -109,6 +109,8 @@ class CaseEvent(Base):
     """One change to a case. Rows are only ever inserted (database triggers refuse the rest)."""
 
     __tablename__ = "case_event"
+    # The statistics count some events by kind in a month (chat handovers, app/reports/stats.py).
+    __table_args__ = (Index("ix_case_event_kind_at", "kind", "at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("case_file.id", ondelete="RESTRICT"), index=True)

@@ -24,7 +24,7 @@ from app.cases import consent as consent_service
 from app.cases import service as case_service
 from app.cases.content import case_content
 from app.cases.deadlines import is_overdue
-from app.cases.enums import ConsentScope, Priority, Source, Visibility
+from app.cases.enums import ConsentScope, DeclineReason, Priority, Source, Visibility
 from app.cases.events import Actor
 from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
 from app.cases.models import CaseFile, Consent
@@ -80,6 +80,15 @@ def _labels(settings: Settings) -> dict[str, Any]:
             "note_added": _("Note added"),
             "consent_given": _("Consent recorded"),
             "consent_withdrawn": _("Consent withdrawn"),
+            "handover": _("The chat was handed over to a person"),
+        },
+        "decline_reason_labels": {
+            DeclineReason.no_capacity.value: _("No free places or staff now"),
+            DeclineReason.not_our_service.value: _("We do not offer what the case needs"),
+            DeclineReason.not_eligible.value: _("The client does not meet our conditions"),
+            DeclineReason.language.value: _("Nobody here speaks the client's language"),
+            DeclineReason.no_contact.value: _("We could not reach the client"),
+            DeclineReason.other.value: _("Another reason"),
         },
         # Each language in its own name, as the language switcher names them.
         "language_names": {code: language.native_name for code, language in LANGUAGES.items()},
@@ -533,6 +542,7 @@ def case_transition(
     consent_contact: Annotated[bool, Form()] = False,
     consent_language: Annotated[str, Form()] = "",
     consent_for: Annotated[str, Form()] = "",
+    decline_reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Make a workflow transition; on refusal show the case again with the reason and what changed.
     A referral is one step: it records the client's consent for the chosen partner (consent_*) when
@@ -542,6 +552,7 @@ def case_transition(
     form = {
         "name": name,
         "reason": reason,
+        "decline_reason": decline_reason,
         "outcome": outcome,
         "category": category,
         "service": service_key,
@@ -558,6 +569,7 @@ def case_transition(
             category=category or None,
             organisation=organisation or None,
             service=service_id or None,
+            decline_reason=decline_reason or None,
         )
         if name == "refer":
             given = None

@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from app.cases.enums import Priority, Source
+from app.cases.enums import DeclineReason, Priority, Source
 from app.errors import InvalidInput, field_errors_of
 
 #: Longest note, reason or description (characters).
@@ -89,6 +89,9 @@ class TransitionIn(BaseModel):
         default=None, max_length=80, pattern=TEXT, description="the partner's service id"
     )
     consent_id: int | None = Field(default=None, ge=1, le=MAX_INT)
+    decline_reason: DeclineReason | None = Field(
+        default=None, description="why a partner declines a referral (counted in the open statistics)"
+    )
 
 
 class TransitionRequest(TransitionIn):

@@ -264,6 +264,8 @@ def transition(
         case.category = requirements["category"]
     if "reason" in move.requires or request.reason:
         data["reason"] = (request.reason or "").strip() or None
+    if request.decline_reason is not None and _REFERRAL_EFFECT.get(move.name) is ReferralState.declined:
+        data["decline_reason"] = request.decline_reason.value
     if "outcome" in move.requires:
         case.outcome = requirements["outcome"]
     if move.outcome:
@@ -504,3 +506,9 @@ def staff_of(*, db: Session, organisation_id: int) -> list[User]:
             .order_by(User.display_name)
         ).all()
     )
+
+
+def record_handover(*, db: Session, case: CaseFile, channel: str, now: datetime) -> None:
+    """Append to the case's history that a chat (on channel) was handed over to a person. Flushes."""
+    events.append(db, case, kind="handover", actor=events.CLIENT, at=now, data={"channel": channel})
+    db.flush()

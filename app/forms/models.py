@@ -36,7 +36,11 @@ class FormSubmission(Base):
     """
 
     __tablename__ = "form_submission"
-    __table_args__ = (Index("ix_form_submission_form", "form_id", "status", "updated_at"),)
+    __table_args__ = (
+        Index("ix_form_submission_form", "form_id", "status", "updated_at"),
+        # The statistics count the forms sent in a month (app/reports/stats.py).
+        Index("ix_form_submission_submitted", "submitted_at"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     form_id: Mapped[str] = mapped_column(String(80))
