@@ -237,11 +237,11 @@ def _attribute(key: str) -> str:
     return XML_LANG if key == "lang" else names[key]
 
 
-def _both(parent: ET.Element, tag: str, english: str, **variables: object) -> None:
+def _both(parent: ET.Element, tag: str, english: str, suffix: str = "", **variables: object) -> None:
     with use_locale("pl"):
         polish = gettext(english, **variables)
-    _el(parent, tag, polish, lang="pl")
-    _el(parent, tag, english % variables if variables else english, lang="en")
+    _el(parent, tag, polish + suffix, lang="pl")
+    _el(parent, tag, (english % variables if variables else english) + suffix, lang="en")
 
 
 def _catalog(datasets: list[Dataset], period: str, settings: Settings, data: dict[str, bytes]) -> bytes:
@@ -280,7 +280,8 @@ def _dataset(
 ) -> None:
     node = _el(holder, f"{{{DCAT}}}Dataset", about=f"{base}#{dataset.name}")
     _el(node, f"{{{DCT}}}identifier", f"witaj-{period}-{dataset.name}")
-    _both(node, f"{{{DCT}}}title", dataset.title)
+    # Every month's release is a data set of its own in a portal: the period tells their titles apart.
+    _both(node, f"{{{DCT}}}title", dataset.title, suffix=f" ({period})")
     _both(node, f"{{{DCT}}}description", dataset.description)
     _publisher(node, settings)
     contact = _el(_el(node, f"{{{DCAT}}}contactPoint"), f"{{{VCARD}}}Kind")

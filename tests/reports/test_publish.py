@@ -6,6 +6,7 @@ import csv
 import io
 import json
 
+import pytest
 import rdflib
 
 from app.config import get_settings
@@ -37,7 +38,7 @@ def _datasets() -> list[Dataset]:
         ),
         Dataset(
             "cases-by-language",
-            "Cases by language",
+            "Cases",
             "Cases opened, by the language of the person.",
             (
                 MONTH,
@@ -108,6 +109,12 @@ def test_two_runs_give_the_same_bytes():
     assert first == second
 
 
+def test_a_period_is_a_month():
+    for wrong in ("2025-13", "2025-1", "25-01", "2025-01-01"):
+        with pytest.raises(ValueError, match="YYYY-MM"):
+            publish.files(datasets=_datasets(), period=wrong, settings=get_settings())
+
+
 def test_the_catalog_is_dcat_ap():
     # rdflib's namespaces as locals: pytest trips over them at module level when collecting.
     DCAT, DCTERMS, RDF = rdflib.DCAT, rdflib.DCTERMS, rdflib.RDF  # noqa: N806
@@ -128,6 +135,11 @@ def test_the_catalog_is_dcat_ap():
         period = graph.value(dataset, DCTERMS.temporal)
         assert str(graph.value(period, DCAT.startDate)) == "2025-01-01"
         assert str(graph.value(period, DCAT.endDate)) == "2025-01-31"
+    # Titles are translated with the app's catalogs ("Cases" has a Polish translation).
+    identifier = rdflib.Literal("witaj-2025-01-cases-by-language")
+    cases = next(d for d in datasets if graph.value(d, DCTERMS.identifier) == identifier)
+    titles = {title.language: str(title) for title in graph.objects(cases, DCTERMS.title)}
+    assert titles == {"pl": "Sprawy (2025-01)", "en": "Cases (2025-01)"}
 
     distributions = list(graph.subjects(RDF.type, DCAT.Distribution))
     base = f"{(settings.public_url or 'http://localhost:8000').rstrip('/')}/open-data/2025-01/"
