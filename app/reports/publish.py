@@ -179,8 +179,8 @@ def _datapackage(datasets: list[Dataset], period: str, settings: Settings, data:
                 {
                     "name": f"{dataset.name}-{extension}",
                     "path": path,
-                    # A JSON array of objects is a data resource with a schema, not a v1 tabular one
-                    # (whose file must be CSV); frictionless still reads and checks it as a table.
+                    # v1's tabular data resource must be a CSV file: the JSON one is a data resource
+                    # with the same schema (validate_package checks its values against it).
                     "profile": "tabular-data-resource" if extension == "csv" else "data-resource",
                     "title": dataset.title,
                     "description": dataset.description,
