@@ -44,6 +44,7 @@ from app.languages import KNOWN_LOCALES
 from app.migrations_check import current_revision, pending_migrations
 from app.partners import service as partner_service
 from app.partners.cli import partners as partners_commands
+from app.reports.cli import reports as reports_commands
 from app.translation.base import TranslationError
 from app.translation.cli import mt as mt_commands
 from app.translation.service import get_service
@@ -489,6 +490,7 @@ def webhooks_add(org_slug: str, url: str) -> None:
 main.add_command(cases_commands)
 main.add_command(partners_commands)
 main.add_command(appointments_commands)
+main.add_command(reports_commands)
 main.add_command(dialogues_commands)
 main.add_command(channels_commands)
 main.add_command(mt_commands)

@@ -1,5 +1,6 @@
 """Periodic work: workflow timers (escalation, auto-close), webhook deliveries, visit reminders,
-messenger answers waiting in the outbox, stale form drafts, visits' personal data past retention.
+messenger answers waiting in the outbox, stale form drafts, visits' personal data past retention, and
+the statistics' facts (app/reports/facts.py).
 
 Runs inside the app every WITAJ_JOBS_INTERVAL_SECONDS (0 turns it off, e.g. when a separate
 `witaj jobs run` process or cron does it). Each step is idempotent: a timer that fires twice is
@@ -22,6 +23,7 @@ from app.cases import once
 from app.config import Settings
 from app.db import session_factory
 from app.forms import service as forms_service
+from app.reports import facts as report_facts
 from app.webhooks import flows as webhook_flows
 
 log = logging.getLogger("witaj.jobs")
@@ -46,10 +48,14 @@ def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None)
         forgotten = once.forget_unclaimed(db=db, now=now)
         erased = visit_service.purge_personal(db=db, settings=settings, now=now)
         db.commit()
+    with factory() as db:
+        # Last: the statistics fold in what the steps above changed.
+        folded = report_facts.refresh(db=db, settings=settings, now=now)
+        db.commit()
     return {
         "timers": len(fired), **delivered, **reminded, "messages_sent": sent["sent"], "messages_retry": sent["retry"],
         "messages_failed": sent["failed"], "drafts_deleted": purged, "secrets_forgotten": forgotten,
-        "visits_erased": erased,
+        "visits_erased": erased, "report_cases": folded["cases"],
     }
 
 

@@ -31,6 +31,8 @@ from app.home.routes import router as home_router
 from app.languages import preload
 from app.middleware import CsrfMiddleware, InputMiddleware, LocaleMiddleware, SecurityHeadersMiddleware
 from app.partners.routes import router as partners_router
+from app.reports.api import router as reports_api
+from app.reports.routes import router as reports_router
 from app.web import STATIC_DIR
 
 log = logging.getLogger("witaj")
@@ -76,7 +78,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     def api_description() -> dict[str, Any]:
         # /api/v1/openapi.json describes the API alone (not the pages), built once.
         if app.openapi_schema is None:
-            app.openapi_schema = describe_api(settings, more=visits_api.routes)
+            app.openapi_schema = describe_api(settings, more=[*visits_api.routes, *reports_api.routes])
         return app.openapi_schema
 
     app.openapi = api_description  # type: ignore[method-assign]
@@ -100,6 +102,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(follow_router)
     app.include_router(visits_router)
     app.include_router(agenda_router)
+    app.include_router(reports_router)
+    app.include_router(reports_api)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

@@ -229,8 +229,8 @@ def _cursor(db: Session) -> ReportCursor:
 
 
 def refresh(*, db: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:
-    """Fold the cases touched since the last refresh and count the chat's open days; commit; return
-    {'cases': cases folded, 'chat_rows': chat rows written}."""
+    """Fold the cases touched since the last refresh and count the chat's open days; return
+    {'cases': cases folded, 'chat_rows': chat rows written}. Flushes; the caller commits."""
     now = now or utcnow()
     cc = case_content(settings)
     zone = cc.workflow.calendar.zone
@@ -251,12 +251,12 @@ def refresh(*, db: Session, settings: Settings, now: datetime | None = None) -> 
     chat_rows = _count_chat(db, zone, min(start, today))
     cursor.chat_from = today - timedelta(days=1)
     cursor.refreshed_at = now
-    db.commit()
+    db.flush()
     return {"cases": folded, "chat_rows": chat_rows}
 
 
 def rebuild(*, db: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:
-    """Fold the whole case history again; commit; return what refresh returns. The chat's counts of
+    """Fold the whole case history again; return what refresh returns. The chat's counts of
     past days are kept: their messages may have been erased since."""
     cursor = _cursor(db)
     cursor.last_event_id = 0

@@ -30,7 +30,7 @@ from app.reports.models import ReportCase, ReportChatDay, ReportReferral
 from app.reports.suppress import protect_family
 from app.reports.tables import Column, Dataset, Value
 
-MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+MONTH = re.compile(r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")
 #: Intents that mean the assistant could not answer the message.
 UNANSWERED = frozenset({"nlu_fallback", "out_of_scope"})
 #: Half-hour buckets: a duration's bucket is int(hours * BUCKETS_PER_HOUR).
@@ -621,3 +621,87 @@ def published_months(db: Session, settings: Settings, now: datetime) -> list[str
     ).all()
     return sorted(found, reverse=True)
 
+
+
+# --- the dashboard --------------------------------------------------------------------------------
+
+
+@dataclass
+class Dashboard:
+    """The figures of the staff dashboard for one scope and filters, summed over the months."""
+
+    filters: Filters
+    city: bool
+    per_month: list[tuple[str, int]]
+    by_category: list[tuple[str, int]]
+    by_language: list[tuple[str, int]]
+    by_source: list[tuple[str, int]]
+    responses: dict[str, Durations]
+    closures: dict[str, Durations]
+    outcomes: list[tuple[str, int]]
+    referrals: list[tuple[int, str, str, int]]
+    answers: dict[int, Durations]
+    chat: list[tuple[str, int, int]] = field(default_factory=list)
+    handovers: int = 0
+    visits: list[tuple[str, str, int, int]] = field(default_factory=list)
+
+
+def _sum(rows: Iterable[tuple[Any, ...]]) -> list[tuple[Any, int]]:
+    totals: dict[Any, int] = defaultdict(int)
+    for row in rows:
+        totals[row[1] if len(row) == 3 else row[1:-1]] += row[-1]
+    return sorted(totals.items(), key=lambda item: (-item[1], str(item[0])))
+
+
+def _merge(found: dict[tuple[str, str], Durations]) -> dict[str, Durations]:
+    merged: dict[str, Durations] = defaultdict(Durations)
+    for (_month, key), d in found.items():
+        into = merged[key]
+        into.count += d.count
+        into.within += d.within
+        into.limit = d.limit if d.limit is not None else into.limit
+        for bucket, n in d.buckets.items():
+            into.buckets[bucket] = into.buckets.get(bucket, 0) + n
+    return dict(sorted(merged.items()))
+
+
+def dashboard(*, db: Session, settings: Settings, scope: Scope, filters: Filters) -> Dashboard:
+    """Return the dashboard's figures: the whole city's for the office, a partner's own otherwise."""
+    filters = scope.narrow(filters)
+    zone = case_content(settings).workflow.calendar.zone
+    by_category = opened(db, filters, "category")
+    per_month: dict[str, int] = defaultdict(int)
+    for month, _category, n in by_category:
+        per_month[month] += n
+    board = Dashboard(
+        filters=filters,
+        city=scope.organisation_id is None,
+        per_month=[(month, per_month.get(month, 0)) for month in filters.months],
+        by_category=_sum(by_category),
+        by_language=_sum(opened(db, filters, "language")),
+        by_source=_sum(opened(db, filters, "source")),
+        responses=_merge(first_responses(db, filters)),
+        closures=_merge(closures(db, filters)),
+        outcomes=_sum(outcomes(db, filters)),
+        referrals=[(org, step, reason, n) for (org, step, reason), n in _sum(
+            (month, org, step, reason, n) for month, org, step, reason, n in referral_steps(db, filters)
+        )],
+        answers={int(key): d for key, d in _merge(referral_answers(db, filters)).items()},
+    )
+    if board.city:
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for _month, language, intent, n in chat(db, filters):
+            totals[language][0] += n
+            totals[language][1] += n if intent in UNANSWERED else 0
+        board.chat = sorted(((lang, n, u) for lang, (n, u) in totals.items()), key=lambda row: (-row[1], row[0]))
+        board.handovers = sum(n for _m, _l, n in handovers(db, filters, zone))
+        bands: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
+        for _month, _place, day, band, n, came in visits(db, filters, zone):
+            bands[(day, band)][0] += n
+            bands[(day, band)][1] += came
+        order = {name: i for i, name in enumerate(("weekday", "saturday", "sunday"))}
+        board.visits = sorted(
+            ((day, band, n, came) for (day, band), (n, came) in bands.items()),
+            key=lambda row: (order[row[0]], [b for b, _h in HOUR_BANDS].index(row[1])),
+        )
+    return board
