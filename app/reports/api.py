@@ -14,7 +14,6 @@ from app.cases.api import RESPONSES, bearer
 from app.db import utcnow
 from app.deps import AppSettings, DbSession
 from app.reports import stats
-from app.reports.routes import filters_from
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[Security(bearer)], responses=RESPONSES)
 
@@ -85,7 +84,7 @@ def figures(
 ) -> Figures:
     """Return counts and durations of the months from..to (at most 24), as on the staff dashboard."""
     scope = stats.Scope(None if principal.organisation_kind is OrgKind.office else principal.organisation_id)
-    filters = filters_from(db, settings, scope, start=start, end=end, category=category, language=language, partner=partner, now=utcnow())
+    filters = stats.filters_for(db, settings, scope, start=start, end=end, category=category, language=language, partner=partner, now=utcnow())
     board = stats.dashboard(db=db, settings=settings, scope=scope, filters=filters)
     names = stats.partner_names(db)
     return Figures(

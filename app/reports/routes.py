@@ -4,13 +4,11 @@ the staff dashboard (supervisors and admins: the whole city; a partner's admin: 
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from app.auth.deps import StaffPrincipal
 from app.auth.enums import OrgKind
@@ -37,29 +35,6 @@ def scope_of(principal: Principal) -> stats.Scope:
     """Return whose figures principal may see; raise PermissionDenied without view_reports."""
     require(principal, Action.view_reports, principal.organisation_id)
     return stats.Scope(None if principal.organisation_kind is OrgKind.office else principal.organisation_id)
-
-
-def filters_from(
-    db: Session, settings: Settings, scope: stats.Scope, *, start: str | None, end: str | None,
-    category: str | None, language: str | None, partner: str | None, now: datetime,
-) -> stats.Filters:
-    """Return the filters asked for, with anything unknown dropped and the range kept sensible."""
-    cc = case_content(settings)
-    zone = cc.workflow.calendar.zone
-    last = end if stats.is_month(end) else stats.current_month(now, zone)
-    first = start if stats.is_month(start) and start <= last else last
-    span = stats.months(first, last)
-    if len(span) > stats.MAX_MONTHS:
-        first = span[-stats.MAX_MONTHS]
-    partner_id = None
-    if scope.organisation_id is None and partner:
-        partner_id = db.scalar(select(Organisation.id).where(Organisation.slug == partner, Organisation.kind == OrgKind.partner))
-    return stats.Filters(
-        first, last,
-        category=category if category in cc.categories else None,
-        language=language if language in LANGUAGES else None,
-        partner=partner_id,
-    )
 
 
 def _labels(settings: Settings) -> dict[str, Any]:
@@ -93,7 +68,7 @@ def dashboard_page(
     """Show the figures of the chosen months as charts with tables beside them."""
     scope = scope_of(principal)
     now = utcnow()
-    filters = filters_from(db, settings, scope, start=start, end=end, category=category, language=language, partner=partner, now=now)
+    filters = stats.filters_for(db, settings, scope, start=start, end=end, category=category, language=language, partner=partner, now=now)
     board = stats.dashboard(db=db, settings=settings, scope=scope, filters=filters)
     labels = _labels(settings)
     names = stats.partner_names(db)

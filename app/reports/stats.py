@@ -21,11 +21,13 @@ from sqlalchemy import Integer, and_, case, cast, func, select
 from sqlalchemy.orm import Session
 
 from app.appointments.models import Appointment
+from app.auth.enums import OrgKind
 from app.auth.models import Organisation
 from app.cases.content import case_content
 from app.cases.models import CaseEvent, CaseFile
 from app.config import Settings
 from app.forms.models import FormSubmission
+from app.languages import LANGUAGES
 from app.reports.models import ReportCase, ReportChatDay, ReportReferral
 from app.reports.suppress import protect_family
 from app.reports.tables import Column, Dataset, Value
@@ -110,6 +112,29 @@ class Scope:
         if self.organisation_id is None:
             return filters
         return replace(filters, partner=self.organisation_id)
+
+
+def filters_for(
+    db: Session, settings: Settings, scope: Scope, *, start: str | None, end: str | None,
+    category: str | None, language: str | None, partner: str | None, now: datetime,
+) -> Filters:
+    """Return the filters asked for, with anything unknown dropped and the range kept sensible."""
+    cc = case_content(settings)
+    zone = cc.workflow.calendar.zone
+    last = end if is_month(end) else current_month(now, zone)
+    first = start if is_month(start) and start <= last else last
+    span = months(first, last)
+    if len(span) > MAX_MONTHS:
+        first = span[-MAX_MONTHS]
+    partner_id = None
+    if scope.organisation_id is None and partner:
+        partner_id = db.scalar(select(Organisation.id).where(Organisation.slug == partner, Organisation.kind == OrgKind.partner))
+    return Filters(
+        first, last,
+        category=category if category in cc.categories else None,
+        language=language if language in LANGUAGES else None,
+        partner=partner_id,
+    )
 
 
 def _cases(filters: Filters, *conditions: Any) -> list[Any]:
