@@ -290,9 +290,10 @@ FROM (SELECT n, %(start)s::timestamptz + (%(end)s::timestamptz - %(start)s::time
     ("conversation messages", """
 INSERT INTO conversation_message (conversation_id, author, text, language, buttons, data, private, created_at)
 SELECT c.id, a.author, CASE WHEN a.author = 'user' THEN 'bench question' ELSE 'bench answer' END, c.language, '[]',
+       -- a few topics dominate, as in an assistant's real traffic: power(random(), 2.5) leans to the first intents
        CASE WHEN a.author = 'user' THEN json_build_object(
            'intent', CASE WHEN random() < 0.12 THEN 'nlu_fallback'
-                          ELSE (%(intents)s::text[])[1 + floor(random() * cardinality(%(intents)s::text[]))::int] END,
+                          ELSE (%(intents)s::text[])[1 + floor(power(random(), 2.5) * cardinality(%(intents)s::text[]))::int] END,
            'confidence', round((0.35 + random() * 0.65)::numeric, 2))
             ELSE '{}'::json END,
        false, c.created_at + interval '1 minute' * i + CASE WHEN a.author = 'bot' THEN interval '2 seconds' ELSE interval '0' END
@@ -501,6 +502,28 @@ def dashboard_function() -> tuple[Any, str]:
     )
 
 
+def parts(factory: Any, settings: Any, filters: Any, runs: int) -> None:
+    """Print p50 of each query of app/reports/stats.py the dashboard makes, for filters: where its time goes."""
+    zone = settings.zone
+    queries = {
+        **{f"opened by {by}": (lambda db, by=by: stats.opened(db, filters, by)) for by in ("category", "language", "source")},
+        "first_responses": lambda db: stats.first_responses(db, filters),
+        "closures": lambda db: stats.closures(db, filters),
+        "outcomes": lambda db: stats.outcomes(db, filters),
+        "referral_steps": lambda db: stats.referral_steps(db, filters),
+        "referral_answers": lambda db: stats.referral_answers(db, filters),
+        "chat": lambda db: stats.chat(db, filters),
+        "handovers": lambda db: stats.handovers(db, filters, zone),
+        "visits": lambda db: stats.visits(db, filters, zone),
+    }
+    found = []
+    with factory() as db:
+        for label, query in queries.items():
+            samples = timed(lambda query=query: query(db), max(3, runs // 4), warm=1)
+            found.append(f"{label} {statistics.median(samples):.0f}")
+    print(f"  of which, city-wide {filters.start}..{filters.end} (p50 ms): " + ", ".join(found))
+
+
 def measure(url: str, runs: int, skip_rebuild: bool) -> dict[str, float]:
     """Print the one-off and repeated timings; return the figures the summary compares with the aims."""
     settings = get_settings()
@@ -514,10 +537,12 @@ def measure(url: str, runs: int, skip_rebuild: bool) -> dict[str, float]:
         else:
             started = time.perf_counter()
             result = facts.rebuild(db=db, settings=settings)
+            db.commit()  # the caller commits (facts.py): the commit is part of the cost
             figures["rebuild"] = time.perf_counter() - started
             print(f"facts.rebuild (the whole history, one-off)   {figures['rebuild']:8.1f} s   {result}")
         started = time.perf_counter()
         result = facts.refresh(db=db, settings=settings)
+        db.commit()
         figures["refresh"] = time.perf_counter() - started
         print(f"facts.refresh (nothing new since)            {figures['refresh']:8.1f} s   {result}")
 
@@ -539,6 +564,7 @@ def measure(url: str, runs: int, skip_rebuild: bool) -> dict[str, float]:
         worst = max(worst, percentile(samples, 0.95))
         print(f"{label:<44}{statistics.median(samples):>9.1f}{percentile(samples, 0.95):>9.1f}{max(samples):>9.1f}")
     figures["dashboard_p95"] = worst
+    parts(factory, settings, stats.Filters(*YEAR), runs)
 
     page = http_dashboard(runs)
     if page is not None:
@@ -563,20 +589,17 @@ def measure(url: str, runs: int, skip_rebuild: bool) -> dict[str, float]:
 def http_dashboard(runs: int) -> float | None:
     """Print p50/p95 of the dashboard page over HTTP for a signed-in supervisor; return p95 (None: no page)."""
     from fastapi.testclient import TestClient
+    from starlette.routing import NoMatchFound
 
     from app.main import create_app
 
     app = create_app()
-    # The dashboard's page: a staff GET route about reports or statistics whose only parameter is the language.
-    paths = [
-        route.path for route in app.routes
-        if "GET" in getattr(route, "methods", set()) and re.search(r"report|stat|dashboard", route.path)
-        and "staff" in route.path and set(re.findall(r"{(\w+)", route.path)) <= {"lang", "locale"}
-    ]
-    if not paths:
-        print("\ndashboard page over HTTP: no staff reports page among the app's routes yet (skipped)")
+    try:
+        path = "/en" + app.url_path_for("staff_reports")  # app/reports/routes.py: the staff dashboard
+    except NoMatchFound:
+        print("\ndashboard page over HTTP: the app has no route named staff_reports (skipped)")
         return None
-    path = sorted(paths, key=len)[0].replace("{lang}", "en").replace("{locale}", "en")
+    worst = 0.0
     with TestClient(app) as client:
         form = client.get("/en/staff/login")
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
@@ -585,16 +608,18 @@ def http_dashboard(runs: int) -> float | None:
             data={"email": SUPERVISOR[0], "password": SUPERVISOR[1], "csrf_token": token.group(1) if token else ""},
             follow_redirects=False,
         )
-        first = client.get(path, params={"start": PERIOD, "end": PERIOD})
-        if first.status_code != 200:
-            print(f"\ndashboard page over HTTP: GET {path} answered {first.status_code} (skipped)")
-            return None
-        samples = timed(lambda: client.get(path, params={"start": PERIOD, "end": PERIOD}), runs)
-    print(
-        f"{'page GET ' + path + ' (one month)':<44}{statistics.median(samples):>9.1f}"
-        f"{percentile(samples, 0.95):>9.1f}{max(samples):>9.1f}"
-    )
-    return percentile(samples, 0.95)
+        for label, query in [("one month", {"from": PERIOD, "to": PERIOD}), ("12 months", {"from": YEAR[0], "to": YEAR[1]})]:
+            first = client.get(path, params=query, follow_redirects=False)
+            if first.status_code != 200:
+                print(f"\ndashboard page over HTTP: GET {path} answered {first.status_code} (skipped)")
+                return None
+            samples = timed(lambda query=query: client.get(path, params=query, follow_redirects=False), runs)
+            worst = max(worst, percentile(samples, 0.95))
+            print(
+                f"{'page GET ' + path + ', ' + label:<44}{statistics.median(samples):>9.1f}"
+                f"{percentile(samples, 0.95):>9.1f}{max(samples):>9.1f}"
+            )
+    return worst
 
 
 def summary(figures: dict[str, float]) -> None:
@@ -602,7 +627,7 @@ def summary(figures: dict[str, float]) -> None:
     print("\nsummary (aims of issue 17)")
     aims = [
         ("dashboard figures, worst p95", figures.get("dashboard_p95"), 300, "ms"),
-        ("dashboard page over HTTP, p95", figures.get("page_p95"), 300, "ms"),
+        ("dashboard page over HTTP, worst p95", figures.get("page_p95"), 300, "ms"),
         ("a month's publication", figures.get("publication"), 10, "s"),
     ]
     for label, value, aim, unit in aims:
