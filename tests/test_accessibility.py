@@ -41,7 +41,7 @@ AXE_RUN = """(options) => axe.run(document, options).then((results) => results.v
 """ % json.dumps(FAILING_IMPACTS)
 PUBLIC_PAGES = (
     "/", "/partners", "/forms/", "/forms/biblioteka-karta", "/follow", "/staff/login", "/no-such-page",
-    "/visits?service=library-card&evening=1", "/visits/place/kiosk-bonarka?service=library-card",
+    "/visits?service=library-card&evening=1", "/visits/place/kiosk-bonarka?service=library-card", "/open-data",
 )
 STAFF_PAGES = ("/staff/", "/staff/cases/", "/staff/cases/new", "/staff/account", "/staff/account/two-factor", "/staff/agenda")
 CASEWORKER, ADMIN, PARTNER_STAFF = "kasia@example.org", "admin@example.org", "partner@example.org"
@@ -220,6 +220,7 @@ def test_every_page_behind_a_step_has_no_serious_accessibility_violation(site, b
     page.locator("#f-code").press("Enter")
     page.wait_for_url(re.compile(r".*/staff/$"))
     sweep.visit("/staff/agenda/load")
+    sweep.visit("/staff/reports")
 
     # An administrator's translation coverage.
     page.context.clear_cookies()
