@@ -164,9 +164,12 @@ def _fold_cases(db: Session, cc: CaseContent, case_ids: Sequence[int]) -> int:
             .order_by(CaseEvent.case_id, CaseEvent.id)
         ):
             events[row.case_id].append(row)
-        organisations = dict(
-            db.execute(select(Referral.id, Referral.organisation_id).where(Referral.case_id.in_(batch))).tuples().all()
-        )
+        organisations: dict[int, int] = {
+            referral_id: org_id
+            for referral_id, org_id in db.execute(
+                select(Referral.id, Referral.organisation_id).where(Referral.case_id.in_(batch))
+            )
+        }
         cases, referrals = [], []
         for head in heads:
             fact, made = fold(

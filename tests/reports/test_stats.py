@@ -74,3 +74,47 @@ def test_the_facts_rebuilt_from_the_history_alone_are_the_same(db, settings, his
     facts.refresh(db=db, settings=settings, now=at(6, 14))
     db.expire_all()
     assert snapshot() == before
+
+
+def test_chat_questions_forms_and_visits_are_counted_by_month(db, settings):
+    from app.appointments.models import Appointment
+    from app.assistant.models import Conversation, ConversationMessage
+    from app.forms.models import FormRevision, FormSubmission
+
+    chat = Conversation(channel="web", sender_id="s-1", language="uk")
+    db.add(chat)
+    db.flush()
+    for i, (intent, day) in enumerate([("work_permit", 2), ("work_permit", 3), ("nlu_fallback", 3), ("greet", 30)]):
+        # The last one is sent at 23:30 UTC on 30 November: already 1 December in Kraków.
+        when = at(day, 23, 30) if day == 30 else at(day, 10)
+        db.add(ConversationMessage(conversation_id=chat.id, author="user", text=f"q{i}", language="uk", data={"intent": intent}, created_at=when))
+    db.add(ConversationMessage(conversation_id=chat.id, author="bot", text="a", language="uk", data={}, created_at=at(3, 10)))
+    revision = FormRevision(form_id="biblioteka-karta", version=1, digest="d" * 64, definition={})
+    db.add(revision)
+    db.flush()
+    for i, (language, status, day) in enumerate([("uk", "submitted", 4), ("uk", "submitted", 5), ("ar", "submitted", 6), ("ar", "draft", 6)]):
+        db.add(FormSubmission(
+            form_id="biblioteka-karta", revision_id=revision.id, token_hash=f"{i}" * 64, status=status, language=language,
+            answers_encrypted="x", submitted_at=at(day, 9) if status == "submitted" else None,
+        ))
+    # Thursday 5 November 17:00 Warsaw (an evening), Saturday 7 November 10:00 (a morning), one cancelled.
+    for i, (starts, status) in enumerate([(at(5, 16), "checked_in"), (at(7, 9), "no_show"), (at(7, 9), "cancelled")]):
+        db.add(Appointment(
+            reference=f"W-{i}", token_hash=f"t{i}" * 32, place_id="kiosk-bonarka", service_id="library-card", desk=1,
+            starts_at=starts, ends_at=starts, status=status, language="uk", source="web",
+        ))
+    db.flush()
+    facts.refresh(db=db, settings=settings, now=at(6, 12))
+    zone = stats.month_span("2026-11", stats.ZoneInfo("Europe/Warsaw"))[0].tzinfo
+    assert stats.chat(db, NOVEMBER) == [("2026-11", "uk", "nlu_fallback", 1), ("2026-11", "uk", "work_permit", 2)]
+    assert stats.chat(db, stats.Filters("2026-12", "2026-12")) == [("2026-12", "uk", "greet", 1)]
+    assert stats.forms(db, NOVEMBER, zone) == [("2026-11", "biblioteka-karta", "ar", 1), ("2026-11", "biblioteka-karta", "uk", 2)]
+    assert stats.visits(db, NOVEMBER, zone) == [
+        ("2026-11", "kiosk-bonarka", "saturday", "morning", 1, 0),
+        ("2026-11", "kiosk-bonarka", "weekday", "evening", 1, 1),
+    ]
+    # The counts of a day stay when its conversation is erased later.
+    db.delete(chat)
+    db.flush()
+    facts.refresh(db=db, settings=settings, now=at(12, 12))
+    assert stats.chat(db, NOVEMBER) == [("2026-11", "uk", "nlu_fallback", 1), ("2026-11", "uk", "work_permit", 2)]
