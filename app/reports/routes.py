@@ -4,11 +4,14 @@ the staff dashboard (supervisors and admins: the whole city; a partner's admin: 
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from app.auth.deps import StaffPrincipal
 from app.auth.enums import OrgKind
@@ -117,6 +120,27 @@ def open_data_page(request: Request, db: DbSession, settings: AppSettings) -> Re
     )
 
 
+#: The files of recent releases, by (period, when the facts were refreshed): a public download must
+#: not recompute a month for every request, and a refresh gives a new key.
+_RELEASES: OrderedDict[tuple[str, object, int], dict[str, bytes]] = OrderedDict()
+RELEASES_KEPT = 8
+_RELEASES_LOCK = threading.Lock()
+
+
+def _release(db: Session, settings: Settings, period: str) -> dict[str, bytes]:
+    key = (period, facts.refreshed_at(db), settings.open_data_min_count)
+    with _RELEASES_LOCK:
+        found = _RELEASES.get(key)
+    if found is None:
+        datasets = stats.release(db=db, settings=settings, period=period)
+        found = publish.files(datasets=datasets, period=period, settings=settings)
+        with _RELEASES_LOCK:
+            _RELEASES[key] = found
+            while len(_RELEASES) > RELEASES_KEPT:
+                _RELEASES.popitem(last=False)
+    return found
+
+
 @router.get("/open-data/{period}/{name}", name="open_data_file")
 def open_data_file(
     db: DbSession,
@@ -127,8 +151,7 @@ def open_data_file(
     """Return one file of a month's release (only complete months are published)."""
     if not stats.is_month(period) or not FILE.match(name) or period not in stats.published_months(db, settings, utcnow()):
         raise NotFound(_("There is no such file."))
-    datasets = stats.release(db=db, settings=settings, period=period)
-    content = publish.files(datasets=datasets, period=period, settings=settings).get(name)
+    content = _release(db, settings, period).get(name)
     if content is None:
         raise NotFound(_("There is no such file."))
     kind = name.rsplit(".", 1)[1]
