@@ -52,6 +52,8 @@ class ConversationMessage(Base):
         Index("ix_conversation_message_conversation", "conversation_id", "id"),
         # A provider's id of the newcomer's message: a delivery the provider repeats is one turn.
         Index("ix_conversation_message_external", "conversation_id", "external_id", unique=True),
+        # The statistics count the messages of the last days (app/reports/facts.py).
+        Index("ix_conversation_message_created", "created_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
