@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from app.i18n import _
+
 
 class Source(StrEnum):
     """Where a case came from."""
@@ -52,6 +54,18 @@ class DeclineReason(StrEnum):
     language = "language"  # nobody speaks the client's language
     no_contact = "no_contact"  # the partner could not reach the client
     other = "other"
+
+
+def decline_reason_labels() -> dict[str, str]:
+    """Return each reason for declining with its label in the current language."""
+    return {
+        DeclineReason.no_capacity.value: _("No free places or staff now"),
+        DeclineReason.not_our_service.value: _("We do not offer what the case needs"),
+        DeclineReason.not_eligible.value: _("The client does not meet our conditions"),
+        DeclineReason.language.value: _("Nobody here speaks the client's language"),
+        DeclineReason.no_contact.value: _("We could not reach the client"),
+        DeclineReason.other.value: _("Another reason"),
+    }
 
 
 #: States in which a referral gives its partner access to the case.

@@ -24,7 +24,7 @@ from app.cases import consent as consent_service
 from app.cases import service as case_service
 from app.cases.content import case_content
 from app.cases.deadlines import is_overdue
-from app.cases.enums import ConsentScope, DeclineReason, Priority, Source, Visibility
+from app.cases.enums import ConsentScope, Priority, Source, Visibility, decline_reason_labels
 from app.cases.events import Actor
 from app.cases.exceptions import ConsentMissing, StaleCase, TransitionNotAllowed
 from app.cases.models import CaseFile, Consent
@@ -82,14 +82,7 @@ def _labels(settings: Settings) -> dict[str, Any]:
             "consent_withdrawn": _("Consent withdrawn"),
             "handover": _("The chat was handed over to a person"),
         },
-        "decline_reason_labels": {
-            DeclineReason.no_capacity.value: _("No free places or staff now"),
-            DeclineReason.not_our_service.value: _("We do not offer what the case needs"),
-            DeclineReason.not_eligible.value: _("The client does not meet our conditions"),
-            DeclineReason.language.value: _("Nobody here speaks the client's language"),
-            DeclineReason.no_contact.value: _("We could not reach the client"),
-            DeclineReason.other.value: _("Another reason"),
-        },
+        "decline_reason_labels": decline_reason_labels(),
         # Each language in its own name, as the language switcher names them.
         "language_names": {code: language.native_name for code, language in LANGUAGES.items()},
         "districts": list(cc.districts),

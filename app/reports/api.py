@@ -47,6 +47,23 @@ class ReferralCount(BaseModel):
     count: int
 
 
+class ChatLanguage(BaseModel):
+    """Newcomers' messages to the assistant in one language, and how many it could not answer."""
+
+    language: str
+    messages: int
+    unanswered: int
+
+
+class VisitBand(BaseModel):
+    """Visits (not cancelled) on one kind of day in one hour band, and how many people came."""
+
+    day_type: str = Field(description="weekday, saturday or sunday")
+    hour_band: str = Field(description="morning (before 12:00), afternoon (12:00-16:00) or evening (from 16:00)")
+    visits: int
+    attended: int
+
+
 class Figures(BaseModel):
     """The figures of the months asked for, within the caller's scope."""
 
@@ -62,6 +79,9 @@ class Figures(BaseModel):
     outcomes: list[Count]
     referrals: list[ReferralCount]
     referral_answers: list[Duration]
+    chat: list[ChatLanguage] = Field(description="the office's scope only")
+    handovers: int = Field(description="chats handed over to a person (the office's scope only)")
+    visits: list[VisitBand] = Field(description="the office's scope only")
 
 
 def _duration(key: str, d: stats.Durations) -> Duration:
@@ -102,4 +122,7 @@ def figures(
             for org, step, reason, n in board.referrals
         ],
         referral_answers=[_duration(names.get(org, (str(org), ""))[0], d) for org, d in board.answers.items()],
+        chat=[ChatLanguage(language=lang, messages=n, unanswered=u) for lang, n, u in board.chat],
+        handovers=board.handovers,
+        visits=[VisitBand(day_type=d, hour_band=b, visits=n, attended=c) for d, b, n, c in board.visits],
     )

@@ -18,6 +18,7 @@ from app.auth.enums import OrgKind
 from app.auth.models import Organisation
 from app.auth.permissions import Action, Principal, require
 from app.cases.content import case_content
+from app.cases.enums import decline_reason_labels
 from app.config import Settings
 from app.db import utcnow
 from app.deps import AppSettings, DbSession
@@ -53,6 +54,7 @@ def _labels(settings: Settings) -> dict[str, Any]:
         },
         "band_labels": {"morning": _("Morning (before 12:00)"), "afternoon": _("Afternoon (12:00–16:00)"), "evening": _("Evening (from 16:00)")},
         "day_labels": {"weekday": _("Monday to Friday"), "saturday": _("Saturday"), "sunday": _("Sunday")},
+        "decline_reason_labels": {**decline_reason_labels(), "not_given": _("Not given")},
     }
 
 

@@ -480,7 +480,7 @@ def _count(name: str, title: Any, description: Any) -> Column:
 MONTH_COLUMN = Column("month", "string", "Month", "The month, YYYY-MM, in Kraków's time zone.")
 
 
-def _durations_rows(found: dict[tuple[str, str], Durations], threshold: int, stage: str) -> list[tuple[Any, ...]]:
+def _durations_rows(found: dict[tuple[str, str], Durations], stage: str) -> list[tuple[Any, ...]]:
     return [
         (month, key, stage, d.limit, d.percentile(0.5), d.percentile(0.9), d.within_percent, d.count)
         for (month, key), d in found.items()
@@ -510,7 +510,7 @@ def release(*, db: Session, settings: Settings, period: str) -> list[Dataset]:
     responses, closed = first_responses(db, filters), closures(db, filters)
     timing_rows: list[tuple[Any, ...]] = []
     for stage, found in (("first_response", responses), ("closure", closed)):
-        rows = _durations_rows(found, threshold, stage)
+        rows = _durations_rows(found, stage)
         counts = _protect([(row[0], row[2], row[1], row[-1]) for row in rows], threshold, group=2)
         for row, shown in zip(rows, counts, strict=True):
             small = not isinstance(shown[-1], int)
@@ -531,7 +531,7 @@ def release(*, db: Session, settings: Settings, period: str) -> list[Dataset]:
             tuple(timing_rows),
         )
     )
-    outcome_rows, closure_counts = outcomes(db, filters), [(row[0], row[2], row[-1]) for row in _durations_rows(closed, threshold, "closure")]
+    outcome_rows, closure_counts = outcomes(db, filters), [(row[0], row[2], row[-1]) for row in _durations_rows(closed, "closure")]
     shown_outcomes, _ = _protect_family([outcome_rows, closure_counts], threshold)
     datasets.append(
         _dataset(

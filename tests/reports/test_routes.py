@@ -70,11 +70,12 @@ def test_the_api_gives_a_partner_only_its_own_figures(client, db, world, history
     office = client.get("/api/v1/reports/figures", params=query, headers=headers["office"]).json()
     assert office["scope"] == "city" and {c["key"]: c["count"] for c in office["by_category"]} == {"legal_aid": 2}
     whole = client.get("/api/v1/reports/figures", params={"from": "2026-11", "to": "2026-11"}, headers=headers["office"]).json()
-    assert sum(c["count"] for c in whole["by_category"]) == 3
+    assert sum(c["count"] for c in whole["by_category"]) == 3 and whole["handovers"] == 1
     a = client.get("/api/v1/reports/figures", params={"from": "2026-11", "to": "2026-11"}, headers=headers["a"]).json()
     assert a["scope"] == "fundacja-przystan" and {r["step"] for r in a["referrals"]} == {"referred", "accepted", "declined", "completed"}
     b = client.get("/api/v1/reports/figures", params=query, headers=headers["b"]).json()
     assert b["scope"] == "stowarzyszenie-prawo-na-start" and b["referrals"] == [] and b["by_category"] == []
+    assert b["handovers"] == 0 and b["chat"] == [] and b["visits"] == []
     assert client.get("/api/v1/reports/figures", params={"from": "2026-13"}, headers=headers["a"]).status_code == 422
 
 
