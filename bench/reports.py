@@ -36,6 +36,9 @@ URL = os.environ.get("WITAJ_BENCH_DATABASE_URL", DEFAULT_URL)
 os.environ["WITAJ_DATABASE_URL"] = URL
 # The supervisor signs in with a password only (no TOTP) for the page timed over HTTP.
 os.environ["WITAJ_TWO_FACTOR_ROLES"] = ""
+# No background jobs in the app timed over HTTP: they would compete with the requests and change the
+# bench data (auto-closing resolved cases, purging drafts, refreshing the facts).
+os.environ["WITAJ_JOBS_INTERVAL_SECONDS"] = "0"
 
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
