@@ -26,7 +26,7 @@ from app.cases.content import CaseContent, case_content
 from app.cases.models import CaseEvent, CaseFile, Referral
 from app.config import Settings
 from app.db import utcnow
-from app.reports.models import ReportCase, ReportChatDay, ReportCursor, ReportReferral
+from app.reports.models import ReportCase, ReportChatDay, ReportCursor, ReportHandover, ReportReferral
 
 #: Events before the last one seen that a refresh reads again (see the module's docstring).
 SLACK = 100
@@ -62,14 +62,16 @@ def fold(
     language: str,
     events: Sequence[Any],
     organisations: dict[int, int],
-) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    """Return the report_case row and the report_referral rows of one case from its events (oldest
-    first; each with kind, name, actor_kind, at, after, data). organisations: referral id -> partner."""
+) -> tuple[dict[str, Any] | None, list[dict[str, Any]], list[dict[str, Any]]]:
+    """Return the report_case row, the report_referral rows and the report_handover rows of one case
+    from its events (oldest first; each with kind, name, actor_kind, at, after, data).
+    organisations: referral id -> partner."""
     workflow, zone = cc.workflow, cc.workflow.calendar.zone
     calendar = workflow.calendar
     state: dict[str, Any] = {}
     fact: dict[str, Any] | None = None
     referrals: dict[int, dict[str, Any]] = {}
+    handovers: dict[datetime, dict[str, Any]] = {}
     live: int | None = None
     status: str | None = None
     since: datetime | None = None
@@ -88,6 +90,12 @@ def fold(
                 "first_response_hours": None, "first_response_limit": None, "closed_at": None,
                 "closed_month": None, "closed_category": None, "resolution_hours": None,
                 "resolution_limit": None, "outcome": None,
+            }
+            continue
+        if event.kind == "handover":
+            handovers[event.at] = {
+                "case_id": case_id, "at": event.at, "month": month_of(event.at, zone), "language": language,
+                "category": state.get("category") or "other",
             }
             continue
         if fact is None or since is None or event.kind != "transition":
@@ -143,7 +151,7 @@ def fold(
                 ended=ENDS.get(event.name or "", "completed"), ended_at=event.at, ended_month=month_of(event.at, zone)
             )
             live = None
-    return fact, list(referrals.values())
+    return fact, list(referrals.values()), list(handovers.values())
 
 
 def _fold_cases(db: Session, cc: CaseContent, case_ids: Sequence[int]) -> int:
@@ -170,21 +178,25 @@ def _fold_cases(db: Session, cc: CaseContent, case_ids: Sequence[int]) -> int:
                 select(Referral.id, Referral.organisation_id).where(Referral.case_id.in_(batch))
             )
         }
-        cases, referrals = [], []
+        cases, referrals, handovers = [], [], []
         for head in heads:
-            fact, made = fold(
+            fact, made, handed = fold(
                 cc, case_id=head.id, owner_org_id=head.owner_org_id, language=head.language,
                 events=events.get(head.id, ()), organisations=organisations,
             )
             if fact is not None:
                 cases.append(fact)
             referrals.extend(made)
+            handovers.extend(handed)
         db.execute(delete(ReportCase).where(ReportCase.case_id.in_(batch)))
         db.execute(delete(ReportReferral).where(ReportReferral.case_id.in_(batch)))
+        db.execute(delete(ReportHandover).where(ReportHandover.case_id.in_(batch)))
         if cases:
             db.execute(insert(ReportCase), cases)
         if referrals:
             db.execute(insert(ReportReferral), referrals)
+        if handovers:
+            db.execute(insert(ReportHandover), handovers)
         done += len(cases)
     db.flush()
     return done
@@ -212,7 +224,10 @@ def _count_chat(db: Session, zone: ZoneInfo, start: date) -> int:
         db.execute(
             insert(ReportChatDay),
             [
-                {"day": day, "language": language, "intent": intent, "channel": channel, "messages": n}
+                {
+                    "day": day, "month": day.strftime("%Y-%m"), "language": language, "intent": intent,
+                    "channel": channel, "messages": n,
+                }
                 for (day, language, intent, channel), n in sorted(counts.items())
             ],
         )
@@ -265,6 +280,7 @@ def rebuild(*, db: Session, settings: Settings, now: datetime | None = None) -> 
     cursor.last_event_id = 0
     db.execute(delete(ReportCase))
     db.execute(delete(ReportReferral))
+    db.execute(delete(ReportHandover))
     db.flush()
     return refresh(db=db, settings=settings, now=now)
 

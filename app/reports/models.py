@@ -1,5 +1,6 @@
-"""Tables of the statistics: facts folded from the case history (report_case, report_referral), the
-chat's daily counts (report_chat_day) and how far the folding has got (report_cursor).
+"""Tables of the statistics: facts folded from the case history (report_case, report_referral,
+report_handover), the chat's daily counts (report_chat_day) and how far the folding has got
+(report_cursor).
 
 They are a projection: `witaj reports rebuild` recomputes them from case_event alone. Nothing in them
 is personal: no names, contacts, texts or case references, only categories, languages, districts,
@@ -80,16 +81,31 @@ class ReportReferral(Base):
     ended_month: Mapped[str | None] = mapped_column(String(7), default=None)
 
 
+class ReportHandover(Base):
+    """A chat handed over to a person (a `handover` event of a case), in the month it happened."""
+
+    __tablename__ = "report_handover"
+    __table_args__ = (Index("ix_report_handover_month", "month", "language"),)
+
+    case_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
+    language: Mapped[str] = mapped_column(String(10))
+    category: Mapped[str] = mapped_column(String(40))
+
+
 class ReportChatDay(Base):
     """Newcomers' chat messages of one day, language and intent. Counted while the messages exist and
     kept after a conversation is erased, so a past month's figures do not change."""
 
     __tablename__ = "report_chat_day"
+    __table_args__ = (Index("ix_report_chat_day_month", "month", "language"),)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     language: Mapped[str] = mapped_column(String(10), primary_key=True)
     intent: Mapped[str] = mapped_column(String(80), primary_key=True)
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7))
     messages: Mapped[int] = mapped_column(Integer)
 
 

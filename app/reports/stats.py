@@ -13,7 +13,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -24,11 +24,10 @@ from app.appointments.models import Appointment
 from app.auth.enums import OrgKind
 from app.auth.models import Organisation
 from app.cases.content import case_content
-from app.cases.models import CaseEvent, CaseFile
 from app.config import Settings
 from app.forms.models import FormSubmission
 from app.languages import LANGUAGES
-from app.reports.models import ReportCase, ReportChatDay, ReportReferral
+from app.reports.models import ReportCase, ReportChatDay, ReportHandover, ReportReferral
 from app.reports.suppress import protect_family
 from app.reports.tables import Column, Dataset, Value
 
@@ -294,46 +293,46 @@ def referral_answers(db: Session, filters: Filters) -> dict[tuple[str, str], Dur
     )
 
 
-def handovers(db: Session, filters: Filters, zone: ZoneInfo) -> list[tuple[str, str, int]]:
+def handovers(db: Session, filters: Filters) -> list[tuple[str, str, int]]:
     """Return (month, language, handovers) of chats handed over to a person in the range."""
-    found = []
-    for month in filters.months:
-        start, after = month_span(month, zone)
-        where = [CaseEvent.kind == "handover", CaseEvent.at >= start, CaseEvent.at < after]
-        if filters.language:
-            where.append(CaseFile.language == filters.language)
-        if filters.category:
-            where.append(CaseFile.category == filters.category)
-        if filters.partner is not None:
-            where.append(CaseFile.id.in_(select(ReportReferral.case_id).where(ReportReferral.organisation_id == filters.partner)))
-        rows = db.execute(
-            select(CaseFile.language, func.count())
-            .select_from(CaseEvent)
-            .join(CaseFile, CaseFile.id == CaseEvent.case_id)
-            .where(*where)
-            .group_by(CaseFile.language)
-        ).all()
-        found += [(month, str(language), int(n)) for language, n in rows]
-    return sorted(found)
+    where = [ReportHandover.month.between(filters.start, filters.end)]
+    if filters.language:
+        where.append(ReportHandover.language == filters.language)
+    if filters.category:
+        where.append(ReportHandover.category == filters.category)
+    if filters.partner is not None:
+        where.append(ReportHandover.case_id.in_(select(ReportReferral.case_id).where(ReportReferral.organisation_id == filters.partner)))
+    rows = db.execute(
+        select(ReportHandover.month, ReportHandover.language, func.count())
+        .where(*where)
+        .group_by(ReportHandover.month, ReportHandover.language)
+    ).all()
+    return sorted((month, str(language), int(n)) for month, language, n in rows)
 
 
 def chat(db: Session, filters: Filters) -> list[tuple[str, str, str, int]]:
     """Return (month, language, intent, messages) of newcomers' chat messages in the range."""
-    first = date(int(filters.start[:4]), int(filters.start[5:]), 1)
-    last_start, _after = month_span(filters.end, ZoneInfo("UTC"))
-    after = (last_start + timedelta(days=32)).date().replace(day=1)
-    where = [ReportChatDay.day >= first, ReportChatDay.day < after]
+    where = [ReportChatDay.month.between(filters.start, filters.end)]
     if filters.language:
         where.append(ReportChatDay.language == filters.language)
     rows = db.execute(
-        select(ReportChatDay.day, ReportChatDay.language, ReportChatDay.intent, func.sum(ReportChatDay.messages))
+        select(ReportChatDay.month, ReportChatDay.language, ReportChatDay.intent, func.sum(ReportChatDay.messages))
         .where(*where)
-        .group_by(ReportChatDay.day, ReportChatDay.language, ReportChatDay.intent)
+        .group_by(ReportChatDay.month, ReportChatDay.language, ReportChatDay.intent)
     ).all()
-    found: dict[tuple[str, str, str], int] = defaultdict(int)
-    for day, language, intent, n in rows:
-        found[(day.strftime("%Y-%m"), language, intent)] += int(n)
-    return sorted((month, language, intent, n) for (month, language, intent), n in found.items())
+    return sorted((month, str(language), str(intent), int(n)) for month, language, intent, n in rows)
+
+
+def chat_unanswered(db: Session, filters: Filters) -> list[tuple[str, int, int]]:
+    """Return (language, messages, not understood) of newcomers' chat messages in the range."""
+    where = [ReportChatDay.month.between(filters.start, filters.end)]
+    if filters.language:
+        where.append(ReportChatDay.language == filters.language)
+    missed = func.sum(case((ReportChatDay.intent.in_(UNANSWERED), ReportChatDay.messages), else_=0))
+    rows = db.execute(
+        select(ReportChatDay.language, func.sum(ReportChatDay.messages), missed).where(*where).group_by(ReportChatDay.language)
+    ).all()
+    return sorted(((str(lang), int(n), int(u or 0)) for lang, n, u in rows), key=lambda row: (-row[1], row[0]))
 
 
 def forms(db: Session, filters: Filters, zone: ZoneInfo) -> list[tuple[str, str, str, int]]:
@@ -369,13 +368,20 @@ def visits(db: Session, filters: Filters, zone: ZoneInfo) -> list[tuple[str, str
     where = [Appointment.starts_at >= start, Appointment.starts_at < after, Appointment.status != "cancelled"]
     if filters.language:
         where.append(Appointment.language == filters.language)
+    came = func.sum(case((Appointment.status == "checked_in", 1), else_=0))
     found: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0])
-    for at, place, status in db.execute(select(Appointment.starts_at, Appointment.place_id, Appointment.status).where(*where)):
+    # Visits start on a few slot times a day: grouping by the start in the database leaves few rows,
+    # which are then placed in local months and hour bands here (portable: no SQL time-zone functions).
+    for at, place, n, attended in db.execute(
+        select(Appointment.starts_at, Appointment.place_id, func.count(), came)
+        .where(*where)
+        .group_by(Appointment.starts_at, Appointment.place_id)
+    ):
         day, band = hour_band(at, zone)
         cell = found[(at.astimezone(zone).strftime("%Y-%m"), place, day, band)]
-        cell[0] += 1
-        cell[1] += status == "checked_in"
-    return sorted((*key, n, came) for key, (n, came) in found.items())
+        cell[0] += int(n)
+        cell[1] += int(attended or 0)
+    return sorted((*key, n, came_) for key, (n, came_) in found.items())
 
 
 def partner_names(db: Session) -> dict[int, tuple[str, str]]:
@@ -594,7 +600,7 @@ def release(*, db: Session, settings: Settings, period: str) -> list[Dataset]:
         _dataset(
             "chat-handovers",
             (MONTH_COLUMN, Column("language", "string", "Language", _DIMENSIONS["language"]), _count("handovers", "Handovers", "Chats handed over.")),
-            tuple(_protect(handovers(db, filters, zone), threshold)),
+            tuple(_protect(handovers(db, filters), threshold)),
         )
     )
     datasets.append(
@@ -694,17 +700,22 @@ def dashboard(*, db: Session, settings: Settings, scope: Scope, filters: Filters
     """Return the dashboard's figures: the whole city's for the office, a partner's own otherwise."""
     filters = scope.narrow(filters)
     zone = case_content(settings).workflow.calendar.zone
-    by_category = opened(db, filters, "category")
+    # One read of the new cases gives the months, categories, languages and sources.
+    cube = db.execute(
+        select(ReportCase.opened_month, ReportCase.opened_category, ReportCase.language, ReportCase.source, func.count())
+        .where(*_cases(filters, ReportCase.opened_month.between(filters.start, filters.end)))
+        .group_by(ReportCase.opened_month, ReportCase.opened_category, ReportCase.language, ReportCase.source)
+    ).all()
     per_month: dict[str, int] = defaultdict(int)
-    for month, _category, n in by_category:
+    for month, _category, _language, _source, n in cube:
         per_month[month] += n
     board = Dashboard(
         filters=filters,
         city=scope.organisation_id is None,
         per_month=[(month, per_month.get(month, 0)) for month in filters.months],
-        by_category=_sum(by_category),
-        by_language=_sum(opened(db, filters, "language")),
-        by_source=_sum(opened(db, filters, "source")),
+        by_category=_sum((m, c, n) for m, c, _l, _s, n in cube),
+        by_language=_sum((m, lang, n) for m, _c, lang, _s, n in cube),
+        by_source=_sum((m, source, n) for m, _c, _l, source, n in cube),
         responses=_merge(first_responses(db, filters)),
         closures=_merge(closures(db, filters)),
         outcomes=_sum(outcomes(db, filters)),
@@ -714,12 +725,8 @@ def dashboard(*, db: Session, settings: Settings, scope: Scope, filters: Filters
         answers={int(key): d for key, d in _merge(referral_answers(db, filters)).items()},
     )
     if board.city:
-        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for _month, language, intent, n in chat(db, filters):
-            totals[language][0] += n
-            totals[language][1] += n if intent in UNANSWERED else 0
-        board.chat = sorted(((lang, n, u) for lang, (n, u) in totals.items()), key=lambda row: (-row[1], row[0]))
-        board.handovers = sum(n for _m, _l, n in handovers(db, filters, zone))
+        board.chat = chat_unanswered(db, filters)
+        board.handovers = sum(n for _m, _l, n in handovers(db, filters))
         bands: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
         for _month, _place, day, band, n, came in visits(db, filters, zone):
             bands[(day, band)][0] += n

@@ -48,8 +48,9 @@ def test_referrals_count_each_step_with_the_reason_for_declining(db, world, hist
 
 
 def test_handovers_are_counted_from_the_history(db, settings, history):
-    zone = stats.month_span("2026-11", stats.ZoneInfo("Europe/Warsaw"))[0].tzinfo
-    assert stats.handovers(db, NOVEMBER, zone) == [("2026-11", "ru", 1)]
+    assert stats.handovers(db, NOVEMBER) == [("2026-11", "ru", 1)]
+    assert stats.handovers(db, stats.Filters("2026-11", "2026-11", category="work_permit")) == [("2026-11", "ru", 1)]
+    assert stats.handovers(db, stats.Filters("2026-11", "2026-11", language="uk")) == []
 
 
 def test_a_partner_sees_only_the_figures_of_its_own_referrals(db, world, history):

@@ -1,8 +1,8 @@
-"""reports: the statistics' facts folded from the case history (report_case, report_referral), the chat's daily counts (report_chat_day), the folding's cursor, and indexes for counting events, messages, forms and visits by month
+"""reports: the statistics' facts folded from the case history (report_case, report_referral, report_handover), the chat's daily counts (report_chat_day), the folding's cursor, and indexes for counting events, messages, forms and visits by month
 
 Revision ID: 0012
 Revises: 0011
-Create Date: 2026-12-04 05:44:32.690767+00:00
+Create Date: 2026-12-04 06:47:05.867677+00:00
 """
 
 from __future__ import annotations
@@ -52,9 +52,13 @@ def upgrade() -> None:
     sa.Column('language', sa.String(length=10), nullable=False),
     sa.Column('intent', sa.String(length=80), nullable=False),
     sa.Column('channel', sa.String(length=20), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
     sa.Column('messages', sa.Integer(), nullable=False),
     sa.PrimaryKeyConstraint('day', 'language', 'intent', 'channel', name=op.f('pk_report_chat_day'))
     )
+    with op.batch_alter_table('report_chat_day', schema=None) as batch_op:
+        batch_op.create_index('ix_report_chat_day_month', ['month', 'language'], unique=False)
+
     op.create_table('report_cursor',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('last_event_id', sa.Integer(), nullable=False),
@@ -62,6 +66,17 @@ def upgrade() -> None:
     sa.Column('refreshed_at', app.db.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_cursor'))
     )
+    op.create_table('report_handover',
+    sa.Column('case_id', sa.Integer(), autoincrement=False, nullable=False),
+    sa.Column('at', app.db.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('month', sa.String(length=7), nullable=False),
+    sa.Column('language', sa.String(length=10), nullable=False),
+    sa.Column('category', sa.String(length=40), nullable=False),
+    sa.PrimaryKeyConstraint('case_id', 'at', name=op.f('pk_report_handover'))
+    )
+    with op.batch_alter_table('report_handover', schema=None) as batch_op:
+        batch_op.create_index('ix_report_handover_month', ['month', 'language'], unique=False)
+
     op.create_table('report_referral',
     sa.Column('referral_id', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('case_id', sa.Integer(), nullable=False),
@@ -123,7 +138,14 @@ def downgrade() -> None:
         batch_op.drop_index('ix_report_referral_answered')
 
     op.drop_table('report_referral')
+    with op.batch_alter_table('report_handover', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_handover_month')
+
+    op.drop_table('report_handover')
     op.drop_table('report_cursor')
+    with op.batch_alter_table('report_chat_day', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_chat_day_month')
+
     op.drop_table('report_chat_day')
     with op.batch_alter_table('report_case', schema=None) as batch_op:
         batch_op.drop_index('ix_report_case_responded')
