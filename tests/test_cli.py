@@ -6,11 +6,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
 from app.auth.models import Organisation, User
-from app.db import build_engine, session_factory
+from app.db import build_engine, session_factory, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,6 +69,18 @@ def test_migrate_demo_and_users_on_a_fresh_database(tmp_path):
     assert "password (shown once):" in created.stdout
     duplicate = witaj("users", "create", "--email", "nowa@example.org", "--name", "N", "--role", "caseworker")
     assert duplicate.exit_code == 2 and "already exists" in duplicate.stderr
+
+    # The demo cases' month published twice for a city's portal: the same bytes, a valid package.
+    month = utcnow().astimezone(ZoneInfo("Europe/Warsaw")).strftime("%Y-%m")
+    for out in ("a", "b"):
+        published = witaj("reports", "publish", "--period", month, "--out", str(tmp_path / out))
+        assert published.exit_code == 0, published.output
+    files = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert {"datapackage.json", "catalog.rdf", "cases-by-category.csv"} <= set(files)
+    assert all((tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes() for name in files)
+    assert "chat" in (tmp_path / "a" / "cases-by-source.csv").read_text()
+    refused = witaj("reports", "publish", "--period", "2026-13", "--out", str(tmp_path / "c"))
+    assert refused.exit_code == 2 and "--period must be a month" in refused.stderr
 
     engine = build_engine(url)
     with session_factory(engine)() as session:
