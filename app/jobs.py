@@ -27,6 +27,9 @@ from app.reports import facts as report_facts
 from app.webhooks import flows as webhook_flows
 
 log = logging.getLogger("witaj.jobs")
+#: Cases one round folds at most (a few seconds); a larger backlog, such as a first fold of years of
+#: history, waits for `witaj reports rebuild` instead of holding up reminders and timers.
+REPORTS_PER_ROUND = 20_000
 
 
 def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None) -> dict[str, int]:
@@ -50,8 +53,10 @@ def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None)
         db.commit()
     with factory() as db:
         # Last: the statistics fold in what the steps above changed.
-        folded = report_facts.refresh(db=db, settings=settings, now=now)
+        folded = report_facts.refresh(db=db, settings=settings, now=now, limit=REPORTS_PER_ROUND)
         db.commit()
+    if folded["waiting"]:
+        log.warning("statistics: %s cases wait to be folded: run `witaj reports rebuild`", folded["waiting"])
     return {
         "timers": len(fired), **delivered, **reminded, "messages_sent": sent["sent"], "messages_retry": sent["retry"],
         "messages_failed": sent["failed"], "drafts_deleted": purged, "secrets_forgotten": forgotten,

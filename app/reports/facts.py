@@ -246,9 +246,13 @@ def _cursor(db: Session) -> ReportCursor:
     return cursor
 
 
-def refresh(*, db: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:
+def refresh(
+    *, db: Session, settings: Settings, now: datetime | None = None, limit: int | None = None
+) -> dict[str, int]:
     """Fold the cases touched since the last refresh and count the chat's open days; return
-    {'cases': cases folded, 'chat_rows': chat rows written}. Flushes; the caller commits."""
+    {'cases': cases folded, 'chat_rows': chat rows written, 'waiting': cases left for a rebuild}.
+    With limit, more touched cases than that are left alone (a first fold of a large history is
+    `witaj reports rebuild`'s work, not a jobs round's). Flushes; the caller commits."""
     now = now or utcnow()
     cc = case_content(settings)
     zone = cc.workflow.calendar.zone
@@ -258,6 +262,8 @@ def refresh(*, db: Session, settings: Settings, now: datetime | None = None) -> 
     if newest > cursor.last_event_id or cursor.last_event_id == 0:
         floor = max(0, cursor.last_event_id - SLACK) if cursor.last_event_id else 0
         touched = db.scalars(select(CaseEvent.case_id).where(CaseEvent.id > floor).distinct()).all()
+        if limit is not None and len(touched) > limit:
+            return {"cases": 0, "chat_rows": 0, "waiting": len(touched)}
         folded = _fold_cases(db, cc, sorted(touched))
     cursor.last_event_id = newest
     today = now.astimezone(zone).date()
@@ -270,7 +276,7 @@ def refresh(*, db: Session, settings: Settings, now: datetime | None = None) -> 
     cursor.chat_from = today - timedelta(days=1)
     cursor.refreshed_at = now
     db.flush()
-    return {"cases": folded, "chat_rows": chat_rows}
+    return {"cases": folded, "chat_rows": chat_rows, "waiting": 0}
 
 
 def rebuild(*, db: Session, settings: Settings, now: datetime | None = None) -> dict[str, int]:

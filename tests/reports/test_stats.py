@@ -119,3 +119,12 @@ def test_chat_questions_forms_and_visits_are_counted_by_month(db, settings):
     db.flush()
     facts.refresh(db=db, settings=settings, now=at(12, 12))
     assert stats.chat(db, NOVEMBER) == [("2026-11", "uk", "nlu_fallback", 1), ("2026-11", "uk", "work_permit", 2)]
+
+
+def test_a_jobs_round_leaves_a_large_backlog_to_a_rebuild(db, settings, open_case, history):
+    open_case(category="housing", language="ka", now=at(9, 9))
+    waiting = facts.refresh(db=db, settings=settings, now=at(9, 10), limit=2)
+    assert waiting["cases"] == 0 and waiting["waiting"] == 5
+    assert stats.opened(db, stats.Filters("2026-11", "2026-11", language="ka"), "language") == []
+    assert facts.refresh(db=db, settings=settings, now=at(9, 11))["cases"] == 5
+    assert stats.opened(db, stats.Filters("2026-11", "2026-11", language="ka"), "language") == [("2026-11", "ka", 1)]
