@@ -12,6 +12,7 @@ over therefore never changes, and two publications of it are the same.
 
 from __future__ import annotations
 
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -240,7 +241,7 @@ def _cursor(db: Session) -> ReportCursor:
     # SQLite serialises writers anyway.
     cursor = db.scalar(select(ReportCursor).where(ReportCursor.id == CURSOR_ID).with_for_update())
     if cursor is None:
-        cursor = ReportCursor(id=CURSOR_ID, last_event_id=0, chat_from=None)
+        cursor = ReportCursor(id=CURSOR_ID, last_event_id=0, chat_from=None, generation=uuid.uuid4().hex)
         db.add(cursor)
         db.flush()
     return cursor
@@ -284,6 +285,7 @@ def rebuild(*, db: Session, settings: Settings, now: datetime | None = None) -> 
     past days are kept: their messages may have been erased since."""
     cursor = _cursor(db)
     cursor.last_event_id = 0
+    cursor.generation = uuid.uuid4().hex
     db.execute(delete(ReportCase))
     db.execute(delete(ReportReferral))
     db.execute(delete(ReportHandover))
@@ -294,4 +296,9 @@ def rebuild(*, db: Session, settings: Settings, now: datetime | None = None) -> 
 def refreshed_at(db: Session) -> datetime | None:
     """Return when the facts were last refreshed (None: never)."""
     return db.scalar(select(ReportCursor.refreshed_at).where(ReportCursor.id == CURSOR_ID))
+
+
+def generation(db: Session) -> str | None:
+    """Return the generation of the facts (a new one after each rebuild; None: never folded)."""
+    return db.scalar(select(ReportCursor.generation).where(ReportCursor.id == CURSOR_ID))
 

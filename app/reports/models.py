@@ -118,3 +118,6 @@ class ReportCursor(Base):
     last_event_id: Mapped[int] = mapped_column(Integer, default=0)
     chat_from: Mapped[date | None] = mapped_column(Date, default=None)
     refreshed_at: Mapped[datetime | None] = mapped_column(default=None)
+    #: A new value whenever the facts are folded from scratch: figures of settled months kept in
+    #: memory (app/reports/stats.py) are valid only for the generation they were read from.
+    generation: Mapped[str] = mapped_column(String(32))

@@ -10,7 +10,8 @@ which it falls ("answered within 3.5 office hours").
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+import threading
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -25,9 +26,11 @@ from app.auth.enums import OrgKind
 from app.auth.models import Organisation
 from app.cases.content import case_content
 from app.config import Settings
+from app.db import utcnow
 from app.forms.models import FormSubmission
 from app.languages import LANGUAGES
-from app.reports.models import ReportCase, ReportChatDay, ReportHandover, ReportReferral
+from app.reports.facts import CURSOR_ID
+from app.reports.models import ReportCase, ReportChatDay, ReportCursor, ReportHandover, ReportReferral
 from app.reports.suppress import protect_family
 from app.reports.tables import Column, Dataset, Value
 
@@ -179,6 +182,17 @@ def opened(db: Session, filters: Filters, by: str) -> list[tuple[str, str, int]]
         .group_by(ReportCase.opened_month, column)
     ).all()
     return sorted((month, str(value), int(n)) for month, value, n in rows)
+
+
+def opened_cube(db: Session, filters: Filters) -> list[tuple[str, str, str, str, int]]:
+    """Return (month, category, language, source, cases) of the cases opened in the range: one read
+    gives the dashboard's months, categories, languages and sources."""
+    rows = db.execute(
+        select(ReportCase.opened_month, ReportCase.opened_category, ReportCase.language, ReportCase.source, func.count())
+        .where(*_cases(filters, ReportCase.opened_month.between(filters.start, filters.end)))
+        .group_by(ReportCase.opened_month, ReportCase.opened_category, ReportCase.language, ReportCase.source)
+    ).all()
+    return [(str(m), str(c), str(lang), str(s), int(n)) for m, c, lang, s, n in rows]
 
 
 @dataclass
@@ -696,41 +710,104 @@ def _merge(found: dict[tuple[str, str], Durations]) -> dict[str, Durations]:
     return dict(sorted(merged.items()))
 
 
-def dashboard(*, db: Session, settings: Settings, scope: Scope, filters: Filters) -> Dashboard:
+@dataclass(frozen=True)
+class _Month:
+    """The raw figures of one month in one scope and filters (every row keyed by its month)."""
+
+    cube: list[tuple[str, str, str, str, int]]
+    responses: dict[tuple[str, str], Durations]
+    closures: dict[tuple[str, str], Durations]
+    outcomes: list[tuple[str, str, int]]
+    referrals: list[tuple[str, int, str, str, int]]
+    answers: dict[tuple[str, str], Durations]
+    chat: list[tuple[str, int, int]]
+    handovers: list[tuple[str, str, int]]
+    visits: list[tuple[str, str, str, str, int, int]]
+
+
+def _read_month(db: Session, filters: Filters, zone: ZoneInfo, city: bool) -> _Month:
+    return _Month(
+        cube=opened_cube(db, filters),
+        responses=first_responses(db, filters),
+        closures=closures(db, filters),
+        outcomes=outcomes(db, filters),
+        referrals=referral_steps(db, filters),
+        answers=referral_answers(db, filters),
+        chat=chat_unanswered(db, filters) if city else [],
+        handovers=handovers(db, filters) if city else [],
+        visits=visits(db, filters, zone) if city else [],
+    )
+
+
+#: Figures of settled months, by (generation of the facts, month, filters, scope). A settled month
+#: (over for two days: the chat's last day and late commits are in) never changes until the facts
+#: are rebuilt, which gives a new generation; so a year's dashboard reads only the current month.
+_SETTLED: OrderedDict[tuple[Any, ...], _Month] = OrderedDict()
+SETTLED_KEPT = 2048
+_SETTLED_LOCK = threading.Lock()
+SETTLES_AFTER = timedelta(days=2)
+
+
+def _month_figures(db: Session, filters: Filters, zone: ZoneInfo, city: bool, generation: str | None, now: datetime) -> _Month:
+    _start, after = month_span(filters.start, zone)
+    if generation is None or now < after + SETTLES_AFTER:
+        return _read_month(db, filters, zone, city)
+    key = (generation, filters.start, filters.category, filters.language, filters.partner, city)
+    with _SETTLED_LOCK:
+        found = _SETTLED.get(key)
+    if found is None:
+        found = _read_month(db, filters, zone, city)
+        with _SETTLED_LOCK:
+            _SETTLED[key] = found
+            while len(_SETTLED) > SETTLED_KEPT:
+                _SETTLED.popitem(last=False)
+    return found
+
+
+def dashboard(
+    *, db: Session, settings: Settings, scope: Scope, filters: Filters, now: datetime | None = None
+) -> Dashboard:
     """Return the dashboard's figures: the whole city's for the office, a partner's own otherwise."""
     filters = scope.narrow(filters)
     zone = case_content(settings).workflow.calendar.zone
-    # One read of the new cases gives the months, categories, languages and sources.
-    cube = db.execute(
-        select(ReportCase.opened_month, ReportCase.opened_category, ReportCase.language, ReportCase.source, func.count())
-        .where(*_cases(filters, ReportCase.opened_month.between(filters.start, filters.end)))
-        .group_by(ReportCase.opened_month, ReportCase.opened_category, ReportCase.language, ReportCase.source)
-    ).all()
+    city = scope.organisation_id is None
+    generation = db.scalar(select(ReportCursor.generation).where(ReportCursor.id == CURSOR_ID))
+    parts = [
+        _month_figures(db, replace(filters, start=month, end=month), zone, city, generation, now or utcnow())
+        for month in filters.months
+    ]
+    cube = [row for part in parts for row in part.cube]
     per_month: dict[str, int] = defaultdict(int)
     for month, _category, _language, _source, n in cube:
         per_month[month] += n
     board = Dashboard(
         filters=filters,
-        city=scope.organisation_id is None,
+        city=city,
         per_month=[(month, per_month.get(month, 0)) for month in filters.months],
         by_category=_sum((m, c, n) for m, c, _l, _s, n in cube),
         by_language=_sum((m, lang, n) for m, _c, lang, _s, n in cube),
         by_source=_sum((m, source, n) for m, _c, _l, source, n in cube),
-        responses=_merge(first_responses(db, filters)),
-        closures=_merge(closures(db, filters)),
-        outcomes=_sum(outcomes(db, filters)),
+        responses=_merge({k: d for part in parts for k, d in part.responses.items()}),
+        closures=_merge({k: d for part in parts for k, d in part.closures.items()}),
+        outcomes=_sum(row for part in parts for row in part.outcomes),
         referrals=[(org, step, reason, n) for (org, step, reason), n in _sum(
-            (month, org, step, reason, n) for month, org, step, reason, n in referral_steps(db, filters)
+            row for part in parts for row in part.referrals
         )],
-        answers={int(key): d for key, d in _merge(referral_answers(db, filters)).items()},
+        answers={int(key): d for key, d in _merge({k: d for part in parts for k, d in part.answers.items()}).items()},
     )
-    if board.city:
-        board.chat = chat_unanswered(db, filters)
-        board.handovers = sum(n for _m, _l, n in handovers(db, filters))
+    if city:
+        languages: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        for part in parts:
+            for language, n, missed in part.chat:
+                languages[language][0] += n
+                languages[language][1] += missed
+        board.chat = sorted(((lang, n, u) for lang, (n, u) in languages.items()), key=lambda row: (-row[1], row[0]))
+        board.handovers = sum(n for part in parts for _m, _l, n in part.handovers)
         bands: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0])
-        for _month, _place, day, band, n, came in visits(db, filters, zone):
-            bands[(day, band)][0] += n
-            bands[(day, band)][1] += came
+        for part in parts:
+            for _month, _place, day, band, n, came in part.visits:
+                bands[(day, band)][0] += n
+                bands[(day, band)][1] += came
         order = {name: i for i, name in enumerate(("weekday", "saturday", "sunday"))}
         board.visits = sorted(
             ((day, band, n, came) for (day, band), (n, came) in bands.items()),

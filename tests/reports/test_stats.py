@@ -128,3 +128,21 @@ def test_a_jobs_round_leaves_a_large_backlog_to_a_rebuild(db, settings, open_cas
     assert stats.opened(db, stats.Filters("2026-11", "2026-11", language="ka"), "language") == []
     assert facts.refresh(db=db, settings=settings, now=at(9, 11))["cases"] == 5
     assert stats.opened(db, stats.Filters("2026-11", "2026-11", language="ka"), "language") == [("2026-11", "ka", 1)]
+
+
+def test_a_settled_month_is_read_once_until_the_facts_are_rebuilt(db, settings, open_case, history):
+    city = stats.Scope()
+    settled, fresh = at(10, 9, month=12), at(1, 9, month=12)  # two days after November, and on 1 December
+
+    def categories(now):
+        return stats.dashboard(db=db, settings=settings, scope=city, filters=NOVEMBER, now=now).by_category
+
+    assert categories(settled) == [("legal_aid", 2), ("work_permit", 1)]
+    # A case dated in November after the month settled (only a test can do that) is not read again...
+    open_case(category="housing", language="ka", now=at(20, 9))
+    facts.refresh(db=db, settings=settings, now=at(10, 10, month=12))
+    assert categories(settled) == [("legal_aid", 2), ("work_permit", 1)]
+    # ...while a month that has not settled is read every time, and a rebuild starts a new generation.
+    assert ("housing", 1) in categories(fresh)
+    facts.rebuild(db=db, settings=settings, now=at(10, 11, month=12))
+    assert categories(settled) == [("legal_aid", 2), ("housing", 1), ("work_permit", 1)]

@@ -64,6 +64,7 @@ def upgrade() -> None:
     sa.Column('last_event_id', sa.Integer(), nullable=False),
     sa.Column('chat_from', sa.Date(), nullable=True),
     sa.Column('refreshed_at', app.db.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('generation', sa.String(length=32), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_cursor'))
     )
     op.create_table('report_handover',
