@@ -16,6 +16,7 @@ from app import i18n
 from app.assistant.channels import adapters, telegram, viber
 from app.assistant.conversation_tests import run_tests
 from app.assistant.data import DialogueData, load_dialogues
+from app.assistant.evaluation import compare, report
 from app.assistant.export import export_rasa
 from app.assistant.knowledge import load_knowledge
 from app.assistant.nlu import evaluate, model_path, train_or_load
@@ -125,6 +126,58 @@ def test(min_accuracy: float, folds: int, repeats: int, seed: int, show_errors: 
     failed = _conversation_tests(data) or failed
     if failed:
         sys.exit(1)
+
+
+@dialogues.command("evaluate")
+@click.option("--folds", default=5, show_default=True, help="Cross-validation folds.")
+@click.option("--seed", default=0, show_default=True, help="Seed of the split.")
+@click.option("--language", "languages", multiple=True,
+              help="Print only these languages (repeatable); the classifier is still trained on all, as in use.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("var/evaluation.json"),
+              show_default=True, help="Where the JSON report is written.")
+@click.option("--compare", "previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An earlier report: show what changed since.")
+def evaluate_command(folds: int, seed: int, languages: tuple[str, ...], out: Path, previous: Path | None) -> None:
+    """Print precision, recall and F1 per language and intent (k-fold cross-validation, as `rasa test
+    nlu`), the worst confusions with examples; write the JSON report; with --compare, the change."""
+    data = _load(settings_or_exit())
+    unknown = sorted(set(languages) - set(data.examples))
+    if unknown:
+        fail(f"no NLU examples in {', '.join(unknown)}; languages: {', '.join(sorted(data.examples))}")
+    before = None
+    if previous is not None:
+        try:
+            before = json.loads(previous.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            fail(f"cannot read {previous}: {exc}")
+    result = report(evaluate(data, folds=max(folds, 2), seed=seed))
+    for language, scores in result["languages"].items():
+        if languages and language not in languages:
+            continue
+        click.echo(
+            f"{language}  accuracy {scores['accuracy']:6.1%}  macro F1 {scores['macro_f1']:.3f}  "
+            f"({scores['predictions']} predictions)"
+        )
+        weakest = sorted(scores["intents"].items(), key=lambda item: (item[1]["f1"], item[0]))[:5]
+        click.echo("  weakest intents (precision / recall / F1, examples tested): " + "; ".join(
+            f"{intent} {s['precision']:.2f}/{s['recall']:.2f}/{s['f1']:.2f} ({s['support']})" for intent, s in weakest
+        ))
+        for confusion in scores["confusions"][:5]:
+            shown = " | ".join(confusion["examples"])
+            click.echo(f"  {confusion['expected']} -> {confusion['predicted']}: {confusion['count']}  e.g. {shown}")
+    if before is not None:
+        changes = compare(result, before)
+        if not changes:
+            click.echo(f"{previous} is a report of another format: nothing compared")
+        for language, change in changes.items():
+            moved = ", ".join(f"{m['intent']} {m['delta']:+.3f}" for m in change["intents"][:5]) or "no intent moved"
+            click.echo(
+                f"since {previous.name}: {language} accuracy {change['accuracy_delta']:+.1%}, "
+                f"macro F1 {change['macro_f1_delta']:+.3f}; {moved}"
+            )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    click.echo(f"report: {out}")
 
 
 def _conversation_tests(data: DialogueData) -> bool:

@@ -633,6 +633,8 @@ class Evaluation:
     folds: int
     repeats: int
     training_seconds: float  # one training on 80 % of the examples
+    #: language -> (expected, predicted) -> count, right answers included (precision and recall).
+    outcomes: dict[str, Counter[tuple[str, str]]] = field(default_factory=dict)
 
 
 def _folds(data: DialogueData, *, folds: int, seed: int) -> list[Any]:
@@ -704,11 +706,13 @@ def evaluate(
     tested: dict[str, int] = {}
     confusions: dict[str, Counter[tuple[str, str]]] = {}
     errors: dict[str, list[tuple[str, str, str]]] = {}
+    outcomes: dict[str, Counter[tuple[str, str]]] = {}
     for language in data.examples:
         mine = [(e, p) for e, p in pairs if e.language == language]
         tested[language] = len(mine)
         accuracy[language] = sum(e.intent == p for e, p in mine) / len(mine) if mine else 1.0
         confusions[language] = Counter((e.intent, p) for e, p in mine if e.intent != p)
+        outcomes[language] = Counter((e.intent, p) for e, p in mine)
         errors[language] = [(e.text, e.intent, p) for e, p in mine if e.intent != p]
     return Evaluation(
         accuracy=accuracy,
@@ -718,4 +722,5 @@ def evaluate(
         folds=max(folds, 1),
         repeats=max(repeats, 1),
         training_seconds=sum(seconds) / len(seconds),
+        outcomes=outcomes,
     )
