@@ -170,6 +170,8 @@ def evaluate_command(folds: int, seed: int, languages: tuple[str, ...], out: Pat
         if not changes:
             click.echo(f"{previous} is a report of another format: nothing compared")
         for language, change in changes.items():
+            if languages and language not in languages:
+                continue
             moved = ", ".join(f"{m['intent']} {m['delta']:+.3f}" for m in change["intents"][:5]) or "no intent moved"
             click.echo(
                 f"since {previous.name}: {language} accuracy {change['accuracy_delta']:+.1%}, "
