@@ -14,10 +14,11 @@ from app.cases.api import RESPONSES, bearer
 from app.db import utcnow
 from app.deps import AppSettings, DbSession
 from app.reports import stats
+from app.reports.tables import MONTH
 
 router = APIRouter(prefix="/api/v1", tags=["reports"], dependencies=[Security(bearer)], responses=RESPONSES)
 
-MONTH_PATTERN = stats.MONTH.pattern
+MONTH_PATTERN = MONTH.pattern
 
 
 class Count(BaseModel):

@@ -9,6 +9,7 @@ import click
 from app.cli_helpers import checked_engine, fail, settings_or_exit
 from app.db import session_factory
 from app.reports import facts, publish, stats
+from app.reports.tables import is_month
 
 
 @click.group("reports")
@@ -42,7 +43,7 @@ def rebuild() -> None:
 def publish_period(period: str, out: Path) -> None:
     """Write a month's open data (CSV, JSON, datapackage.json, catalog.rdf) into OUT; the same month
     gives byte-identical files."""
-    if not stats.is_month(period):
+    if not is_month(period):
         fail(f"--period must be a month such as 2026-11, not {period!r}")
     settings = settings_or_exit()
     with session_factory(checked_engine(settings), write=True)() as db:

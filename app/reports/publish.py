@@ -42,9 +42,7 @@ from frictionless import FrictionlessException, Package, Resource, Schema
 
 from app.config import Settings
 from app.i18n import gettext, use_locale
-from app.reports.tables import HIDDEN, Column, Dataset, Value, below
-
-_PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+from app.reports.tables import HIDDEN, Column, Dataset, Value, below, is_month
 
 #: Where the release is served when settings.public_url is not set (a laptop).
 DEFAULT_BASE_URL = "http://localhost:8000"
@@ -97,10 +95,9 @@ class _Month:
 
 
 def _month(period: str) -> _Month:
-    found = _PERIOD.match(period)
-    if not found:
+    if not is_month(period):
         raise ValueError(f"period must be a month YYYY-MM, not {period!r}")
-    start = date(int(found[1]), int(found[2]), 1)
+    start = date(int(period[:4]), int(period[5:]), 1)
     issued = (start + timedelta(days=32)).replace(day=1)
     return _Month(start=start, end=issued - timedelta(days=1), issued=issued)
 

@@ -4,18 +4,14 @@ the staff dashboard (supervisors and admins: the whole city; a partner's admin: 
 from __future__ import annotations
 
 import re
-import threading
-from collections import OrderedDict
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth.deps import StaffPrincipal
 from app.auth.enums import OrgKind
-from app.auth.models import Organisation
 from app.auth.permissions import Action, Principal, require
 from app.cases.content import case_content
 from app.cases.enums import decline_reason_labels
@@ -26,6 +22,7 @@ from app.errors import NotFound
 from app.i18n import _
 from app.languages import LANGUAGES
 from app.reports import charts, facts, publish, stats
+from app.reports.tables import Kept, is_month
 from app.web import render
 
 router = APIRouter()
@@ -77,9 +74,7 @@ def dashboard_page(
     board = stats.dashboard(db=db, settings=settings, scope=scope, filters=filters)
     labels = _labels(settings)
     names = stats.partner_names(db)
-    partners = [] if not board.city else sorted(
-        (slug, name) for slug, name in db.execute(select(Organisation.slug, Organisation.name).where(Organisation.kind == OrgKind.partner))
-    )
+    partners = sorted(names.values()) if board.city else []
     cases_title = _("Cases")
     view = {
         "per_month": charts.trend(board.per_month, value_title=cases_title),
@@ -124,23 +119,14 @@ def open_data_page(request: Request, db: DbSession, settings: AppSettings) -> Re
 
 #: The files of recent releases, by (period, when the facts were refreshed): a public download must
 #: not recompute a month for every request, and a refresh gives a new key.
-_RELEASES: OrderedDict[tuple[str, object, int], dict[str, bytes]] = OrderedDict()
-RELEASES_KEPT = 8
-_RELEASES_LOCK = threading.Lock()
+_RELEASES: Kept[dict[str, bytes]] = Kept(8)
 
 
 def _release(db: Session, settings: Settings, period: str) -> dict[str, bytes]:
     key = (period, facts.refreshed_at(db), settings.open_data_min_count)
-    with _RELEASES_LOCK:
-        found = _RELEASES.get(key)
-    if found is None:
-        datasets = stats.release(db=db, settings=settings, period=period)
-        found = publish.files(datasets=datasets, period=period, settings=settings)
-        with _RELEASES_LOCK:
-            _RELEASES[key] = found
-            while len(_RELEASES) > RELEASES_KEPT:
-                _RELEASES.popitem(last=False)
-    return found
+    return _RELEASES.get(
+        key, lambda: publish.files(datasets=stats.release(db=db, settings=settings, period=period), period=period, settings=settings)
+    )
 
 
 @router.get("/open-data/{period}/{name}", name="open_data_file")
@@ -151,7 +137,7 @@ def open_data_file(
     name: Annotated[str, Path(max_length=70)],
 ) -> Response:
     """Return one file of a month's release (only complete months are published)."""
-    if not stats.is_month(period) or not FILE.match(name) or period not in stats.published_months(db, settings, utcnow()):
+    if not is_month(period) or not FILE.match(name) or period not in stats.published_months(db, settings, utcnow()):
         raise NotFound(_("There is no such file."))
     content = _release(db, settings, period).get(name)
     if content is None:

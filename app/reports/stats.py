@@ -9,9 +9,7 @@ which it falls ("answered within 3.5 office hours").
 
 from __future__ import annotations
 
-import re
-import threading
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -29,12 +27,11 @@ from app.config import Settings
 from app.db import utcnow
 from app.forms.models import FormSubmission
 from app.languages import LANGUAGES
-from app.reports.facts import CURSOR_ID
+from app.reports.facts import CURSOR_ID, month_of
 from app.reports.models import ReportCase, ReportChatDay, ReportCursor, ReportHandover, ReportReferral
 from app.reports.suppress import protect_family
-from app.reports.tables import Column, Dataset, Value
+from app.reports.tables import Column, Dataset, Kept, Value, is_month
 
-MONTH = re.compile(r"^(19|20)\d{2}-(0[1-9]|1[0-2])$")
 #: Intents that mean the assistant could not answer the message.
 UNANSWERED = frozenset({"nlu_fallback", "out_of_scope"})
 #: Half-hour buckets: a duration's bucket is int(hours * BUCKETS_PER_HOUR).
@@ -48,11 +45,6 @@ MAX_MONTHS = 24
 
 
 # --- periods --------------------------------------------------------------------------------------
-
-
-def is_month(text: str | None) -> bool:
-    """Return whether text is a month 'YYYY-MM'."""
-    return bool(text and MONTH.match(text))
 
 
 def months(start: str, end: str) -> list[str]:
@@ -77,11 +69,6 @@ def last_complete_month(now: datetime, zone: ZoneInfo) -> str:
     """Return the month before now's local month."""
     first = now.astimezone(zone).date().replace(day=1)
     return (first - timedelta(days=1)).strftime("%Y-%m")
-
-
-def current_month(now: datetime, zone: ZoneInfo) -> str:
-    """Return now's local month."""
-    return now.astimezone(zone).strftime("%Y-%m")
 
 
 # --- what a figure is about -------------------------------------------------------------------------
@@ -123,7 +110,7 @@ def filters_for(
     """Return the filters asked for, with anything unknown dropped and the range kept sensible."""
     cc = case_content(settings)
     zone = cc.workflow.calendar.zone
-    last = end if is_month(end) else current_month(now, zone)
+    last = end if is_month(end) else month_of(now, zone)
     first = start if is_month(start) and start <= last else last
     span = months(first, last)
     if len(span) > MAX_MONTHS:
@@ -139,6 +126,11 @@ def filters_for(
     )
 
 
+def _referred_to(partner: int) -> Any:
+    """Return the ids of the cases ever referred to partner (a subquery)."""
+    return select(ReportReferral.case_id).where(ReportReferral.organisation_id == partner)
+
+
 def _cases(filters: Filters, *conditions: Any) -> list[Any]:
     where = list(conditions)
     if filters.category:
@@ -146,8 +138,7 @@ def _cases(filters: Filters, *conditions: Any) -> list[Any]:
     if filters.language:
         where.append(ReportCase.language == filters.language)
     if filters.partner is not None:
-        referred = select(ReportReferral.case_id).where(ReportReferral.organisation_id == filters.partner)
-        where.append(ReportCase.case_id.in_(referred))
+        where.append(ReportCase.case_id.in_(_referred_to(filters.partner)))
     return where
 
 
@@ -315,7 +306,7 @@ def handovers(db: Session, filters: Filters) -> list[tuple[str, str, int]]:
     if filters.category:
         where.append(ReportHandover.category == filters.category)
     if filters.partner is not None:
-        where.append(ReportHandover.case_id.in_(select(ReportReferral.case_id).where(ReportReferral.organisation_id == filters.partner)))
+        where.append(ReportHandover.case_id.in_(_referred_to(filters.partner)))
     rows = db.execute(
         select(ReportHandover.month, ReportHandover.language, func.count())
         .where(*where)
@@ -392,15 +383,20 @@ def visits(db: Session, filters: Filters, zone: ZoneInfo) -> list[tuple[str, str
         .group_by(Appointment.starts_at, Appointment.place_id)
     ):
         day, band = hour_band(at, zone)
-        cell = found[(at.astimezone(zone).strftime("%Y-%m"), place, day, band)]
+        cell = found[(month_of(at, zone), place, day, band)]
         cell[0] += int(n)
         cell[1] += int(attended or 0)
     return sorted((*key, n, came_) for key, (n, came_) in found.items())
 
 
 def partner_names(db: Session) -> dict[int, tuple[str, str]]:
-    """Return organisation id -> (slug, name)."""
-    return {org_id: (slug, name) for org_id, slug, name in db.execute(select(Organisation.id, Organisation.slug, Organisation.name))}
+    """Return partner organisation id -> (slug, name)."""
+    return {
+        org_id: (slug, name)
+        for org_id, slug, name in db.execute(
+            select(Organisation.id, Organisation.slug, Organisation.name).where(Organisation.kind == OrgKind.partner)
+        )
+    }
 
 
 # --- the open-data release ------------------------------------------------------------------------
@@ -742,9 +738,7 @@ def _read_month(db: Session, filters: Filters, zone: ZoneInfo, city: bool) -> _M
 #: Figures of settled months, by (generation of the facts, month, filters, scope). A settled month
 #: (over for two days: the chat's last day and late commits are in) never changes until the facts
 #: are rebuilt, which gives a new generation; so a year's dashboard reads only the current month.
-_SETTLED: OrderedDict[tuple[Any, ...], _Month] = OrderedDict()
-SETTLED_KEPT = 2048
-_SETTLED_LOCK = threading.Lock()
+_SETTLED: Kept[_Month] = Kept(2048)
 SETTLES_AFTER = timedelta(days=2)
 
 
@@ -753,15 +747,7 @@ def _month_figures(db: Session, filters: Filters, zone: ZoneInfo, city: bool, ge
     if generation is None or now < after + SETTLES_AFTER:
         return _read_month(db, filters, zone, city)
     key = (generation, filters.start, filters.category, filters.language, filters.partner, city)
-    with _SETTLED_LOCK:
-        found = _SETTLED.get(key)
-    if found is None:
-        found = _read_month(db, filters, zone, city)
-        with _SETTLED_LOCK:
-            _SETTLED[key] = found
-            while len(_SETTLED) > SETTLED_KEPT:
-                _SETTLED.popitem(last=False)
-    return found
+    return _SETTLED.get(key, lambda: _read_month(db, filters, zone, city))
 
 
 def dashboard(
