@@ -523,14 +523,19 @@ def release(*, db: Session, settings: Settings, period: str) -> list[Dataset]:
     ]
 
     # Durations: a median or a percentile of fewer cases than the threshold would describe people.
-    responses, closed = first_responses(db, filters), closures(db, filters)
+    # Closures by category (here) and by outcome (case-outcomes) add up to the same month's total, so
+    # their counts are protected together and both tables show the counts so protected.
+    response_rows = _durations_rows(first_responses(db, filters), "first_response")
+    closure_rows = _durations_rows(closures(db, filters), "closure")
+    shown_responses = _protect([(row[0], row[1], row[-1]) for row in response_rows], threshold)
+    shown_closures, shown_outcomes = _protect_family(
+        [[(row[0], row[1], row[-1]) for row in closure_rows], outcomes(db, filters)], threshold
+    )
     timing_rows: list[tuple[Any, ...]] = []
-    for stage, found in (("first_response", responses), ("closure", closed)):
-        rows = _durations_rows(found, stage)
-        counts = _protect([(row[0], row[2], row[1], row[-1]) for row in rows], threshold, group=2)
-        for row, shown in zip(rows, counts, strict=True):
-            small = not isinstance(shown[-1], int)
-            timing_rows.append((*row[:4], *((None, None, None) if small else row[4:7]), shown[-1]))
+    for rows, shown in ((response_rows, shown_responses), (closure_rows, shown_closures)):
+        for row, (*_key, count) in zip(rows, shown, strict=True):
+            small = not isinstance(count, int)
+            timing_rows.append((*row[:4], *((None, None, None) if small else row[4:7]), count))
     datasets.append(
         _dataset(
             "response-times",
@@ -547,8 +552,6 @@ def release(*, db: Session, settings: Settings, period: str) -> list[Dataset]:
             tuple(timing_rows),
         )
     )
-    outcome_rows, closure_counts = outcomes(db, filters), [(row[0], row[2], row[-1]) for row in _durations_rows(closed, "closure")]
-    shown_outcomes, _ = _protect_family([outcome_rows, closure_counts], threshold)
     datasets.append(
         _dataset(
             "case-outcomes",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from app.reports import facts, stats
 from app.reports.models import ReportCase, ReportReferral
-from tests.reports.conftest import at
+from tests.reports.conftest import at, move
 
 NOVEMBER = stats.Filters("2026-11", "2026-11")
 
@@ -146,3 +146,17 @@ def test_a_settled_month_is_read_once_until_the_facts_are_rebuilt(db, settings, 
     assert ("housing", 1) in categories(fresh)
     facts.rebuild(db=db, settings=settings, now=at(10, 11, month=12))
     assert categories(settled) == [("legal_aid", 2), ("housing", 1), ("work_permit", 1)]
+
+
+def test_closures_by_category_hide_what_the_outcomes_must_hide(db, settings, world, open_case):
+    # Six legal-aid cases closed in November: five as duplicates, one as out of scope. Alone, "6" by
+    # category looks harmless; but beside "c" and "<5" by outcome it would give the one away.
+    for i in range(6):
+        case, _ = open_case(category="legal_aid", now=at(2, 8 + i))
+        outcome = "duplicate" if i < 5 else "out_of_scope"
+        move(db, settings, world, case, "dismiss", at(3, 8 + i), outcome=outcome, reason="Closed")
+    facts.refresh(db=db, settings=settings, now=at(6, 12))
+    datasets = {d.name: d for d in stats.release(db=db, settings=settings, period="2026-11")}
+    closed = [r for r in datasets["response-times"].records() if r["stage"] == "closure"]
+    assert [(r["category"], r["cases"], r["median_hours"]) for r in closed] == [("legal_aid", "c", None)]
+    assert {r["outcome"]: r["cases"] for r in datasets["case-outcomes"].records()} == {"duplicate": "c", "out_of_scope": "<5"}
