@@ -20,7 +20,7 @@ DEV_SECRET_KEY = "dev-insecure-change-me"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 #: The staff roles (app.auth.enums.Role's values; the enum imports i18n, which reads these settings).
-STAFF_ROLES = ("caseworker", "supervisor", "admin", "partner_staff", "partner_admin")
+STAFF_ROLES = ("caseworker", "supervisor", "admin", "content_editor", "partner_staff", "partner_admin")
 
 #: A host name with at least two labels ("krakow.pl"): what WITAJ_CHAT_LINK_HOSTS lists.
 HOST_NAME = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")

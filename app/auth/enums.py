@@ -22,6 +22,7 @@ class Role(StrEnum):
     partner_staff = "partner_staff"
     partner_admin = "partner_admin"
     admin = "admin"
+    content_editor = "content_editor"  # teaches the assistant: its review queue and scores, nothing else
 
 
 class PendingStep(StrEnum):
@@ -33,7 +34,7 @@ class PendingStep(StrEnum):
 
 #: Which roles belong to which kind of organisation.
 ROLES_FOR_KIND: dict[OrgKind, frozenset[Role]] = {
-    OrgKind.office: frozenset({Role.caseworker, Role.supervisor, Role.admin}),
+    OrgKind.office: frozenset({Role.caseworker, Role.supervisor, Role.admin, Role.content_editor}),
     OrgKind.partner: frozenset({Role.partner_staff, Role.partner_admin}),
 }
 
@@ -46,5 +47,6 @@ def role_label(role: Role) -> str:
         Role.partner_staff: _("Partner organisation staff"),
         Role.partner_admin: _("Partner organisation administrator"),
         Role.admin: _("City administrator"),
+        Role.content_editor: _("Content editor"),
     }
     return labels[role]

@@ -30,6 +30,8 @@ class Action(StrEnum):
     manage_users = "manage_users"
     manage_partners = "manage_partners"
     manage_content = "manage_content"
+    #: the assistant's review queue (what it failed to answer) and its scores
+    review_assistant = "review_assistant"
 
 
 _CASEWORKER = frozenset(
@@ -46,12 +48,16 @@ _SUPERVISOR = _CASEWORKER | {
     Action.export_personal_data,
     Action.view_reports,
     Action.view_audit,
+    Action.review_assistant,
 }
 _PARTNER_STAFF = frozenset(
     {Action.view_cases, Action.edit_cases, Action.answer_referrals, Action.message_clients}
 )
 _PARTNER_ADMIN = _PARTNER_STAFF | {Action.manage_users, Action.view_reports, Action.export_personal_data}
 _ADMIN = frozenset(Action)
+#: A content editor sees no case, person or other staff page: only what the assistant failed to
+#: answer (masked, from conversations whose newcomer agreed) and its scores.
+_CONTENT_EDITOR = frozenset({Action.review_assistant})
 
 #: What each role may do to the data of its *own* organisation.
 OWN_ORGANISATION: dict[Role, frozenset[Action]] = {
@@ -60,6 +66,7 @@ OWN_ORGANISATION: dict[Role, frozenset[Action]] = {
     Role.partner_staff: _PARTNER_STAFF,
     Role.partner_admin: _PARTNER_ADMIN,
     Role.admin: _ADMIN,
+    Role.content_editor: _CONTENT_EDITOR,
 }
 
 #: What each role may do to the data of *other* organisations (a city administrator manages
