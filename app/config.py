@@ -79,6 +79,11 @@ class Settings(BaseSettings):
     )
     jobs_interval_seconds: int = Field(default=60, ge=0)
     models_dir: Path | None = None
+    evaluation_report: Path = Field(
+        default=PROJECT_ROOT / "var" / "evaluation.json",
+        description="the JSON report of `witaj dialogues evaluate` (the HTML report is written beside it), "
+        "shown to editors at /staff/assistant/scores",
+    )
     translation_backend: Literal["argos", "libretranslate", "none"] = "argos"
     argos_data_dir: Path = PROJECT_ROOT / "var" / "argos"
     libretranslate_url: str = "http://127.0.0.1:5000"

@@ -19,6 +19,7 @@ from app.appointments.staff_routes import router as agenda_router
 from app.assistant.channels.sender import Sender
 from app.assistant.flows import dialogue_engine
 from app.assistant.routes import router as assistant_router
+from app.assistant.score_routes import router as scores_router
 from app.auth.routes import router as auth_router
 from app.cases.api import describe as describe_api
 from app.cases.api import router as cases_api
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(agenda_router)
     app.include_router(reports_router)
     app.include_router(reports_api)
+    app.include_router(scores_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

@@ -19,7 +19,10 @@ import pyotp
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from app.assistant import evaluation
 from app.auth.enums import Role
+from app.config import get_settings
+from tests.assistant.test_evaluation import crafted
 from tests.browser import SiteSpec
 from tests.cases.fixtures import PARTNER_A
 
@@ -53,13 +56,15 @@ axe = Axe()
 
 
 @pytest.fixture(scope="module")
-def site_spec() -> SiteSpec:
+def site_spec(tmp_path_factory: pytest.TempPathFactory) -> SiteSpec:
     """The demo content (partners, cases in every state), a caseworker, an administrator, a partner's
-    staff member, and supervisors who must use a second factor."""
+    staff member, supervisors who must use a second factor, and a report of the assistant's scores."""
+    scores = tmp_path_factory.mktemp("scores") / "evaluation.json"
+    evaluation.write(crafted(), json_path=scores, html_path=None, settings=get_settings())
     return SiteSpec(
         caseworker=(CASEWORKER, PASSWORD),
         demo=True,
-        settings={"two_factor_roles": ("supervisor",)},
+        settings={"two_factor_roles": ("supervisor",), "evaluation_report": scores},
         accounts=(
             (ADMIN, PASSWORD, Role.admin, "gup-krakow"),
             (PARTNER_STAFF, PASSWORD, Role.partner_staff, PARTNER_A),
@@ -221,6 +226,7 @@ def test_every_page_behind_a_step_has_no_serious_accessibility_violation(site, b
     page.wait_for_url(re.compile(r".*/staff/$"))
     sweep.visit("/staff/agenda/load")
     sweep.visit("/staff/reports")
+    sweep.visit("/staff/assistant/scores")
 
     # An administrator's translation coverage.
     page.context.clear_cookies()

@@ -13,10 +13,10 @@ import click
 import httpx
 
 from app import i18n
+from app.assistant import evaluation
 from app.assistant.channels import adapters, telegram, viber
 from app.assistant.conversation_tests import run_tests
 from app.assistant.data import DialogueData, load_dialogues
-from app.assistant.evaluation import compare, report
 from app.assistant.export import export_rasa
 from app.assistant.knowledge import load_knowledge
 from app.assistant.nlu import evaluate, model_path, train_or_load
@@ -133,24 +133,40 @@ def test(min_accuracy: float, folds: int, repeats: int, seed: int, show_errors: 
 @click.option("--seed", default=0, show_default=True, help="Seed of the split.")
 @click.option("--language", "languages", multiple=True,
               help="Print only these languages (repeatable); the classifier is still trained on all, as in use.")
-@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=Path("var/evaluation.json"),
-              show_default=True, help="Where the JSON report is written.")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where the JSON report is written [default: WITAJ_EVALUATION_REPORT, var/evaluation.json].")
+@click.option("--html", "html_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where the HTML report is written [default: beside the JSON, ending in .html].")
+@click.option("--locale", default="en", show_default=True, help="The language of the HTML report.")
 @click.option("--compare", "previous", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="An earlier report: show what changed since.")
-def evaluate_command(folds: int, seed: int, languages: tuple[str, ...], out: Path, previous: Path | None) -> None:
+def evaluate_command(
+    folds: int, seed: int, languages: tuple[str, ...], out: Path | None, html_out: Path | None, locale: str,
+    previous: Path | None,
+) -> None:
     """Print precision, recall and F1 per language and intent (k-fold cross-validation, as `rasa test
-    nlu`), the worst confusions with examples; write the JSON report; with --compare, the change."""
-    data = _load(settings_or_exit())
+    nlu`), the worst confusions with examples; write the JSON and HTML reports (charts, the confusion
+    matrix); with --compare, the change."""
+    settings = settings_or_exit()
+    data = _load(settings)
     unknown = sorted(set(languages) - set(data.examples))
     if unknown:
         fail(f"no NLU examples in {', '.join(unknown)}; languages: {', '.join(sorted(data.examples))}")
+    if locale not in settings.locales:
+        fail(f"not an enabled locale: {locale} (enabled: {', '.join(settings.locales)})")
+    out = out or settings.evaluation_report
     before = None
     if previous is not None:
         try:
             before = json.loads(previous.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             fail(f"cannot read {previous}: {exc}")
-    result = report(evaluate(data, folds=max(folds, 2), seed=seed))
+    try:
+        result = evaluation.run(settings, folds=folds, seed=seed, before=before)
+    except ContentError as exc:
+        exit_with(ContentErrors([exc]), "dialogues/")
+    except ContentErrors as exc:
+        exit_with(exc, "dialogues/")
     for language, scores in result["languages"].items():
         if languages and language not in languages:
             continue
@@ -165,8 +181,8 @@ def evaluate_command(folds: int, seed: int, languages: tuple[str, ...], out: Pat
         for confusion in scores["confusions"][:5]:
             shown = " | ".join(confusion["examples"])
             click.echo(f"  {confusion['expected']} -> {confusion['predicted']}: {confusion['count']}  e.g. {shown}")
-    if before is not None:
-        changes = compare(result, before)
+    if previous is not None:
+        changes = result.get("comparison", {}).get("languages", {})
         if not changes:
             click.echo(f"{previous} is a report of another format: nothing compared")
         for language, change in changes.items():
@@ -177,9 +193,9 @@ def evaluate_command(folds: int, seed: int, languages: tuple[str, ...], out: Pat
                 f"since {previous.name}: {language} accuracy {change['accuracy_delta']:+.1%}, "
                 f"macro F1 {change['macro_f1_delta']:+.3f}; {moved}"
             )
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, ensure_ascii=False, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    click.echo(f"report: {out}")
+    html_out = html_out or out.with_suffix(".html")
+    evaluation.write(result, json_path=out, html_path=html_out, settings=settings, locale=locale)
+    click.echo(f"report: {out}, {html_out}")
 
 
 def _conversation_tests(data: DialogueData) -> bool:

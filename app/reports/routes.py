@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
+from app import charts
 from app.auth.deps import StaffPrincipal
 from app.auth.enums import OrgKind
 from app.auth.permissions import Action, Principal, require
@@ -21,7 +22,7 @@ from app.deps import AppSettings, DbSession
 from app.errors import NotFound
 from app.i18n import _
 from app.languages import LANGUAGES
-from app.reports import charts, facts, publish, stats
+from app.reports import facts, publish, stats
 from app.reports.tables import Kept, is_month
 from app.web import render
 
