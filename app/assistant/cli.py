@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from types import ModuleType
 
@@ -14,13 +15,14 @@ import httpx
 
 from app import i18n
 from app.assistant import evaluation
+from app.assistant.answer_checks import check_answers, response_texts
 from app.assistant.channels import adapters, telegram, viber
 from app.assistant.conversation_tests import run_tests
 from app.assistant.data import DialogueData, load_dialogues
 from app.assistant.export import export_rasa
-from app.assistant.knowledge import load_knowledge
+from app.assistant.knowledge import load_knowledge, read_answers
 from app.assistant.nlu import evaluate, model_path, train_or_load
-from app.cli_helpers import exit_with, fail, settings_or_exit
+from app.cli_helpers import exit_with, fail, settings_or_exit, shown_path
 from app.config import PROJECT_ROOT, Settings
 from app.content import ContentError, ContentErrors
 
@@ -247,6 +249,55 @@ def export_rasa_command(out_dir: Path) -> None:
     click.echo(
         f"wrote {len(written)} files to {out_dir}; train with: rasa train --data data --domain domain.yml"
     )
+
+
+@dialogues.command("check-answers")
+@click.option("--locale", "locales", multiple=True, help="Check only this enabled locale (repeatable).")
+@click.option("--max-age-days", type=click.IntRange(min=0), default=None,
+              help="Days after a review that an answer is due again (default: review_after_days of dialogues/answers.yml).")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The day review ages count to, YYYY-MM-DD (default: today in the city's time zone).")
+@click.option("--strict", is_flag=True, help="Fail also when answers are due for review.")
+def check_answers_command(
+    locales: tuple[str, ...], max_age_days: int | None, today: datetime | None, strict: bool
+) -> None:
+    """Fail on a response untranslated (missing, empty, fuzzy) or with other placeholders in an enabled
+    locale, or with a link that is not https on a host of dialogues/answers.yml; list answers due for review."""
+    settings = settings_or_exit()
+    unknown = [code for code in locales if code not in settings.locales]
+    if unknown:
+        fail(f"not an enabled locale: {', '.join(unknown)} (enabled: {', '.join(settings.locales)})")
+    folder = dialogues_dir(settings)
+    # Only domain.yml's responses are read (`witaj dialogues validate` checks the whole folder; here
+    # its NLU data would cost most of the time).
+    try:
+        names = response_texts(folder / "domain.yml")[0]
+        policy = read_answers(folder / "answers.yml", responses=names)
+        result = check_answers(
+            folder,
+            settings.locale_path,
+            locales or settings.locales,
+            policy,
+            today=today.date() if today else datetime.now(settings.zone).date(),
+            max_age_days=max_age_days,
+            chat_link_hosts=settings.chat_link_hosts,
+        )
+    except ContentError as exc:
+        exit_with(ContentErrors([exc]), "dialogues/")
+    except ContentErrors as exc:
+        exit_with(exc, "dialogues/")
+    for error in result.errors:
+        click.echo(f"{shown_path(error.path)}:{error.line}: {error.message}", err=True)
+    if result.due:
+        days = policy.review_after_days if max_age_days is None else max_age_days
+        click.echo(f"due for review (never reviewed, or more than {days} days ago):")
+        for due in result.due:
+            click.echo(f"  {shown_path(due.path)}:{due.line}: {due.message}")
+    for note in result.notes:
+        click.echo(f"note: {note}")
+    click.echo(result.summary())
+    if result.errors or (strict and result.due):
+        sys.exit(1)
 
 
 # --- the messengers ---------------------------------------------------------------------------------

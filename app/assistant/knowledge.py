@@ -1,10 +1,12 @@
 """The assistant's knowledge base: library branches, events, crisis phrases and the city form offered
 for a topic (dialogues/knowledge/*.yml), checked against the city's districts, the dialogues' intents
-and the forms of forms/. Each file has its reader in app/assistant/content/knowledge.py."""
+and the forms of forms/; and dialogues/answers.yml (the hosts answers may link to, review dates), checked
+here so that start-up and `witaj dialogues validate` report it. Each file has its reader in
+app/assistant/content/knowledge.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import TypeVar
 
 from app.assistant.content import knowledge as files
 from app.assistant.content.domain import listed_names
-from app.assistant.content.knowledge import Branch, Event
+from app.assistant.content.knowledge import AnswerPolicy, Branch, Event
 from app.assistant.nlu import normalize
 from app.cases.content import case_content
 from app.config import Settings
@@ -20,10 +22,12 @@ from app.content import Checker, ContentError, ContentErrors, load_yaml
 from app.forms.service import forms
 
 __all__ = [
+    "AnswerPolicy",
     "Branch",
     "Event",
     "Knowledge",
     "load_knowledge",
+    "read_answers",
     "read_branches",
     "read_city_forms",
     "read_crisis_phrases",
@@ -44,6 +48,9 @@ class Knowledge:
     city_forms: dict[str, str] = field(default_factory=dict)  # intent -> form id (forms/<id>.yml)
     #: topic intent -> {where|when|cost: the response or action that answers it} (follow_ups.yml)
     follow_ups: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: dialogues/answers.yml, checked here so that start-up and `witaj dialogues validate` report it;
+    #: read by `witaj dialogues check-answers` (None when the file is absent)
+    answers: AnswerPolicy | None = None
 
 
 def load_knowledge(settings: Settings) -> Knowledge:
@@ -83,6 +90,12 @@ def _load(
         lambda c: files.read_follow_ups(c, intents=intents, answers=answers),
         {},
     )
+    policy = _read(
+        base.parent / "answers.yml",
+        errors,
+        lambda c: files.read_answers(c, responses=answers),
+        None,
+    )
     if errors:
         raise ContentErrors(errors)
     return Knowledge(
@@ -91,6 +104,7 @@ def _load(
         crisis_phrases=tuple(normalize(phrase) for phrase in phrases),
         city_forms=offers,
         follow_ups=follow_ups,
+        answers=policy,
     )
 
 
@@ -138,6 +152,18 @@ def read_city_forms(path: Path, *, intents: frozenset[str], form_ids: frozenset[
 def read_follow_ups(path: Path, *, intents: frozenset[str], answers: frozenset[str]) -> dict[str, dict[str, str]]:
     """Return topic -> {where|when|cost: answer} from path; raise ContentError with file and line."""
     return _read_one(path, lambda c: files.read_follow_ups(c, intents=intents, answers=answers), {})
+
+
+def read_answers(path: Path, *, responses: Collection[str]) -> AnswerPolicy:
+    """Return the answer policy in path (dialogues/answers.yml); raise ContentErrors listing every
+    problem, or ContentError when the file is missing."""
+    if not path.exists():
+        raise ContentError(path, 0, "the file is missing: it lists the hosts answers may link to")
+    errors: list[ContentError] = []
+    policy = _read(path, errors, lambda c: files.read_answers(c, responses=responses), None)
+    if errors or policy is None:
+        raise ContentErrors(errors)
+    return policy
 
 
 @lru_cache(maxsize=4)

@@ -1,22 +1,25 @@
 """knowledge/: what the assistant's actions look up (dialogues/knowledge/README.md): library branches,
-events, crisis phrases and the city form offered for a topic. Not Rasa files: each starts with
-`version: 1`."""
+events, crisis phrases and the city form offered for a topic; and dialogues/answers.yml (the hosts
+answers may link to, review dates). Not Rasa files: each starts with `version: 1`."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from app.config import HOST_NAME
 from app.content import DAYS, Checker, Key, Schedule
 
 VERSION = 1
 AUDIENCES = ("adults", "children", "families", "all")
 DEFAULT_MINUTES = 60
 ACCESSIBILITY = ("wheelchair", "accessible_toilet", "parent_room")
+#: How long an answer's facts hold when answers.yml does not say (`review_after_days`).
+REVIEW_AFTER_DAYS = 365
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 
@@ -214,6 +217,62 @@ def read_follow_ups(
             else:
                 found.setdefault(str(intent), {})[kind] = answer
     return found
+
+
+@dataclass(frozen=True)
+class AnswerPolicy:
+    """dialogues/answers.yml: the hosts answers may link to (each with its subdomains), how many days
+    an answer's facts hold, and when a person last checked each response."""
+
+    allowed_hosts: tuple[str, ...] = ()
+    review_after_days: int = REVIEW_AFTER_DAYS
+    reviewed: dict[str, date] = field(default_factory=dict)
+    #: response name -> the line of its date in answers.yml
+    reviewed_lines: dict[str, int] = field(default_factory=dict)
+
+    def allows(self, host: str) -> bool:
+        """Return whether host is one of allowed_hosts or a subdomain of one."""
+        return any(host == allowed or host.endswith("." + allowed) for allowed in self.allowed_hosts)
+
+
+def read_answers(c: Checker, *, responses: Collection[str]) -> AnswerPolicy | None:
+    """Return the answer policy of answers.yml, after recording every problem in the checker."""
+    top = _top(c, "allowed_hosts", optional=("review_after_days", "reviewed"))
+    if top is None:
+        return None
+
+    def host(key: Key, value: object) -> str | None:
+        if isinstance(value, str) and HOST_NAME.match(value):
+            return value
+        c.fail(key, f"{value!r} is not a host name: write it in lower case without https:// or a path, e.g. krakow.pl")
+        return None
+
+    hosts = c.field(top, (), "allowed_hosts", c.items, host, min_items=0)
+    days = c.field(top, (), "review_after_days", c.integer, minimum=1, maximum=3650)
+    reviewed: dict[str, date] = {}
+    lines: dict[str, int] = {}
+    dates = top.get("reviewed")
+    if dates is not None and not isinstance(dates, dict):
+        c.fail(("reviewed",), "`reviewed` must map response names to the quoted date of their last review")
+        dates = None
+    for name, value in (dates or {}).items():
+        key: Key = ("reviewed", name)
+        if not str(name).startswith("utter_") or name not in responses:
+            c.fail(key, f"{name!r} is no response of dialogues/domain.yml")
+            continue
+        if not isinstance(value, str | date):
+            c.fail(key, f'`{name}` must be the quoted date of its last review, "YYYY-MM-DD"')
+            continue
+        day = _date(c, key, value)
+        if day is not None:
+            reviewed[name] = day
+            lines[name] = c.doc.line(*key)
+    return AnswerPolicy(
+        allowed_hosts=hosts or (),
+        review_after_days=days or REVIEW_AFTER_DAYS,
+        reviewed=reviewed,
+        reviewed_lines=lines,
+    )
 
 
 def _top(c: Checker, section: str, *, optional: tuple[str, ...] = ()) -> dict[str, Any] | None:
