@@ -136,6 +136,21 @@ class Settings(BaseSettings):
     appointment_retention_days: int = Field(
         default=90, ge=1, description="days after a visit when the person's name and contact are erased"
     )
+    content_read_only: bool = Field(
+        default=False,
+        description="the content folder is not written by the app (a deployment from git): the review queue "
+        "offers a labelled example as a patch instead of saving it",
+    )
+    conversation_retention_days: int = Field(
+        default=90, ge=1, le=3650,
+        description="days after its last message when a chat (unless a person still handles it), its ratings and "
+        "its review-queue items are deleted",
+    )
+    review_confidence: float = Field(
+        default=0.75, ge=0.0, le=1.0,
+        description="an answer given with less confidence than this goes to the content editors' review queue "
+        "(when the newcomer agreed)",
+    )
     open_data_min_count: int = Field(
         default=5, ge=2, le=100,
         description="a count of people below this is published as '<N' (with secondary suppression)",

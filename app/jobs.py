@@ -1,5 +1,6 @@
 """Periodic work: workflow timers (escalation, auto-close), webhook deliveries, visit reminders,
-messenger answers waiting in the outbox, stale form drafts, visits' personal data past retention, and
+messenger answers waiting in the outbox, stale form drafts, visits' personal data and chats past
+retention, and
 the statistics' facts (app/reports/facts.py).
 
 Runs inside the app every WITAJ_JOBS_INTERVAL_SECONDS (0 turns it off, e.g. when a separate
@@ -17,6 +18,7 @@ from sqlalchemy import Engine
 
 from app.appointments import flows as visit_flows
 from app.appointments import service as visit_service
+from app.assistant import review as assistant_review
 from app.assistant.channels import flows as channel_flows
 from app.cases import flows as case_flows
 from app.cases import once
@@ -34,8 +36,9 @@ REPORTS_PER_ROUND = 20_000
 
 def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None) -> dict[str, int]:
     """Fire due workflow timers, post due webhooks, send due visit reminders and messenger answers,
-    delete stale form drafts, forget the sealed secrets nobody came back for and erase visits'
-    names and contacts past retention, once; return counts."""
+    delete stale form drafts, forget the sealed secrets nobody came back for, erase visits'
+    names and contacts past retention and delete chats, ratings and review items past theirs, once;
+    return counts."""
     factory = session_factory(engine, write=True)
     with factory() as db:
         fired = case_flows.run_timers(db=db, settings=settings, now=now)
@@ -52,6 +55,10 @@ def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None)
         erased = visit_service.purge_personal(db=db, settings=settings, now=now)
         db.commit()
     with factory() as db:
+        # Chats idle past WITAJ_CONVERSATION_RETENTION_DAYS, and the ratings and queue items that old.
+        forgotten_chats = assistant_review.purge(db=db, settings=settings, now=now)
+        db.commit()
+    with factory() as db:
         # Last: the statistics fold in what the steps above changed.
         folded = report_facts.refresh(db=db, settings=settings, now=now, limit=REPORTS_PER_ROUND)
         db.commit()
@@ -60,7 +67,7 @@ def run_once(*, engine: Engine, settings: Settings, now: datetime | None = None)
     return {
         "timers": len(fired), **delivered, **reminded, "messages_sent": sent["sent"], "messages_retry": sent["retry"],
         "messages_failed": sent["failed"], "drafts_deleted": purged, "secrets_forgotten": forgotten,
-        "visits_erased": erased, "report_cases": folded["cases"],
+        "visits_erased": erased, "report_cases": folded["cases"], **forgotten_chats,
     }
 
 

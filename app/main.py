@@ -18,6 +18,7 @@ from app.appointments.routes import router as visits_router
 from app.appointments.staff_routes import router as agenda_router
 from app.assistant.channels.sender import Sender
 from app.assistant.flows import dialogue_engine
+from app.assistant.review_routes import router as review_router
 from app.assistant.routes import router as assistant_router
 from app.assistant.score_routes import router as scores_router
 from app.auth.routes import router as auth_router
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.include_router(reports_router)
     app.include_router(reports_api)
     app.include_router(scores_router)
+    app.include_router(review_router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     errors.install(app)

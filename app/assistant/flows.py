@@ -12,7 +12,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,9 +26,9 @@ from app.appointments import service as appointment_service
 from app.appointments.content import catalogue
 from app.appointments.exceptions import SlotTaken
 from app.appointments.models import Appointment
-from app.assistant import actions, runtime
+from app.assistant import actions, nlu_edit, review, runtime
 from app.assistant import service as chat_service
-from app.assistant.models import Conversation, ConversationMessage
+from app.assistant.models import Conversation, ConversationMessage, ReviewItem
 from app.assistant.runtime import BotMessage, Context, DialogueEngine, Parsed, Tracker
 from app.assistant.service import HUMAN, QUEUED
 from app.assistant.when import find_when
@@ -588,7 +588,7 @@ _engines_lock = threading.Lock()
 
 def dialogue_engine(settings: Settings) -> DialogueEngine:
     """Return the engine for the configured dialogues with every action, training or loading the NLU
-    model once per process."""
+    model once per process (and again, in the background, after `relearn`)."""
     folder = str(settings.content_dir / "dialogues")
     engine = _engines.get(folder)
     if engine is None:
@@ -598,6 +598,45 @@ def dialogue_engine(settings: Settings) -> DialogueEngine:
                 data, nlu = runtime.trained(settings)
                 engine = _engines[folder] = DialogueEngine(data, nlu, settings, actions=ACTIONS)
     return engine
+
+
+_relearning: dict[str, threading.Thread] = {}
+#: Folders edited since their relearning thread last read them: it reads them again.
+_again: set[str] = set()
+
+
+def relearn(settings: Settings, *, wait: bool = False) -> threading.Thread:
+    """Train the NLU model again from the dialogues as they are now (cached by their hash, like any
+    model) on a thread of its own; the engine in use answers until the new one replaces it. An edit
+    that makes the dialogues invalid leaves the engine in use (the error is logged). Return the thread
+    (wait: return once it is done)."""
+    folder = str(settings.content_dir / "dialogues")
+
+    def work() -> None:
+        while True:
+            with _engines_lock:
+                _again.discard(folder)
+            try:
+                data, nlu = runtime.trained(settings)
+            except Exception:  # noqa: BLE001 - the running engine stays; the cause is in the log
+                log.exception("the dialogues could not be learned again; the assistant keeps the previous model")
+                data = None
+            with _engines_lock:
+                if data is not None:
+                    _engines[folder] = DialogueEngine(data, nlu, settings, actions=ACTIONS)
+                if folder not in _again:  # no edit came while it learned: the next edit starts a thread
+                    _relearning.pop(folder, None)
+                    return
+
+    with _engines_lock:
+        _again.add(folder)
+        running = _relearning.get(folder)
+        if running is None:
+            running = _relearning[folder] = threading.Thread(target=work, name="witaj-relearn", daemon=True)
+            running.start()
+    if wait:
+        running.join()
+    return running
 
 
 # --- one turn -------------------------------------------------------------------------------------
@@ -756,6 +795,14 @@ def receive(
     if chosen in settings.locales and chosen != tracker.language:
         tracker.language = conversation.language = chosen  # type: ignore[assignment]
     conversation.updated_at = now
+    command = review.control(text)
+    if command is not None:
+        # A rating or a consent answer (a quick reply): recorded and acknowledged; the dialogue stays
+        # where it was.
+        return _control_turn(
+            db=db, settings=settings, conversation=conversation, tracker=tracker, command=command, text=text, now=now,
+            external_id=external_id,
+        )
     if conversation.mode in (QUEUED, HUMAN):
         # Written in a language the city does not speak, it is marked so: the translation tries it.
         written = foreign_language(text, enabled=list(settings.locales)) or conversation.language
@@ -780,6 +827,9 @@ def receive(
         parsed = replace(parsed, language=tracker.language)
     # A secret typed into the status form is never stored in the transcript.
     secret_answer = tracker.active_loop == "case_status_form" and tracker.requested_slot == "case_secret"
+    # What a form asks for (a name, a contact, a reference) is an answer, never a question to review.
+    in_form = tracker.active_loop is not None
+    comment_for, tracker.comment_for = tracker.comment_for, None
     turn = Turn()
     turn.stored.append(
         _store_newcomers(
@@ -801,10 +851,15 @@ def receive(
             tracker=tracker, parsed=parsed, settings=settings, db=db, conversation=conversation, now=now
         )
     conversation.language = tracker.language
+    with use_locale(tracker.language):
+        rated = _learn_from(
+            db=db, settings=settings, conversation=conversation, tracker=tracker, parsed=parsed, turn=turn,
+            text=text, skip=in_form or secret_answer, comment_for=comment_for,
+        )
     conversation.state = tracker.to_state()
     turn.language = tracker.language
     turn.erased = tracker.erase_requested  # set by action_erase_conversation
-    for message in turn.answer:
+    for number, message in enumerate(turn.answer):
         turn.stored.append(
             chat_service.store(
                 db,
@@ -815,10 +870,139 @@ def receive(
                 buttons=message.buttons,
                 private=message.private,
                 created_at=now,
+                data={"rate": rated} if rated is not None and number == rated["index"] else {},
             )
         )
     db.flush()
     return turn
+
+
+def _learn_from(
+    *, db: Session, settings: Settings, conversation: Conversation, tracker: Tracker, parsed: Parsed, turn: Turn,
+    text: str, skip: bool, comment_for: int | None,
+) -> dict[str, Any] | None:
+    """Feed the review queue from one answered message and say which answer may be rated.
+
+    The newcomer's words after an answer they rated unhelpful are also their comment on it. A message
+    read outside a form that the assistant could not answer, or answered unsure, goes to the queue if
+    the newcomer agreed; the first time, the answer ends with the question whether they agree. Return
+    what the rateable answer carries (its index in turn.answer, the intent, confidence and dialogues'
+    version), or None. On a messenger or Rasa's REST channel the rateable answer is followed by the
+    question whether it helped, with the two answers as quick replies (the web chat shows its own
+    control under the answer)."""
+    engine = dialogue_engine(settings)
+    payload = runtime.is_payload(text)
+    question = turn.stored[0]
+    if comment_for is not None and not payload and not skip:
+        review.add_comment(db=db, settings=settings, tracker=tracker, answer_id=comment_for, text=text, data=engine.data)
+    reason = None
+    if not (skip or payload or parsed.foreign is not None or tracker.erase_requested):
+        reason = review.reason_for(intent=parsed.intent, confidence=parsed.confidence, threshold=settings.review_confidence)
+        if reason == review.UNANSWERED and chat_service.mask_contacts(text)[1] and not review.has_words(text):
+            reason = None  # a number or an address on its own was kept for a case, not a riddle
+    rated = None
+    if tracker.active_loop is None and not payload and review.rateable(parsed.intent, turn.answer):
+        index = len(turn.answer) - 1
+        rated = {
+            "index": index, "intent": parsed.intent, "confidence": round(parsed.confidence, 3),
+            "version": review.content_version(engine.data),
+        }
+        if conversation.channel != "web":
+            # A question of its own after the answer: the answer's own quick replies stay as they are.
+            turn.answer.append(review.feedback_question())
+    if reason is not None:
+        db.flush()  # the newcomer's message gets its id
+        if review.note(db=db, tracker=tracker, message=question, reason=reason, data=engine.data):
+            turn.answer.append(review.consent_question(settings))
+    return rated
+
+
+def _control_turn(
+    *, db: Session, settings: Settings, conversation: Conversation, tracker: Tracker, command: review.Control,
+    text: str, now: datetime, external_id: str | None,
+) -> Turn:
+    """Record a rating or a consent answer sent as a quick reply, and acknowledge it. Flushes."""
+    engine = dialogue_engine(settings)
+    turn = Turn(language=tracker.language)
+    turn.stored.append(
+        chat_service.store(
+            db, conversation, "user", text, language=tracker.language, data={"control": command.kind},
+            created_at=now, external_id=external_id,
+        )
+    )
+    db.flush()
+    with use_locale(tracker.language):
+        if command.kind == "review_consent":
+            review.answer_consent(db=db, tracker=tracker, conversation=conversation, agree=bool(command.agree), data=engine.data)
+            turn.answer.append(BotMessage(text=review.consent_thanks(bool(command.agree))))
+        else:
+            answer = review.rateable_answer(db=db, conversation=conversation, message_id=command.message_id)
+            if answer is None:
+                turn.answer.append(BotMessage(text=_("There is no answer to rate yet. Ask me something first.")))
+            else:
+                rated = review.rate(
+                    db=db, settings=settings, conversation=conversation, tracker=tracker, answer=answer,
+                    helpful=bool(command.helpful), comment=command.comment, data=engine.data, now=now,
+                )
+                turn.answer.append(BotMessage(text=review.rating_thanks(bool(command.helpful), asked_more=not command.comment)))
+                if not command.helpful and not command.comment:
+                    tracker.comment_for = answer.id
+                if rated.ask_consent:
+                    turn.answer.append(review.consent_question(settings))
+    conversation.state = tracker.to_state()
+    for message in turn.answer:
+        turn.stored.append(
+            chat_service.store(
+                db, conversation, "bot", message.text, language=tracker.language, buttons=message.buttons, created_at=now
+            )
+        )
+    db.flush()
+    return turn
+
+
+def decide_review(
+    *, db: Session, items: Sequence[ReviewItem], status: str, actor_id: int | None, intent: str | None = None
+) -> int:
+    """Record a content editor's decision on a group of the review queue and commit; return how many
+    items were still open (see review.resolve)."""
+    done = review.resolve(db=db, items=items, status=status, actor_id=actor_id, intent=intent)
+    db.commit()
+    return done
+
+
+def label_example(
+    *, db: Session, settings: Settings, edit: nlu_edit.Edit, items: Sequence[ReviewItem], actor_id: int | None, intent: str
+) -> None:
+    """Write the labelled example into its NLU file (nlu_edit.apply: Conflict when the file changed
+    since it was read), mark the group labelled, commit, and let the assistant learn it (relearn)."""
+    nlu_edit.apply(edit)
+    review.resolve(db=db, items=items, status=review.LABELLED, actor_id=actor_id, intent=intent)
+    db.commit()
+    relearn(settings)
+
+
+def rate_on_web(
+    *, db: Session, settings: Settings, conversation: Conversation, message_id: int, helpful: bool,
+    comment: str = "", consent: bool | None = None,
+) -> review.Rated | None:
+    """Store the web chat's rating of one answer (and the newcomer's comment, and their answer to the
+    consent question when the form asked it); commit. Return None when message_id is no rateable answer
+    of this conversation."""
+    engine = dialogue_engine(settings)
+    answer = review.rateable_answer(db=db, conversation=conversation, message_id=message_id)
+    if answer is None:
+        return None
+    tracker = Tracker.from_state(conversation.state, conversation.language)
+    rated = review.rate(
+        db=db, settings=settings, conversation=conversation, tracker=tracker, answer=answer, helpful=helpful,
+        comment=comment or None, data=engine.data,
+    )
+    if consent is not None and tracker.review_consent is None:
+        review.answer_consent(db=db, tracker=tracker, conversation=conversation, agree=consent, data=engine.data)
+        rated.ask_consent = False
+    conversation.state = tracker.to_state()
+    db.commit()
+    return rated
 
 
 def _store_newcomers(

@@ -1,11 +1,12 @@
-"""Tables: conversation (state of one chat, kept so a restart resumes it) and conversation_message."""
+"""Tables: conversation (state of one chat, kept so a restart resumes it), conversation_message,
+channel_delivery, answer_feedback and review_item (the content editors' queue)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Float, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.auth.models import User
@@ -112,3 +113,63 @@ class ChannelDelivery(Base):
     #: hash of the provider's message id, unique, so a webhook delivery the provider repeats queues
     #: no second notice (a turn's answers are kept from repeating by the stored message's id).
     source_key: Mapped[str | None] = mapped_column(String(80), default=None, unique=True)
+
+
+class AnswerFeedback(Base):
+    """A newcomer's rating of one of the assistant's answers (helpful or not), with what the answer
+    was given for: the intent and confidence of the question, the language and the dialogues' version.
+    One per answer: rating it again changes it. Deleted with the conversation, or after
+    WITAJ_CONVERSATION_RETENTION_DAYS."""
+
+    __tablename__ = "answer_feedback"
+    __table_args__ = (Index("ix_answer_feedback_created", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), index=True)
+    #: The bot's message rated (the last of its answer).
+    message_id: Mapped[int] = mapped_column(ForeignKey("conversation_message.id", ondelete="CASCADE"), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    helpful: Mapped[bool] = mapped_column()
+    #: What the newcomer wrote about it, encrypted (it may name them); None: no comment.
+    comment_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
+    intent: Mapped[str | None] = mapped_column(String(80), default=None)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    language: Mapped[str] = mapped_column(String(10))
+    #: The dialogues' fingerprint (first 12 characters) the answer came from.
+    content_version: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ReviewItem(Base):
+    """A newcomer's message for the content editors' review queue: one the assistant could not answer,
+    answered unsure, or whose answer was rated unhelpful, from a conversation whose newcomer agreed.
+    Only the masked text is kept here (app/assistant/masking.py); the editor's decision is recorded on
+    it. Deleted with the conversation, or after WITAJ_CONVERSATION_RETENTION_DAYS."""
+
+    __tablename__ = "review_item"
+    __table_args__ = (
+        Index("ix_review_item_queue", "status", "language", "id"),
+        Index("ix_review_item_created", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversation.id", ondelete="CASCADE"), index=True)
+    #: The newcomer's message (one item per message: a second reason adds to the first).
+    message_id: Mapped[int] = mapped_column(ForeignKey("conversation_message.id", ondelete="CASCADE"), unique=True)
+    language: Mapped[str] = mapped_column(String(10))
+    text_masked: Mapped[str] = mapped_column(Text)
+    #: unanswered, unsure or unhelpful
+    reason: Mapped[str] = mapped_column(String(12))
+    intent: Mapped[str | None] = mapped_column(String(80), default=None)
+    confidence: Mapped[float | None] = mapped_column(Float, default=None)
+    content_version: Mapped[str] = mapped_column(String(16))
+    #: The newcomer's comment on the unhelpful answer, masked.
+    comment_masked: Mapped[str | None] = mapped_column(Text, default=None)
+    #: open, labelled, new_topic or dismissed
+    status: Mapped[str] = mapped_column(String(12), default="open")
+    #: labelled: the intent the editor chose
+    resolved_intent: Mapped[str | None] = mapped_column(String(80), default=None)
+    resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id", ondelete="SET NULL"), default=None)
+    resolved_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from app.assistant import flows, service
+from app.assistant import flows, review, service
 from app.assistant.channels import adapters, outbox, rest
 from app.assistant.channels import flows as channel_flows
 from app.assistant.channels.shapes import Call, Inbound, Received
@@ -31,8 +31,8 @@ from app.cases import access
 from app.config import Settings
 from app.db import MAX_INT, parse_id
 from app.deps import AppSettings, DbSession
-from app.errors import InvalidInput, PermissionDenied
-from app.i18n import get_locale
+from app.errors import InvalidInput, NotFound, PermissionDenied
+from app.i18n import _, get_locale
 from app.web import base_path, redirect, render, url_for
 
 router = APIRouter()
@@ -75,9 +75,17 @@ def _chat_context(
     last_bot = next((m for m in reversed(items) if m.author == "bot"), None)
     last_user = next((m for m in reversed(items) if m.author == "user"), None)
     hosts = settings.chat_link_hosts if settings is not None else ()
+    tracker_state = (conversation.state or {}) if conversation is not None else {}
+    rateable = [m.id for m in items if m.author == "bot" and (m.data or {}).get("rate")]
     return {
         "conversation": conversation,
         "items": items,
+        # The answers' ratings, and whether the newcomer was asked if the team may read what failed.
+        "ratings": review.ratings(db=db, message_ids=rateable) if rateable else {},
+        "follow_up": None,
+        "comment_error": None,
+        "consent_unknown": tracker_state.get("review_consent") is None,
+        "consent_text": review.consent_question(settings).text if settings is not None else "",
         "last_id": items[-1].id if items else after_id,
         "buttons": last_bot.buttons if last_bot and items and items[-1].id == last_bot.id else [],
         "waiting": conversation is not None and conversation.mode in (service.QUEUED, service.HUMAN),
@@ -100,6 +108,8 @@ def chat_page(request: Request, db: DbSession, settings: AppSettings) -> Respons
     """Show the chat with its history (nothing is stored until the first message)."""
     conversation, _sender = _web_conversation(request, db, create=False)
     context = _chat_context(db, conversation, settings=settings)
+    # After "not helpful" without JavaScript: the page asks what the newcomer looked for, under it.
+    context["follow_up"] = parse_id(request.query_params.get("rated", ""))
     # After "delete my conversation": said on the fresh page (only when nothing is left of it).
     context["erased"] = conversation is None and request.query_params.get("erased") == "1"
     return render(request, "assistant/chat.html", context)
@@ -170,6 +180,55 @@ def _web_turn(request: Request, db: Session, settings: Settings, message: str, a
         context["refresh_form"] = True
         return _set_cookie(render(request, "assistant/chat.html", context, block="new_messages"), new_sender, settings)
     return _set_cookie(redirect(request, url_for(request, "chat") + "#latest"), new_sender, settings)
+
+
+@router.post("/chat/feedback", name="chat_feedback")
+def chat_feedback(
+    request: Request,
+    db: DbSession,
+    settings: AppSettings,
+    message: Annotated[str, Form()] = "",
+    rating: Annotated[str, Form()] = "",
+    comment: Annotated[str, Form()] = "",
+    consent: Annotated[str, Form()] = "",
+    stage: Annotated[str, Form()] = "",
+) -> Response:
+    """Rate one of the assistant's answers (helpful or not); after "not helpful", a second post may add
+    what the newcomer looked for and their answer to the consent question. htmx gets the control back;
+    a plain post goes back to the answer."""
+    conversation, _sender = _web_conversation(request, db, create=False)
+    message_id = parse_id(message)
+    if conversation is None or message_id is None or rating not in ("helpful", "unhelpful") or consent not in ("", "yes", "no"):
+        raise InvalidInput({"rating": _("Choose whether the answer helped.")})
+    htmx = request.headers.get("HX-Request") == "true"
+    try:
+        text = review.check_comment(comment)
+    except InvalidInput as exc:
+        answer = review.rateable_answer(db=db, conversation=conversation, message_id=message_id)
+        if answer is None:
+            raise
+        context = _chat_context(db, conversation, settings=settings, items=[answer])
+        context.update(follow_up=message_id, comment_error=exc.field_errors["comment"], ratings={message_id: False})
+        if htmx:
+            return render(request, "assistant/chat.html", context, status_code=422, block="rated")
+        context = _chat_context(db, conversation, settings=settings)
+        context.update(follow_up=message_id, comment_error=exc.field_errors["comment"])
+        context["ratings"] = {**context["ratings"], message_id: False}
+        return render(request, "assistant/chat.html", context, status_code=422)
+    rated = flows.rate_on_web(
+        db=db, settings=settings, conversation=conversation, message_id=message_id, helpful=rating == "helpful",
+        comment=text, consent=None if not consent else consent == "yes",
+    )
+    if rated is None:
+        raise NotFound("answer")
+    follow_up = message_id if rating == "unhelpful" and stage != "more" else None
+    if htmx:
+        answer = review.rateable_answer(db=db, conversation=conversation, message_id=message_id)
+        context = _chat_context(db, conversation, settings=settings, items=[answer] if answer is not None else [])
+        context["follow_up"] = follow_up
+        return render(request, "assistant/chat.html", context, block="rated")
+    query = {"rated": str(message_id)} if follow_up else None
+    return redirect(request, url_for(request, "chat", query=query) + f"#rate-{message_id}")
 
 
 @router.get("/chat/messages", name="chat_poll")

@@ -145,6 +145,14 @@ class Tracker:
     history: list[str] = field(default_factory=list)
     status_attempts: list[str] = field(default_factory=list)
     asked: dict[str, int] = field(default_factory=dict)  # how often the active form asked each slot
+    #: May the content editors read what the assistant failed to answer? "yes", "no", or None (not
+    #: asked yet, or asked and not answered); asked once per conversation (app/assistant/review.py).
+    review_consent: str | None = None
+    consent_asked: bool = False
+    #: Messages waiting for that answer to enter the review queue (ids of the newcomer's messages).
+    review_pending: list[int] = field(default_factory=list)
+    #: An answer just rated unhelpful on a messenger or REST: the next message is also its comment.
+    comment_for: int | None = None
     #: Set by action_erase_conversation for this turn only (never saved): the conversation is to be
     #: deleted once the turn is answered.
     erase_requested: bool = False
@@ -169,6 +177,10 @@ class Tracker:
             "history": self.history[-MAX_HISTORY:],
             "status_attempts": self.status_attempts[-10:],
             "asked": self.asked,
+            "review_consent": self.review_consent,
+            "consent_asked": self.consent_asked,
+            "review_pending": self.review_pending[-20:],
+            "comment_for": self.comment_for,
         }
 
     def deactivate(self) -> None:

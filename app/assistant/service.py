@@ -19,7 +19,13 @@ from markupsafe import Markup, escape
 from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.orm import Session
 
-from app.assistant.models import ChannelDelivery, Conversation, ConversationMessage
+from app.assistant.models import (
+    AnswerFeedback,
+    ChannelDelivery,
+    Conversation,
+    ConversationMessage,
+    ReviewItem,
+)
 from app.config import HOST_NAME, Settings
 from app.db import utcnow
 from app.errors import InvalidInput
@@ -118,9 +124,11 @@ def pseudonym(settings: Settings, channel: str, user_id: str) -> str:
 
 
 def erase(*, db: Session, conversation: Conversation) -> None:
-    """Delete the conversation, its messages and what waits to be sent for it (a case opened from it
+    """Delete the conversation, its messages, its ratings and queue items, and what waits to be sent for it (a case opened from it
     stays with the office, with the transcript it was given). Flushes."""
     db.execute(delete(ChannelDelivery).where(ChannelDelivery.conversation_id == conversation.id))
+    db.execute(delete(AnswerFeedback).where(AnswerFeedback.conversation_id == conversation.id))
+    db.execute(delete(ReviewItem).where(ReviewItem.conversation_id == conversation.id))
     db.execute(delete(ConversationMessage).where(ConversationMessage.conversation_id == conversation.id))
     db.delete(conversation)
     db.flush()

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from app.auth import service as auth_service
 from app.auth.enums import Role
-from app.auth.permissions import Principal
+from app.auth.permissions import Action, Principal, require
 from app.deps import SAFE_METHODS, AppSettings, DbSession, WriteDbSession
 from app.errors import LoginRequired, PermissionDenied
 
@@ -64,6 +64,17 @@ def require_role(*roles: Role) -> Callable[[Principal], Principal]:
     async def check(principal: StaffPrincipal) -> Principal:
         if principal.role not in roles:
             raise PermissionDenied("role")
+        return principal
+
+    return check
+
+
+def require_action(action: Action) -> Callable[[Principal], Principal]:
+    """Return a dependency that lets through only principals who may do action to their own
+    organisation's data (a whole router of pages: the cases need view_cases)."""
+
+    async def check(principal: StaffPrincipal) -> Principal:
+        require(principal, action, principal.organisation_id)
         return principal
 
     return check

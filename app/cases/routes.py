@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from app.assistant import service as chat_service
 from app.assistant.channels import outbox
 from app.auth import service as auth_service
-from app.auth.deps import StaffPrincipal
+from app.auth.deps import StaffPrincipal, require_action
 from app.auth.enums import OrgKind
 from app.auth.models import User
 from app.auth.permissions import Action, Principal, can
@@ -39,7 +39,8 @@ from app.languages import LANGUAGES, native_name
 from app.partners import service as partner_service
 from app.web import redirect, render, url_for
 
-router = APIRouter(prefix="/staff/cases")
+# Every case page needs view_cases (a content editor, signed in as office staff, has none).
+router = APIRouter(prefix="/staff/cases", dependencies=[Depends(require_action(Action.view_cases))])
 #: Rows in one CSV export (the rest is left out and the audit entry says so).
 EXPORT_LIMIT = 10_000
 

@@ -9,7 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.auth import service as auth_service
 from app.auth.deps import StaffPrincipal
 from app.auth.enums import role_label
-from app.auth.permissions import allowed_actions
+from app.auth.permissions import Action, allowed_actions
 from app.cases import inbox
 from app.db import ping
 from app.deps import DbSession
@@ -34,11 +34,13 @@ def landing(request: Request) -> Response:
 def staff_dashboard(request: Request, principal: StaffPrincipal, db: DbSession) -> Response:
     """Show the staff dashboard: the principal's organisation, role and inbox counts."""
     organisation = auth_service.organisation(db=db, organisation_id=principal.organisation_id)
-    counts = inbox.counts_for(db=db, principal=principal)
+    actions = allowed_actions(principal, principal.organisation_id)
+    # A content editor sees no cases, not even how many there are.
+    counts = inbox.counts_for(db=db, principal=principal) if Action.view_cases in actions else None
     context = {
         "organisation_name": organisation.name if organisation else "",
         "role_label": role_label(principal.role),
-        "actions": sorted(a.value for a in allowed_actions(principal, principal.organisation_id)),
+        "actions": sorted(a.value for a in actions),
         "counts": counts,
     }
     return render(request, "staff/dashboard.html", context)
