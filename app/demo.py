@@ -45,6 +45,7 @@ def load_demo(*, db: Session, settings: Settings) -> list[str]:
         (f"admin@{DEMO_DOMAIN}", "Anna Administratorka", Role.admin, office),
         (f"supervisor@{DEMO_DOMAIN}", "Stefan Kierownik", Role.supervisor, office),
         (f"caseworker@{DEMO_DOMAIN}", "Kasia Doradczyni", Role.caseworker, office),
+        (f"editor@{DEMO_DOMAIN}", "Ewa Redaktorka", Role.content_editor, office),
     ]
     # Staff for the partners that take referrals most often in the demo cases.
     preferred = ["fundacja-przystan", "stowarzyszenie-cieply-kat"]

@@ -128,6 +128,15 @@ def test_every_page_has_no_serious_accessibility_violation(site, browser, langua
     page.keyboard.press("Enter")
     page.locator(".msg-bot").last.wait_for()
     sweep.check("/chat after an answer")
+    # An answer rated "not helpful": the box asks what they looked for and, once, for consent.
+    page.locator("#quick-replies button").first.click()  # a topic, from the greeting's quick replies
+    page.locator(".msg-rate form").last.wait_for()
+    page.locator(".msg-rate button[value=unhelpful]").last.click()
+    page.locator(".msg-rate textarea").last.wait_for()
+    sweep.check("/chat with a rating's follow-up")
+    page.locator(".msg-rate input[name=consent][value=yes]").last.check()
+    page.locator(".msg-rate form button[type=submit]").last.click()
+    page.locator(".msg-rate p.hint").last.wait_for()
     # A city form sent with nothing filled in: the error summary and the fields' errors.
     sweep.goto("/forms/biblioteka-karta")
     page.locator("form button[name=_action][value=submit]").first.click()
@@ -227,6 +236,13 @@ def test_every_page_behind_a_step_has_no_serious_accessibility_violation(site, b
     sweep.visit("/staff/agenda/load")
     sweep.visit("/staff/reports")
     sweep.visit("/staff/assistant/scores")
+    # The review queue with the question rated above, and the difference before a label is saved.
+    sweep.visit("/staff/assistant/review")
+    page.locator(".review-label select").first.select_option(index=3)
+    page.locator(".review-label input[name=text]").first.fill(f"a permit to work, please ({language})")
+    page.locator(".review-label button").first.click()
+    page.locator("pre.diff").wait_for()
+    sweep.check("/staff/assistant/review/label")
 
     # An administrator's translation coverage.
     page.context.clear_cookies()

@@ -901,7 +901,8 @@ def _learn_from(
         if reason == review.UNANSWERED and chat_service.mask_contacts(text)[1] and not review.has_words(text):
             reason = None  # a number or an address on its own was kept for a case, not a riddle
     rated = None
-    if tracker.active_loop is None and not payload and review.rateable(parsed.intent, turn.answer):
+    # A topic's button (/work_permit) is a question like a typed one; an answer's (/affirm) is not.
+    if tracker.active_loop is None and review.rateable(parsed.intent, turn.answer):
         index = len(turn.answer) - 1
         rated = {
             "index": index, "intent": parsed.intent, "confidence": round(parsed.confidence, 3),

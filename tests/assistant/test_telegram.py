@@ -347,3 +347,26 @@ def test_a_delivery_sent_while_turns_run_is_marked_by_the_next_turn_or_by_its_ow
     assert state([s.delivery_id for s in third]) == [(True, 1)] and recorder.pending() == []
     texts = [body["text"] for body in fake.sent(720)]
     assert texts and len(texts) == len(set(texts))  # each message of the answer once
+
+
+def test_an_answer_is_rated_with_telegrams_buttons_and_the_next_words_are_the_comment(client, db, settings, fake):
+    from app.assistant import review
+    from app.assistant.models import AnswerFeedback
+    from app.crypto import decrypt_json
+    from app.i18n import use_locale
+
+    say(client, text_update(720, "Мені потрібен дозвіл на роботу"))
+    rows = [row for body in fake.sent(720) for row in body.get("reply_markup", {}).get("inline_keyboard", [])]
+    asked = fake.sent(720)[-1]
+    assert asked["text"] == ua("Did this answer help?")  # a question of its own, after the answer
+    unhelpful = next(b["callback_data"] for row in rows for b in row if b.get("text") == ua("Not helpful"))
+    say(client, button_update(720, unhelpful))
+    feedback = db.scalar(select(AnswerFeedback))
+    assert feedback.channel == "telegram" and feedback.helpful is False and feedback.language == "uk"
+    assert feedback.intent == "work_permit"
+    with use_locale("uk"):
+        thanks = review.rating_thanks(False, asked_more=True)
+    assert any(body["text"] == thanks for body in fake.sent(720))  # asked what they looked for
+    say(client, text_update(720, "про сезонну роботу"))
+    db.expire_all()
+    assert decrypt_json(db.scalar(select(AnswerFeedback)).comment_encrypted)["comment"] == "про сезонну роботу"
