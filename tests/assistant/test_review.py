@@ -5,7 +5,6 @@ retention, and a content editor who sees nothing else."""
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import timedelta
 
 import pytest
@@ -15,12 +14,13 @@ from sqlalchemy import select
 from app.assistant import flows, review
 from app.assistant.data import load_dialogues
 from app.assistant.models import AnswerFeedback, Conversation, ConversationMessage, ReviewItem
+from app.assistant.runtime import Tracker
 from app.auth.enums import Role
-from app.config import PROJECT_ROOT
 from app.crypto import decrypt_json
 from app.db import utcnow
 from app.deps import app_settings
 from app.i18n import use_locale
+from tests.assistant.subset import content_with_languages
 from tests.conftest import csrf_from
 
 # Out of every topic, with a name in it (e-mail addresses and numbers: the comments below).
@@ -321,47 +321,48 @@ def test_the_content_editor_sees_no_case_and_no_other_staff_page(client, db, edi
 
 
 @pytest.fixture
-def content_copy(tmp_path, settings):
-    """A content folder whose dialogues/ is a copy (the rest is the repository's, linked)."""
-    root = tmp_path / "content"
-    root.mkdir()
-    for entry in PROJECT_ROOT.iterdir():
-        if entry.name in ("cases", "partners", "forms", "locales", "templates"):
-            (root / entry.name).symlink_to(entry)
-    shutil.copytree(settings.content_dir / "dialogues", root / "dialogues")
-    return root
+def content_copy(tmp_path):
+    """A content folder whose dialogues/ is a copy with the Polish and English examples only (a model
+    of two languages trains in a second or two)."""
+    return content_with_languages(tmp_path / "content")
 
 
-def test_labelling_writes_a_valid_nlu_file_after_the_editor_reads_the_difference(
-    client, db, editor, app, settings, content_copy, monkeypatch
+def test_labelling_writes_a_valid_nlu_file_and_the_relearned_assistant_understands_it(
+    client, db, editor, app, settings, content_copy
 ):
     item = _queue_one(client, db)
-    relearned = []
-    monkeypatch.setattr(flows, "relearn", lambda s, **kw: relearned.append(s.content_dir))
-    app.dependency_overrides[app_settings] = lambda: settings.model_copy(update={"content_dir": content_copy})
+    edited = settings.model_copy(update={"content_dir": content_copy})
+    app.dependency_overrides[app_settings] = lambda: edited
     staff = editor()
     token = csrf_from(staff.get("/en/staff/assistant/review").text)
-    example = "how do I repair a bicycle chain in Kraków?"
-    form = {"csrf_token": token, "items": [str(item.id)], "intent": "out_of_scope", "text": example}
+    # The editor writes the example in their own words (made-up ones here, so that only the new
+    # example can teach them).
+    example = "my quokka sprockets wobble near the zorbulator"
+    before = flows.dialogue_engine(edited).parse(example, Tracker(language="en"))
+    assert before.intent != "library_card"
+    form = {"csrf_token": token, "items": [str(item.id)], "intent": "library_card", "text": example}
     preview = staff.post("/en/staff/assistant/review/label", data=form)
     assert preview.status_code == 200
-    assert re.search(r'class="diff-add">\+ +- how do I repair a bicycle chain in Kraków\?<', preview.text)
+    assert re.search(r'class="diff-add">\+ +- my quokka sprockets wobble near the zorbulator<', preview.text)
     digest = re.search(r'name="reviewed" value="([0-9a-f]+)"', preview.text).group(1)
     # A save of another example than the one read is refused.
     other = staff.post("/en/staff/assistant/review/label", data={**form, "text": example + " now", "save": "yes", "reviewed": digest})
     assert other.status_code == 409
     saved = staff.post("/en/staff/assistant/review/label", data={**form, "save": "yes", "reviewed": digest}, follow_redirects=True)
     assert "Saved. The assistant is learning" in saved.text
-    assert relearned == [content_copy]
     db.expire_all()
     stored = db.get(ReviewItem, item.id)
-    assert stored.status == review.LABELLED and stored.resolved_intent == "out_of_scope"
+    assert stored.status == review.LABELLED and stored.resolved_intent == "library_card"
     written = [p for p in (content_copy / "dialogues/data/nlu/en").glob("*.yml") if example in p.read_text()]
     assert len(written) == 1
     blocks = yaml.safe_load(written[0].read_text())["nlu"]
-    assert any(b.get("intent") == "out_of_scope" and example in b["examples"] for b in blocks)
+    assert any(b.get("intent") == "library_card" and example in b["examples"] for b in blocks)
     data = load_dialogues(content_copy / "dialogues")
-    assert any(e.text == example and e.intent == "out_of_scope" for e in data.examples["en"])
+    assert any(e.text == example and e.intent == "library_card" for e in data.examples["en"])
+    # The assistant learns it in the background; once done, it understands the example.
+    flows.relearn(edited, wait=True)
+    after = flows.dialogue_engine(edited).parse(example, Tracker(language="en"))
+    assert after.intent == "library_card"
 
 
 def test_a_bad_example_is_refused_with_a_clear_message(client, db, editor):
