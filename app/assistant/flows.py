@@ -988,22 +988,31 @@ def rate_on_web(
 ) -> review.Rated | None:
     """Store the web chat's rating of one answer (and the newcomer's comment, and their answer to the
     consent question when the form asked it); commit. Return None when message_id is no rateable answer
-    of this conversation."""
+    of this conversation. A turn that changed the conversation meanwhile (its version) makes it try
+    again on the fresh state, as a turn does."""
     engine = dialogue_engine(settings)
-    answer = review.rateable_answer(db=db, conversation=conversation, message_id=message_id)
-    if answer is None:
-        return None
-    tracker = Tracker.from_state(conversation.state, conversation.language)
-    rated = review.rate(
-        db=db, settings=settings, conversation=conversation, tracker=tracker, answer=answer, helpful=helpful,
-        comment=comment or None, data=engine.data,
-    )
-    if consent is not None and tracker.review_consent is None:
-        review.answer_consent(db=db, tracker=tracker, conversation=conversation, agree=consent, data=engine.data)
-        rated.ask_consent = False
-    conversation.state = tracker.to_state()
-    db.commit()
-    return rated
+    for attempt in range(1, TURN_ATTEMPTS + 1):
+        try:
+            answer = review.rateable_answer(db=db, conversation=conversation, message_id=message_id)
+            if answer is None:
+                return None
+            tracker = Tracker.from_state(conversation.state, conversation.language)
+            rated = review.rate(
+                db=db, settings=settings, conversation=conversation, tracker=tracker, answer=answer, helpful=helpful,
+                comment=comment or None, data=engine.data,
+            )
+            if consent is not None and tracker.review_consent is None:
+                review.answer_consent(db=db, tracker=tracker, conversation=conversation, agree=consent, data=engine.data)
+                rated.ask_consent = False
+            conversation.state = tracker.to_state()
+            db.commit()
+            return rated
+        except (StaleDataError, IntegrityError):
+            db.rollback()
+            if attempt == TURN_ATTEMPTS:
+                raise
+            db.refresh(conversation)
+    raise AssertionError("unreachable")
 
 
 def _store_newcomers(

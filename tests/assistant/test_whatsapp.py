@@ -172,10 +172,13 @@ def test_a_conversation_answers_with_a_list_and_reply_buttons_and_runs_what_is_p
     row = next(row for row in rows if row["id"] == "/legal_help")
     say(client, pressed(UK, row["id"], row["title"], row=True))
     answer = fake.sent(UK)[len(first):]
-    # "Open a case" or "Talk to a person": two short options, reply buttons.
-    [buttons] = interactive(answer, "button")
+    # "Open a case" or "Talk to a person": two short options, reply buttons; then, a message of its
+    # own, whether the answer helped.
+    [buttons, rating] = interactive(answer, "button")
     options = {b["reply"]["title"]: b["reply"]["id"] for b in buttons["action"]["buttons"]}
     assert options == {"Open a case": '/fill_form{"case_topic":"legal_aid"}', "Talk to a person": "/human_handoff"}
+    assert rating["body"]["text"] == "Did this answer help?"
+    assert [b["reply"]["id"] for b in rating["action"]["buttons"]] == ['/feedback{"rating":"helpful"}', '/feedback{"rating":"unhelpful"}']  # compacted
     [form] = interactive(answer, "cta_url")  # a city form's link: a call-to-action button
     assert form["action"]["parameters"]["url"].startswith("http://testserver/en/forms/")
 
