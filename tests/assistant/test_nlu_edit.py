@@ -24,9 +24,10 @@ LABOUR = "dialogues/data/nlu/uk/labour.yml"
 
 @pytest.fixture
 def content(tmp_path: Path) -> Path:
-    """Return a content folder holding a copy of the shipped dialogues/ (never the repository's)."""
-    shutil.copytree(PROJECT_ROOT / "dialogues", tmp_path / "content" / "dialogues")
-    return tmp_path / "content"
+    """Return a content folder holding a copy of the shipped dialogues/ (never the repository's) with
+    the Ukrainian and English examples: what is written and checked is the same with all eleven
+    languages, and each proposal validates the whole folder, which then loads in a third of the time."""
+    return content_with_languages(tmp_path / "content", ("uk", "en"))
 
 
 @pytest.fixture(autouse=True)
@@ -292,14 +293,13 @@ def test_writable(content: Path) -> None:
     assert writable(content, edit)
     assert not writable(content, edit, read_only=True)
     assert not writable(content / "dialogues" / "data", edit), "outside the content folder's dialogues/"
-    if os.geteuid() == 0:
-        pytest.skip("root may write any file")
-    folder = content / "dialogues/data/nlu/uk"
-    folder.chmod(0o555)
-    try:
-        assert not writable(content, edit)
-    finally:
-        folder.chmod(0o755)
+    if os.geteuid() != 0:  # root may write any file: a folder's mode says nothing to os.access then
+        folder = content / "dialogues/data/nlu/uk"
+        folder.chmod(0o555)
+        try:
+            assert not writable(content, edit)
+        finally:
+            folder.chmod(0o755)
 
 
 # --- retraining --------------------------------------------------------------------------------------
