@@ -12,9 +12,11 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -586,17 +588,40 @@ _engines: dict[str, DialogueEngine] = {}
 _engines_lock = threading.Lock()
 
 
+#: How often a process looks whether the dialogues changed on disk (an example saved from the review
+#: queue by another worker process, a hand edit): a changed folder is learned again in the background.
+WATCH_SECONDS = 30.0
+#: Per folder: when it was last looked at, and what it looked like (files, newest change, bytes).
+_watched: dict[str, tuple[float, tuple[int, int, int]]] = {}
+
+
+def _stamp(folder: Path) -> tuple[int, int, int]:
+    """Return what changes when a file of folder changes: how many, the newest change, the bytes."""
+    found = [path.stat() for path in folder.rglob("*.yml")]
+    return len(found), max((s.st_mtime_ns for s in found), default=0), sum(s.st_size for s in found)
+
+
 def dialogue_engine(settings: Settings) -> DialogueEngine:
     """Return the engine for the configured dialogues with every action, training or loading the NLU
-    model once per process (and again, in the background, after `relearn`)."""
+    model once per process; when the folder changed on disk (looked at every WATCH_SECONDS), it is
+    learned again in the background (`relearn`) while this engine answers."""
     folder = str(settings.content_dir / "dialogues")
     engine = _engines.get(folder)
     if engine is None:
         with _engines_lock:
             engine = _engines.get(folder)
             if engine is None:
+                _watched[folder] = (time.monotonic(), _stamp(Path(folder)))  # before reading it
                 data, nlu = runtime.trained(settings)
                 engine = _engines[folder] = DialogueEngine(data, nlu, settings, actions=ACTIONS)
+        return engine
+    looked, stamp = _watched.get(folder, (0.0, (0, 0, 0)))
+    now = time.monotonic()
+    if now - looked >= WATCH_SECONDS:
+        fresh = _stamp(Path(folder))
+        _watched[folder] = (now, fresh)
+        if fresh != stamp:
+            relearn(settings)
     return engine
 
 
@@ -616,6 +641,7 @@ def relearn(settings: Settings, *, wait: bool = False) -> threading.Thread:
         while True:
             with _engines_lock:
                 _again.discard(folder)
+                _watched[folder] = (time.monotonic(), _stamp(Path(folder)))  # what this run reads
             try:
                 data, nlu = runtime.trained(settings)
             except Exception:  # noqa: BLE001 - the running engine stays; the cause is in the log

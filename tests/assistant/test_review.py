@@ -11,7 +11,7 @@ import pytest
 import yaml
 from sqlalchemy import select
 
-from app.assistant import flows, review
+from app.assistant import flows, nlu_edit, review
 from app.assistant.data import load_dialogues
 from app.assistant.models import AnswerFeedback, Conversation, ConversationMessage, ReviewItem
 from app.assistant.runtime import Tracker
@@ -395,3 +395,17 @@ def test_a_read_only_content_folder_gets_a_patch(client, db, editor, app, settin
     assert patch.status_code == 200 and patch.headers["content-type"].startswith("text/x-diff")
     assert re.search(r"\n\+ +- fix my bike chain\n", patch.text) and "b/dialogues/data/nlu/en/" in patch.text
     assert not any("fix my bike chain" in p.read_text() for p in (content_copy / "dialogues/data/nlu/en").glob("*.yml"))
+
+
+def test_an_example_saved_by_another_process_is_learned_here_too(settings, content_copy, monkeypatch):
+    edited = settings.model_copy(update={"content_dir": content_copy})
+    engine = flows.dialogue_engine(edited)
+    example = "the zorbulator wobbles my quokka sprockets again"
+    assert engine.parse(example, Tracker(language="en")).intent != "library_card"
+    # Another worker process saved it (or someone edited the file by hand).
+    nlu_edit.apply(nlu_edit.propose(content_dir=content_copy, language="en", intent="library_card", text=example))
+    monkeypatch.setattr(flows, "WATCH_SECONDS", 0.0)
+    assert flows.dialogue_engine(edited) is engine  # it answers while the new one learns
+    flows.relearn(edited, wait=True)
+    assert flows.dialogue_engine(edited) is not engine
+    assert flows.dialogue_engine(edited).parse(example, Tracker(language="en")).intent == "library_card"
