@@ -236,13 +236,15 @@ def test_every_page_behind_a_step_has_no_serious_accessibility_violation(site, b
     sweep.visit("/staff/agenda/load")
     sweep.visit("/staff/reports")
     sweep.visit("/staff/assistant/scores")
-    # The review queue with the question rated above, and the difference before a label is saved.
-    sweep.visit("/staff/assistant/review")
-    page.locator(".review-label select").first.select_option(index=3)
-    page.locator(".review-label input[name=text]").first.fill(f"a permit to work, please ({language})")
-    page.locator(".review-label button").first.click()
-    page.locator("pre.diff").wait_for()
-    sweep.check("/staff/assistant/review/label")
+    # The review queue with the question rated above, and the difference before a label is saved
+    # (in one language: the pages are the same in the others, and Arabic also checks right to left).
+    if language == "ar":
+        sweep.visit("/staff/assistant/review")
+        page.locator(".review-label select").first.select_option(index=3)
+        page.locator(".review-label input[name=text]").first.fill(f"a permit to work, please ({language})")
+        page.locator(".review-label button").first.click()
+        page.locator("pre.diff").wait_for()
+        sweep.check("/staff/assistant/review/label")
 
     # An administrator's translation coverage.
     page.context.clear_cookies()

@@ -588,34 +588,59 @@ def model_path(data: DialogueData, cache_dir: Path) -> Path:
     return cache_dir / f"nlu-{cache_key(data)[:24]}.joblib"
 
 
+#: Models kept in the cache folder: the newest few (an edit undone, a second content folder, a model
+#: being replaced while another process still loads it); older ones are deleted.
+KEEP_MODELS = 4
+
+
+def _cached(path: Path, key: str) -> NLUModel | None:
+    import joblib
+
+    if not path.is_file():
+        return None
+    try:
+        model = joblib.load(path)
+    except Exception:  # any unreadable cache (truncated, other versions) is simply rebuilt
+        return None
+    if isinstance(model, NLUModel) and model.key == key:
+        model.loaded_from_cache = True
+        path.touch()  # used: kept among the newest
+        return model
+    return None
+
+
 def train_or_load(data: DialogueData, cache_dir: Path, *, force: bool = False) -> NLUModel:
-    """Return the cached model for data from cache_dir, or train, store and return a new one."""
+    """Return the cached model for data from cache_dir, or train, store and return a new one.
+
+    Processes that need the same model at once (the workers of one server, starting) take turns: the
+    first trains it, the others wait for it and load it (a lock file beside the models)."""
+    import fcntl
+
     import joblib
 
     key = cache_key(data)
     path = model_path(data, cache_dir)
-    if path.is_file() and not force:
-        try:
-            model = joblib.load(path)
-        except Exception:  # any unreadable cache (truncated, other versions) is simply rebuilt
-            model = None
-        if isinstance(model, NLUModel) and model.key == key:
-            model.loaded_from_cache = True
-            return model
-    model = train(data)
+    if not force and (model := _cached(path, key)) is not None:
+        return model
     cache_dir.mkdir(parents=True, exist_ok=True)
-    # Written aside and renamed, so that a reader never sees half a file and two writers never mix.
-    handle, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".nlu-", suffix=".tmp")
-    os.close(handle)
-    try:
-        joblib.dump(model, temporary)  # uncompressed: 10 MB, loads in 0.02 s instead of 0.2 s
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-    for stale in cache_dir.glob("nlu-*.joblib"):
-        if stale != path:
-            stale.unlink(missing_ok=True)
+    with open(cache_dir / f".{path.stem}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed, even if this process dies
+        if not force and (model := _cached(path, key)) is not None:
+            return model  # trained by another process meanwhile
+        model = train(data)
+        # Written aside and renamed, so that a reader never sees half a file and two writers never mix.
+        handle, temporary = tempfile.mkstemp(dir=cache_dir, prefix=".nlu-", suffix=".tmp")
+        os.close(handle)
+        try:
+            joblib.dump(model, temporary)  # uncompressed: 10 MB, loads in 0.02 s instead of 0.2 s
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+    models = sorted(cache_dir.glob("nlu-*.joblib"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in models[KEEP_MODELS:]:
+        stale.unlink(missing_ok=True)
+        (cache_dir / f".{stale.stem}.lock").unlink(missing_ok=True)
     return model
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -256,12 +257,28 @@ def test_a_corrupted_or_stale_cache_is_retrained(small: DialogueData, cache_dir:
     cached = nlu.model_path(data, cache_dir)
     broken = tmp_path / cached.name
     broken.write_bytes(b"not a model")
-    stale = tmp_path / "nlu-000000000000000000000000.joblib"
-    shutil.copyfile(cached, stale)
+    # Older models of other data: the newest few are kept (an edit undone reuses one), the rest go.
+    stale = []
+    for n in range(nlu.KEEP_MODELS):
+        stale.append(tmp_path / f"nlu-{n:024d}.joblib")
+        shutil.copyfile(cached, stale[-1])
+        os.utime(stale[-1], (1_000_000 + n, 1_000_000 + n))
     retrained = train_or_load(data, tmp_path)
     assert not retrained.loaded_from_cache
-    assert not stale.exists()
+    assert not stale[0].exists() and all(p.exists() for p in stale[1:])
+    assert len(list(tmp_path.glob("nlu-*.joblib"))) == nlu.KEEP_MODELS
     assert train_or_load(data, tmp_path).loaded_from_cache
+
+
+def test_processes_needing_the_same_model_at_once_train_it_once(small: DialogueData, tmp_path: Path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    trained = []
+    real = nlu.train
+    monkeypatch.setattr(nlu, "train", lambda data: trained.append(1) or real(data))
+    with ThreadPoolExecutor(2) as pool:  # flock locks open files: two threads stand for two processes
+        models = list(pool.map(lambda _n: train_or_load(small, tmp_path), range(2)))
+    assert len(trained) == 1 and sorted(m.loaded_from_cache for m in models) == [False, True]
 
 
 def test_changed_data_gets_another_cache_key(data: DialogueData, tmp_path: Path):
