@@ -95,8 +95,13 @@ def test_migrate_demo_and_users_on_a_fresh_database(tmp_path):
 
 
 def test_serve_refuses_an_unmigrated_database(tmp_path):
-    result = run_witaj("serve", env={"WITAJ_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
-    assert result.returncode == 2 and "witaj db upgrade" in result.stderr
+    from click.testing import CliRunner
+
+    from app import cli
+
+    # In this process (the installed command's own start is tested above): no second import of the app.
+    result = CliRunner().invoke(cli.main, ["serve"], env={"WITAJ_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}"})
+    assert result.exit_code == 2 and "witaj db upgrade" in result.stderr
 
 
 def test_serve_refuses_a_broken_template_or_catalog_before_it_serves(tmp_path):
@@ -143,7 +148,7 @@ def test_serve_refuses_an_enabled_locale_whose_catalog_is_not_complete(tmp_path,
     with po.open("wb") as handle:
         write_po(handle, catalog, width=0)
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    assert run_witaj("db", "upgrade", env={"WITAJ_DATABASE_URL": url}).returncode == 0
+    assert CliRunner().invoke(cli.main, ["db", "upgrade"], env={"WITAJ_DATABASE_URL": url}).exit_code == 0
     served = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
     env = {"WITAJ_DATABASE_URL": url, "WITAJ_LOCALES_DIR": str(locales), "WITAJ_LOCALES": "pl,es,en"}
@@ -167,7 +172,7 @@ def test_serve_creates_the_office_on_a_fresh_install(tmp_path, monkeypatch):
     from app.config import get_settings
 
     url = f"sqlite:///{tmp_path / 'fresh.db'}"
-    assert run_witaj("db", "upgrade", env={"WITAJ_DATABASE_URL": url}).returncode == 0
+    assert CliRunner().invoke(cli.main, ["db", "upgrade"], env={"WITAJ_DATABASE_URL": url}).exit_code == 0
     served = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: served.append(kwargs))
     result = CliRunner().invoke(cli.main, ["serve", "--port", "1"], env={"WITAJ_DATABASE_URL": url})
