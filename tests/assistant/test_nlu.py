@@ -51,12 +51,14 @@ def parse(model: NLUModel, text: str, prior: str | None = "pl") -> nlu.Parse:
 
 
 def test_held_out_intent_accuracy_is_at_least_95_percent_in_every_language(data: DialogueData):
-    # One round of 5-fold cross-validation keeps the suite fast; `witaj dialogues test` (three
-    # rounds, run by .ci/run too) is the figure published.
-    result = nlu.evaluate(data, folds=5, repeats=1)
+    # One stratified 80/20 split (one training, a fifth of a 5-fold round's time) keeps the suite
+    # fast; `witaj dialogues test` (5-fold cross-validation three times, every example held out, run
+    # by .ci/run after the suite) is the gate and the figure published.
+    result = nlu.evaluate(data, folds=1, repeats=1, test_size=0.2, seed=0)
     assert set(result.accuracy) == set(LANGUAGES)
     for language, accuracy in result.accuracy.items():
-        assert result.tested[language] == len(data.examples[language])  # every example held out once
+        # Each intent of each language has its fifth held out.
+        assert abs(result.tested[language] - len(data.examples[language]) / 5) <= len(data.domain.intents)
         assert accuracy >= 0.95, (language, accuracy, result.errors[language])
 
 
