@@ -239,6 +239,11 @@ def test_every_page_behind_a_step_has_no_serious_accessibility_violation(site, b
     # The review queue with the question rated above, and the difference before a label is saved
     # (in one language: the pages are the same in the others, and Arabic also checks right to left).
     if language == "ar":
+        # A question the assistant cannot answer, from a newcomer who agrees, through Rasa's REST
+        # channel: the queue has it whichever test ran before.
+        for text in ("how do I repair a bicycle chain?", '/review_consent{"agree": "yes"}'):
+            sent = page.request.post(f"{site}/webhooks/rest/webhook", data={"sender": "a11y-review", "message": text})
+            assert sent.ok, sent.text()
         sweep.visit("/staff/assistant/review")
         page.locator(".review-label select").first.select_option(index=3)
         page.locator(".review-label input[name=text]").first.fill(f"a permit to work, please ({language})")

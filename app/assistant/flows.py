@@ -913,9 +913,9 @@ def _learn_from(
     read outside a form that the assistant could not answer, or answered unsure, goes to the queue if
     the newcomer agreed; the first time, the answer ends with the question whether they agree. Return
     what the rateable answer carries (its index in turn.answer, the intent, confidence and dialogues'
-    version), or None. On a messenger or Rasa's REST channel the rateable answer is followed by the
-    question whether it helped, with the two answers as quick replies (the web chat shows its own
-    control under the answer)."""
+    version), or None. On a messenger or Rasa's REST channel the rateable answer is followed (the first
+    time, then every review.ASK_EVERY answers) by the question whether it helped, with the two answers
+    as quick replies (the web chat shows its own control under every answer)."""
     engine = dialogue_engine(settings)
     payload = runtime.is_payload(text)
     question = turn.stored[0]
@@ -934,7 +934,7 @@ def _learn_from(
             "index": index, "intent": parsed.intent, "confidence": round(parsed.confidence, 3),
             "version": review.content_version(engine.data),
         }
-        if conversation.channel != "web":
+        if conversation.channel != "web" and review.ask_rating(tracker):
             # A question of its own after the answer: the answer's own quick replies stay as they are.
             turn.answer.append(review.feedback_question())
     if reason is not None:

@@ -47,6 +47,9 @@ NOT_A_TOPIC = frozenset(
     {"greet", "goodbye", "thank", "affirm", "deny", "stop", "inform", "change_language", "delete_conversation",
      "human_handoff", FALLBACK_INTENT}
 )
+#: Someone who may be in danger (the crisis phrases lead here too) gets the emergency numbers: never a
+#: question whether that helped, and nothing of it goes to the queue (health is special-category data).
+SENSITIVE = frozenset({"psychological_help"})
 #: The newcomer said the assistant could not help: as good as unanswered.
 UNANSWERED_INTENTS = frozenset({FALLBACK_INTENT, "out_of_scope"})
 MAX_COMMENT = 1000
@@ -99,6 +102,21 @@ def control(text: str) -> Control | None:
         comment=comment.strip()[:MAX_COMMENT] or None if isinstance(comment, str) else None,
         message_id=message if isinstance(message, int) and 0 < message < 2**31 else None,
     )
+
+
+#: On a messenger or Rasa's REST channel, whether an answer helped is asked after the first topic's
+#: answer and then after every third: a question after every answer would tire people (the web chat
+#: offers its small rating box under every answer instead).
+ASK_EVERY = 3
+
+
+def ask_rating(tracker: Tracker) -> bool:
+    """Return whether to ask after this topic's answer whether it helped, and count it."""
+    if tracker.since_rating_asked is None or tracker.since_rating_asked + 1 >= ASK_EVERY:
+        tracker.since_rating_asked = 0
+        return True
+    tracker.since_rating_asked += 1
+    return False
 
 
 def feedback_question() -> BotMessage:
@@ -181,6 +199,8 @@ def mask(text: str, data: DialogueData) -> str:
 
 def reason_for(*, intent: str, confidence: float, threshold: float) -> str | None:
     """Return why a newcomer's message (read outside a form) goes to the queue, or None."""
+    if intent in SENSITIVE:
+        return None
     if intent in UNANSWERED_INTENTS:
         return UNANSWERED
     if intent not in NOT_A_TOPIC and confidence < threshold:
@@ -197,7 +217,7 @@ _ANSWERING = ("/affirm", "/deny", "/inform", "/stop")
 def rateable(intent: str, answer: Sequence[BotMessage]) -> bool:
     """Return whether an answer to a message of intent may be rated: information on a topic, not small
     talk, a step of a task, or a question waiting for the newcomer's answer."""
-    if intent in NOT_A_TOPIC or intent in UNANSWERED_INTENTS or intent in TASKS or not answer:
+    if intent in NOT_A_TOPIC or intent in UNANSWERED_INTENTS or intent in TASKS or intent in SENSITIVE or not answer:
         return False
     return not any(str(b.get("payload", "")).startswith(_ANSWERING) for b in answer[-1].buttons)
 

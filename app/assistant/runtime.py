@@ -153,6 +153,9 @@ class Tracker:
     review_pending: list[int] = field(default_factory=list)
     #: An answer just rated unhelpful on a messenger or REST: the next message is also its comment.
     comment_for: int | None = None
+    #: Messengers and REST: topic answers since the newcomer was last asked whether one helped (None:
+    #: never asked); the question is asked again only every few answers (review.ASK_EVERY).
+    since_rating_asked: int | None = None
     #: Set by action_erase_conversation for this turn only (never saved): the conversation is to be
     #: deleted once the turn is answered.
     erase_requested: bool = False
@@ -181,6 +184,7 @@ class Tracker:
             "consent_asked": self.consent_asked,
             "review_pending": self.review_pending[-20:],
             "comment_for": self.comment_for,
+            "since_rating_asked": self.since_rating_asked,
         }
 
     def deactivate(self) -> None:

@@ -114,6 +114,28 @@ def test_the_rest_channel_rates_an_answer_with_quick_replies_and_takes_a_comment
     assert "evening" in item.comment_masked and "olena@example.com" not in item.comment_masked
 
 
+def test_the_messengers_and_rest_ask_after_the_first_topic_and_then_every_third(client, db):
+    questions = [
+        "I need a work permit", "where can I learn Polish for free?", "how do I register at the labour office?",
+        "where can I get legal help?", "how do I get a library card?",
+    ]
+    asked = [rest(client, "rate-every", q)[-1]["text"] == "Did this answer help?" for q in questions]
+    assert asked == [True, False, False, True, False]
+    # The latest answer can be rated all the same (a typed or sent /feedback rates the newest one).
+    rest(client, "rate-every", '/feedback{"rating": "helpful"}')
+    assert db.scalar(select(AnswerFeedback)).intent == "library_card"
+
+
+def test_someone_in_crisis_is_never_asked_to_rate_and_nothing_goes_to_the_queue(client, db):
+    rest(client, "crisis-1", "how do I repair a bicycle chain?")  # asks for consent
+    rest(client, "crisis-1", '/review_consent{"agree": "yes"}')
+    before = len(items(db))
+    answer = rest(client, "crisis-1", "I don't want to live anymore, I cannot cope")
+    assert all(m["text"] != "Did this answer help?" for m in answer)
+    assert "112" in " ".join(m["text"] for m in answer)  # the emergency numbers
+    assert len(items(db)) == before
+
+
 def test_a_helpful_rating_is_kept_and_can_be_changed(client, db):
     answer = rest(client, "rate-2", TOPIC)
     rest(client, "rate-2", payload_of(answer, "Helpful"))
