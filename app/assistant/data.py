@@ -8,6 +8,7 @@ domain.yml to translate.
 
 from __future__ import annotations
 
+import stat
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,6 +95,17 @@ class DialogueData:
     def canonical_values(self, entity: str) -> frozenset[str] | None:
         """Return the values entity may take after synonyms, or None when any value goes."""
         return canonical_values(self.domain, self.lookups, self.synonyms, entity)
+
+
+def folder_stamp(folder: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Return the name, inode, size and modification time of every file under folder: it changes when
+    a file is edited, replaced, added or removed (without reading any)."""
+    found = []
+    for path in sorted(folder.rglob("*")):
+        info = path.stat()
+        if stat.S_ISREG(info.st_mode):
+            found.append((path.as_posix(), info.st_ino, info.st_size, info.st_mtime_ns))
+    return tuple(found)
 
 
 def load_dialogues(folder: Path, *, min_examples: int = MIN_EXAMPLES) -> DialogueData:

@@ -30,6 +30,7 @@ from app.appointments.exceptions import SlotTaken
 from app.appointments.models import Appointment
 from app.assistant import actions, nlu_edit, review, runtime
 from app.assistant import service as chat_service
+from app.assistant.data import folder_stamp
 from app.assistant.models import Conversation, ConversationMessage, ReviewItem
 from app.assistant.runtime import BotMessage, Context, DialogueEngine, Parsed, Tracker
 from app.assistant.service import HUMAN, QUEUED
@@ -591,14 +592,8 @@ _engines_lock = threading.Lock()
 #: How often a process looks whether the dialogues changed on disk (an example saved from the review
 #: queue by another worker process, a hand edit): a changed folder is learned again in the background.
 WATCH_SECONDS = 30.0
-#: Per folder: when it was last looked at, and what it looked like (files, newest change, bytes).
-_watched: dict[str, tuple[float, tuple[int, int, int]]] = {}
-
-
-def _stamp(folder: Path) -> tuple[int, int, int]:
-    """Return what changes when a file of folder changes: how many, the newest change, the bytes."""
-    found = [path.stat() for path in folder.rglob("*.yml")]
-    return len(found), max((s.st_mtime_ns for s in found), default=0), sum(s.st_size for s in found)
+#: Per folder: when it was last looked at, and what it looked like (data.folder_stamp).
+_watched: dict[str, tuple[float, tuple[tuple[str, int, int, int], ...]]] = {}
 
 
 def dialogue_engine(settings: Settings) -> DialogueEngine:
@@ -611,14 +606,14 @@ def dialogue_engine(settings: Settings) -> DialogueEngine:
         with _engines_lock:
             engine = _engines.get(folder)
             if engine is None:
-                _watched[folder] = (time.monotonic(), _stamp(Path(folder)))  # before reading it
+                _watched[folder] = (time.monotonic(), folder_stamp(Path(folder)))  # before reading it
                 data, nlu = runtime.trained(settings)
                 engine = _engines[folder] = DialogueEngine(data, nlu, settings, actions=ACTIONS)
         return engine
-    looked, stamp = _watched.get(folder, (0.0, (0, 0, 0)))
+    looked, stamp = _watched.get(folder, (0.0, ()))
     now = time.monotonic()
     if now - looked >= WATCH_SECONDS:
-        fresh = _stamp(Path(folder))
+        fresh = folder_stamp(Path(folder))
         _watched[folder] = (now, fresh)
         if fresh != stamp:
             relearn(settings)
@@ -641,7 +636,7 @@ def relearn(settings: Settings, *, wait: bool = False) -> threading.Thread:
         while True:
             with _engines_lock:
                 _again.discard(folder)
-                _watched[folder] = (time.monotonic(), _stamp(Path(folder)))  # what this run reads
+                _watched[folder] = (time.monotonic(), folder_stamp(Path(folder)))  # what this run reads
             try:
                 data, nlu = runtime.trained(settings)
             except Exception:  # noqa: BLE001 - the running engine stays; the cause is in the log

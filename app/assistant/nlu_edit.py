@@ -30,7 +30,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.assistant.data import DialogueData, load_dialogues, parse_annotations
+from app.assistant.data import DialogueData, folder_stamp, load_dialogues, parse_annotations
 from app.assistant.nlu import normalize
 from app.content import ContentErrors
 from app.errors import Conflict, InvalidInput
@@ -57,7 +57,7 @@ _INTENT_LINE = re.compile(
 )
 #: Two editors of one process saving at once: the second sees the first's change and gets a Conflict.
 _WRITING = threading.Lock()
-#: The dialogues last read by propose(), by folder, with the _stamp() they were read at.
+#: The dialogues last read by propose(), by folder, with the folder_stamp() they were read at.
 _LOADED: dict[Path, tuple[tuple[tuple[str, int, int, int], ...], DialogueData]] = {}
 _LOADING = threading.Lock()
 _EXAMPLES_LINE = re.compile(r"^(?P<indent> *)examples: *\|[-+]? *(?:#.*)?$")
@@ -305,7 +305,7 @@ def _validate(content_dir: Path, edit: Edit, *, conflict: bool = False) -> Dialo
 def _load(folder: Path) -> DialogueData:
     """Return the dialogues in folder, loaded again only when a file changed (an editor labels many
     messages in a row); raise InvalidInput when they do not load."""
-    stamp = _stamp(folder)
+    stamp = folder_stamp(folder)
     with _LOADING:
         cached = _LOADED.get(folder)
     if cached is not None and cached[0] == stamp:
@@ -326,16 +326,6 @@ def _load(folder: Path) -> DialogueData:
             )
         }
     )
-
-
-def _stamp(folder: Path) -> tuple[tuple[str, int, int, int], ...]:
-    """Return the name, inode, size and modification time of every file under folder."""
-    found = []
-    for path in sorted(folder.rglob("*")):
-        info = path.stat()
-        if stat.S_ISREG(info.st_mode):
-            found.append((path.as_posix(), info.st_ino, info.st_size, info.st_mtime_ns))
-    return tuple(found)
 
 
 def _problems(exc: ContentErrors, folder: Path) -> str:

@@ -188,7 +188,7 @@ def vocabulary(data: DialogueData) -> frozenset[str]:
     if found is None:
         if len(_vocabularies) > 4:
             _vocabularies.clear()
-        found = _vocabularies[data.fingerprint] = frozenset(masking.vocabulary(data))
+        found = _vocabularies[data.fingerprint] = masking.vocabulary(data)
     return found
 
 
@@ -287,12 +287,20 @@ def answer_consent(*, db: Session, tracker: Tracker, conversation: Conversation,
 
 
 def _comment_of(db: Session, question: ConversationMessage) -> str | None:
-    """Return the comment on the answer to question (the answer rated after it), decrypted."""
-    feedback = db.scalar(
-        select(AnswerFeedback).join(ConversationMessage, ConversationMessage.id == AnswerFeedback.message_id).where(
-            AnswerFeedback.conversation_id == question.conversation_id, AnswerFeedback.message_id > question.id
-        ).order_by(AnswerFeedback.message_id).limit(1)
+    """Return the comment on the answer to question (rated, between it and the newcomer's next
+    message), decrypted; None without one."""
+    query = select(AnswerFeedback).where(
+        AnswerFeedback.conversation_id == question.conversation_id, AnswerFeedback.message_id > question.id
     )
+    following = db.scalar(
+        select(func.min(ConversationMessage.id)).where(
+            ConversationMessage.conversation_id == question.conversation_id, ConversationMessage.author == "user",
+            ConversationMessage.id > question.id,
+        )
+    )
+    if following is not None:
+        query = query.where(AnswerFeedback.message_id < following)
+    feedback = db.scalar(query.order_by(AnswerFeedback.message_id).limit(1))
     if feedback is None or feedback.comment_encrypted is None:
         return None
     return decrypt_json(feedback.comment_encrypted).get("comment")
@@ -303,8 +311,9 @@ def _comment_of(db: Session, question: ConversationMessage) -> str | None:
 
 @dataclass
 class Rated:
-    """What a rating did: the feedback row, and whether to ask the newcomer's consent now."""
+    """What a rating did: the answer rated, the feedback row, and whether to ask the newcomer's consent now."""
 
+    answer: ConversationMessage
     feedback: AnswerFeedback
     ask_consent: bool = False
 
@@ -349,7 +358,7 @@ def rate(
         question = _question_of(db, answer)
         if question is not None:
             ask = note(db=db, tracker=tracker, message=question, reason=UNHELPFUL, data=data, comment=comment)
-    return Rated(feedback=feedback, ask_consent=ask)
+    return Rated(answer=answer, feedback=feedback, ask_consent=ask)
 
 
 def add_comment(
@@ -523,9 +532,7 @@ def purge(*, db: Session, settings: Settings, now: datetime | None = None) -> di
         chunk = ids[start : start + 500]
         # What waits to be sent stays (a goodbye still goes out); it only forgets the conversation.
         db.execute(update(ChannelDelivery).where(ChannelDelivery.conversation_id.in_(chunk)).values(conversation_id=None, message_id=None))
-        db.execute(delete(AnswerFeedback).where(AnswerFeedback.conversation_id.in_(chunk)))
-        db.execute(delete(ReviewItem).where(ReviewItem.conversation_id.in_(chunk)))
-        db.execute(delete(ConversationMessage).where(ConversationMessage.conversation_id.in_(chunk)))
+        chat_service.delete_contents(db=db, conversation_ids=chunk)
         db.execute(delete(Conversation).where(Conversation.id.in_(chunk)))
     db.flush()
     return {"ratings_deleted": ratings_gone or 0, "review_items_deleted": items_gone or 0, "conversations_deleted": len(ids)}

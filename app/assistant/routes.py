@@ -207,14 +207,12 @@ def chat_feedback(
         answer = review.rateable_answer(db=db, conversation=conversation, message_id=message_id)
         if answer is None:
             raise
-        context = _chat_context(db, conversation, settings=settings, items=[answer])
-        context.update(follow_up=message_id, comment_error=exc.field_errors["comment"], ratings={message_id: False})
-        if htmx:
-            return render(request, "assistant/chat.html", context, status_code=422, block="rated")
-        context = _chat_context(db, conversation, settings=settings)
+        # The box as after "not helpful" (nothing was stored), with the comment's error: htmx gets the
+        # box, a plain post the page.
+        context = _chat_context(db, conversation, settings=settings, items=[answer] if htmx else None)
         context.update(follow_up=message_id, comment_error=exc.field_errors["comment"])
         context["ratings"] = {**context["ratings"], message_id: False}
-        return render(request, "assistant/chat.html", context, status_code=422)
+        return render(request, "assistant/chat.html", context, status_code=422, block="rated" if htmx else "content")
     rated = flows.rate_on_web(
         db=db, settings=settings, conversation=conversation, message_id=message_id, helpful=rating == "helpful",
         comment=text, consent=None if not consent else consent == "yes",
@@ -223,8 +221,7 @@ def chat_feedback(
         raise NotFound("answer")
     follow_up = message_id if rating == "unhelpful" and stage != "more" else None
     if htmx:
-        answer = review.rateable_answer(db=db, conversation=conversation, message_id=message_id)
-        context = _chat_context(db, conversation, settings=settings, items=[answer] if answer is not None else [])
+        context = _chat_context(db, conversation, settings=settings, items=[rated.answer])
         context["follow_up"] = follow_up
         return render(request, "assistant/chat.html", context, block="rated")
     query = {"rated": str(message_id)} if follow_up else None

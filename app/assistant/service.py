@@ -10,7 +10,7 @@ import logging
 import re
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -127,11 +127,17 @@ def erase(*, db: Session, conversation: Conversation) -> None:
     """Delete the conversation, its messages, its ratings and queue items, and what waits to be sent for it (a case opened from it
     stays with the office, with the transcript it was given). Flushes."""
     db.execute(delete(ChannelDelivery).where(ChannelDelivery.conversation_id == conversation.id))
-    db.execute(delete(AnswerFeedback).where(AnswerFeedback.conversation_id == conversation.id))
-    db.execute(delete(ReviewItem).where(ReviewItem.conversation_id == conversation.id))
-    db.execute(delete(ConversationMessage).where(ConversationMessage.conversation_id == conversation.id))
+    delete_contents(db=db, conversation_ids=[conversation.id])
     db.delete(conversation)
     db.flush()
+
+
+def delete_contents(*, db: Session, conversation_ids: Sequence[int]) -> None:
+    """Delete the messages of the conversations conversation_ids, with their ratings and review-queue
+    items (erasing one, or the retention's chats past their time; what waits to be sent is the
+    caller's)."""
+    for table in (AnswerFeedback, ReviewItem, ConversationMessage):
+        db.execute(delete(table).where(table.conversation_id.in_(conversation_ids)))
 
 
 def last_newcomer_at(*, db: Session, conversation: Conversation) -> datetime | None:

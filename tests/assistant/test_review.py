@@ -431,3 +431,14 @@ def test_an_example_saved_by_another_process_is_learned_here_too(settings, conte
     flows.relearn(edited, wait=True)
     assert flows.dialogue_engine(edited) is not engine
     assert flows.dialogue_engine(edited).parse(example, Tracker(language="en")).intent == "library_card"
+
+
+def test_a_comment_stays_with_the_question_whose_answer_it_rated(client, db):
+    rest(client, "comment-1", UNANSWERED)  # waits for the consent, not answered yet
+    rest(client, "comment-1", TOPIC)
+    rest(client, "comment-1", '/feedback{"rating": "unhelpful", "comment": "about seasonal work"}')
+    rest(client, "comment-1", '/review_consent{"agree": "yes"}')
+    by_reason = {item.reason: item for item in items(db)}
+    assert by_reason[review.UNHELPFUL].text_masked == TOPIC
+    assert by_reason[review.UNHELPFUL].comment_masked == "about seasonal work"
+    assert by_reason[review.UNANSWERED].comment_masked is None  # the later answer's comment is not its
